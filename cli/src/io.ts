@@ -1,0 +1,19 @@
+/** What a command may do to the outside world, passed in so tests drive commands without a process. */
+export interface Io {
+  stdout(text: string): void;
+  /** Prints a one-line error and returns exit status 2. */
+  fail(message: string): number;
+}
+
+/** A mistake in the command line: the dispatcher prints it with a pointer to --help and exits 2. */
+export class UsageError extends Error {}
+
+export const EXIT_BAD_INPUT = 2;
+
+export const processIo: Io = {
+  stdout: (text) => process.stdout.write(text),
+  fail: (message) => {
+    process.stderr.write(`sidecar-destruct: ${message.replaceAll('\n', ' ')}\n`);
+    return EXIT_BAD_INPUT;
+  },
+};

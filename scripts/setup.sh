@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs dependencies (when package-lock.json changed) and builds every package. Run through with-node.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[setup] npm ci (node $(node --version))" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npx tsc --build
+# Tests are not part of the emitted packages; type-check them on their own.
+npx tsc -p tsconfig.tests.json

@@ -1,0 +1,26 @@
+/**
+ * The rule core: pure functions shared by the webhook, the sidecar and `sidecar-destruct explain`.
+ * No I/O and no Kubernetes client at run time (types only).
+ */
+export { formatDuration, parseDuration } from './duration.js';
+export { ENV, type Identity, parseSidecarEnv, type SidecarContract, sidecarEnv } from './env.js';
+export { type Explanation, explain, formatExplanation } from './explain.js';
+export { labelKeyProblem, labelValueProblem } from './labels.js';
+export { type Failure, match, type Verdict } from './match.js';
+export * from './names.js';
+export { parseNode, parsePod, parseRule } from './objects.js';
+export { err, ok, type Result } from './result.js';
+export { describeRule, isEmptyRule, type Rule, ruleOf } from './rule.js';
+export { formatRequirement, parseSelector, SELECTOR_FORM } from './selector.js';
+export {
+  type Action,
+  type Annotations,
+  DEFAULT_SETTINGS,
+  describeSettings,
+  parseAction,
+  parseDryRun,
+  parseGracePeriod,
+  SETTING_FORMS,
+  type Settings,
+  settingsOf,
+} from './settings.js';

@@ -1,0 +1,16 @@
+/**
+ * The user-facing contract: label and annotation names. They are part of the product (README, DESIGN.md);
+ * keep them stable.
+ */
+const PREFIX = 'sidecar-destruct.io';
+
+export const NAMESPACE_INJECTION_LABEL = `${PREFIX}/injection`;
+export const NAMESPACE_INJECTION_ENABLED = 'enabled';
+export const POD_INJECT_LABEL = `${PREFIX}/inject`;
+
+export const SELECTOR_ANNOTATION = `${PREFIX}/selector`;
+export const GRACE_PERIOD_ANNOTATION = `${PREFIX}/grace-period`;
+export const ACTION_ANNOTATION = `${PREFIX}/action`;
+export const DRY_RUN_ANNOTATION = `${PREFIX}/dry-run`;
+export const STATUS_ANNOTATION = `${PREFIX}/status`;
+export const STATUS_INJECTED = 'injected';
