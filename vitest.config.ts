@@ -10,6 +10,17 @@ export default defineConfig({
           testTimeout: 5_000,
         },
       },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.e2e.test.ts'],
+          // Each suite starts its own control plane; on 2 cores they run one after another.
+          fileParallelism: false,
+          testTimeout: 60_000,
+          // The first run may build the control-plane binaries (about 8 minutes here).
+          hookTimeout: 1_800_000,
+        },
+      },
     ],
   },
 });

@@ -9,3 +9,5 @@ fi
 npx tsc --build
 # Tests are not part of the emitted packages; type-check them on their own.
 npx tsc -p tsconfig.tests.json
+# The file the sidecar container runs, and the e2e suites start.
+npm run bundle --silent -w @sidecar-destruct/sidecar

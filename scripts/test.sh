@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Every check the project has: format and lint, type-check and build, unit tests. Run through with-node.sh.
+# Every check the project has: format and lint, type-check and build, unit tests, end-to-end tests against a
+# real local control plane. Run through with-node.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 echo "[test] lint and format (biome)" >&2
 npx biome ci .
-echo "[test] vitest" >&2
+echo "[test] control-plane binaries (built once into the cache; about 8 minutes the first time)" >&2
+bash test/controlplane/build.sh >/dev/null || { echo "[test] cannot build the control plane: the e2e suites cannot run" >&2; exit 1; }
+echo "[test] vitest: unit and e2e projects" >&2
 npx vitest run

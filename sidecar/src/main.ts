@@ -1,0 +1,121 @@
+/**
+ * Entry point of the sidecar container (bundled into dist/sidecar.mjs) and of `sidecar-destruct sidecar`.
+ * Reads the env contract, finds the API server, and runs until SIGTERM or SIGINT.
+ */
+import { parseArgs } from 'node:util';
+import { Api } from './api.js';
+import { backoffDelay } from './backoff.js';
+import { ENV, parseSidecarEnv } from './core/env.js';
+import { type Connection, fromKubeconfig, inCluster } from './credentials.js';
+import { createLogger } from './log.js';
+import { type Clock, runSidecar } from './sidecar.js';
+
+export const SIDECAR_HELP = `Usage: sidecar-destruct sidecar [--kubeconfig FILE]
+
+Watches this pod's node and deletes (or evicts) this pod when the node stops matching the pod's rule.
+Injected by the webhook; run by hand only for tests and demos.
+
+Configuration comes from the environment the webhook writes:
+  ${ENV.nodeName}, ${ENV.podName}, ${ENV.podNamespace}, ${ENV.podUid}  (downward API)
+  ${ENV.rule}  (JSON), ${ENV.gracePeriod}, ${ENV.action}, ${ENV.dryRun}
+
+Credentials: in a cluster, the mounted ServiceAccount token (re-read as the kubelet rotates it) and CA;
+otherwise --kubeconfig FILE or $KUBECONFIG (token, tokenFile or client certificate).
+
+Options:
+  --kubeconfig FILE   use this kubeconfig instead of the in-cluster ServiceAccount
+  -h, --help          show this help
+`;
+
+/** Capped, jittered backoff for reconnects and retries: 200 ms doubling to 30 s. */
+const BACKOFF = { baseMs: 200, capMs: 30_000 };
+/** The server closes each watch after about this long; the sidecar resumes at once. */
+const WATCH_TIMEOUT_SECONDS = 300;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let args: { kubeconfig?: string | undefined; help?: boolean | undefined };
+  try {
+    args = parseArgs({
+      args: argv,
+      options: { kubeconfig: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`sidecar-destruct sidecar: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(SIDECAR_HELP);
+    return 0;
+  }
+
+  const contract = parseSidecarEnv(env);
+  if (!contract.ok) {
+    createLogger({}).error('invalid configuration; the webhook writes these variables', {
+      errors: contract.error,
+    });
+    return 2;
+  }
+  const { identity } = contract.value;
+  const log = createLogger({ pod: `${identity.podNamespace}/${identity.podName}`, node: identity.nodeName });
+
+  const kubeconfig = args.kubeconfig ?? (env.KUBERNETES_SERVICE_HOST ? undefined : env.KUBECONFIG);
+  const connection = kubeconfig ? await fromKubeconfig(kubeconfig) : await inCluster(env);
+  if (!connection.ok) {
+    log.error('no credentials for the API server', { error: connection.error });
+    return 2;
+  }
+
+  const controller = new AbortController();
+  // A Node process as PID 1 gets no default signal handlers: without these, every pod deletion would wait out
+  // its termination grace period.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info('terminating', { signal });
+      controller.abort();
+    });
+  }
+
+  const api = new Api(connection.value as Connection);
+  const random = Math.random;
+  const retryDelay = (attempt: number): number => backoffDelay(attempt, BACKOFF, random);
+  const clock: Clock = {
+    now: () => Date.now(),
+    setTimer: (fn, ms) => {
+      // setTimeout overflows past 2^31-1 ms: wake early and let the decision ask for another wake.
+      const timer = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
+      return () => clearTimeout(timer);
+    },
+  };
+  await runSidecar(
+    contract.value,
+    {
+      api,
+      clock,
+      log,
+      retryDelay,
+      watch: {
+        timeoutSeconds: WATCH_TIMEOUT_SECONDS,
+        idleTimeoutMs: (WATCH_TIMEOUT_SECONDS + 60) * 1_000,
+        retryDelay,
+        sleep: (ms, signal) =>
+          new Promise((resolve) => {
+            const timer = setTimeout(resolve, ms);
+            signal.addEventListener(
+              'abort',
+              () => {
+                clearTimeout(timer);
+                resolve();
+              },
+              { once: true },
+            );
+          }),
+      },
+      // performance.now() counts from the start of the process.
+      onWatching: () => log.info('watching the node', { startupMs: Math.round(performance.now()) }),
+    },
+    controller.signal,
+  );
+  api.close();
+  return 0;
+}

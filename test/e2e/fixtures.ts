@@ -1,0 +1,157 @@
+/** Objects the e2e suites create, written as a user (or the webhook) would write them. */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { V1Pod } from '@kubernetes/client-node';
+import { type Rule, type Settings, sidecarEnv } from '@sidecar-destruct/sidecar/core';
+import { parseAllDocuments } from 'yaml';
+import { type ControlPlane, SIDECAR_CONTAINER } from '../src/index.js';
+
+export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
+export const SIDECAR_ACCOUNT = 'sidecar-destruct';
+
+export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ...ok: number[]) {
+  const reply = await promise;
+  if (!ok.includes(reply.status)) throw new Error(`HTTP ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return reply.body;
+}
+
+/** Applies every document of a file in deploy/ (create; AlreadyExists is fine). */
+export async function applyDeployFile(cp: ControlPlane, relative: string): Promise<void> {
+  const text = await readFile(fileURLToPath(new URL(`../../deploy/${relative}`, import.meta.url)), 'utf8');
+  await cp.kubectl(['apply', '-f', '-'], text);
+  // Parsing here too keeps the file honest: a document kubectl skipped would be a silent hole in the policy.
+  if (parseAllDocuments(text).some((d) => d.errors.length > 0))
+    throw new Error(`${relative} is not valid YAML`);
+}
+
+export async function createNode(
+  cp: ControlPlane,
+  name: string,
+  labels: Record<string, string>,
+): Promise<void> {
+  await expectStatus(
+    cp.rest('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels } }),
+    201,
+  );
+}
+
+export async function setNodeLabels(
+  cp: ControlPlane,
+  name: string,
+  labels: Record<string, string | null>,
+): Promise<void> {
+  await expectStatus(
+    cp.rest(
+      'PATCH',
+      `/api/v1/nodes/${name}`,
+      { metadata: { labels } },
+      { contentType: 'application/merge-patch+json' },
+    ),
+    200,
+  );
+}
+
+/** A namespace with the sidecar's account and the bindings the webhook creates for it. */
+export async function sidecarNamespace(cp: ControlPlane, namespace: string): Promise<void> {
+  await expectStatus(cp.rest('POST', '/api/v1/namespaces', { metadata: { name: namespace } }), 201);
+  await expectStatus(
+    cp.rest('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
+      metadata: { name: SIDECAR_ACCOUNT },
+    }),
+    201,
+  );
+  const subject = { kind: 'ServiceAccount', name: SIDECAR_ACCOUNT, namespace };
+  await expectStatus(
+    cp.rest('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
+      metadata: { name: 'sidecar-destruct-sidecar' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'sidecar-destruct-sidecar',
+      },
+      subjects: [subject],
+    }),
+    201,
+  );
+  await expectStatus(
+    cp.rest('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      metadata: { name: `sidecar-destruct-node-reader:${namespace}` },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'sidecar-destruct-node-reader',
+      },
+      subjects: [subject],
+    }),
+    201,
+  );
+}
+
+/** A pod bound to `node` carrying the sidecar with the env contract, as the webhook injects it. */
+export function podWithSidecar(name: string, node: string, rule: Rule, settings: Settings): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: {
+      nodeName: node,
+      serviceAccountName: SIDECAR_ACCOUNT,
+      initContainers: [
+        {
+          name: SIDECAR_CONTAINER,
+          image: 'sidecar-destruct:dev',
+          restartPolicy: 'Always',
+          env: sidecarEnv(rule, settings),
+        },
+      ],
+      containers: [{ name: 'app', image: 'busybox' }],
+    },
+  };
+}
+
+export async function createPod(cp: ControlPlane, namespace: string, pod: V1Pod): Promise<V1Pod> {
+  return expectStatus(cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, pod), 201);
+}
+
+/** Polls until the pod is being deleted (deletionTimestamp) or gone; resolves with the time it saw that. */
+export async function podGone(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+  uid: string,
+  timeoutMs = 10_000,
+): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const reply = await cp.rest('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
+    if (reply.status === 404 || reply.body?.metadata?.uid !== uid || reply.body?.metadata?.deletionTimestamp)
+      return performance.now();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`pod ${namespace}/${name} still there after ${timeoutMs} ms`);
+}
+
+/** Retries `check` until it stops throwing, for state the API server reaches asynchronously. */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (performance.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+export async function eventsOf(
+  cp: ControlPlane,
+  namespace: string,
+  uid: string,
+): Promise<Array<{ reason: string; type: string; message: string }>> {
+  const list = await expectStatus(
+    cp.rest('GET', `/api/v1/namespaces/${namespace}/events?fieldSelector=involvedObject.uid=${uid}`),
+    200,
+  );
+  return list.items;
+}

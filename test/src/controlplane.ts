@@ -1,0 +1,297 @@
+/**
+ * A real, local control plane: etcd and kube-apiserver on free loopback ports with temporary data, RBAC, the
+ * default admission chain (PodSecurity, ServiceAccount, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, …)
+ * and service-account signing keys so that TokenRequest works; optionally kube-scheduler and
+ * kube-controller-manager. Everything is stopped and removed by `stop()`, which tests call in `afterAll`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { controlPlaneBinaries } from './binaries.js';
+import { type Rest, restClient } from './rest.js';
+
+export interface ControlPlaneOptions {
+  /** Also run kube-scheduler (pods get bound to nodes). */
+  readonly scheduler?: boolean;
+  /** Also run kube-controller-manager (Deployments, ReplicaSets, default ServiceAccounts, PDB status, GC). */
+  readonly controllerManager?: boolean;
+  /** Where the processes' logs go; default: files in the temporary directory. */
+  readonly logDir?: string;
+}
+
+export interface ControlPlane {
+  /** https://127.0.0.1:PORT */
+  readonly server: string;
+  /** An admin (system:masters) kubeconfig. */
+  readonly kubeconfig: string;
+  /** The PEM bundle that verifies the API server's serving certificate. */
+  readonly caFile: string;
+  readonly adminToken: string;
+  readonly binDir: string;
+  readonly dir: string;
+  /** Admin REST calls (or with another token). */
+  readonly rest: Rest;
+  /** Runs kubectl with the admin kubeconfig; resolves with stdout, rejects with stderr. */
+  kubectl(args: readonly string[], input?: string): Promise<string>;
+  /** Stops kube-apiserver (etcd keeps the data) and starts it again on the same port when `restart` is called. */
+  stopApiServer(): Promise<void>;
+  startApiServer(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+}
+
+async function startProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  logDir: string,
+): Promise<Proc> {
+  await mkdir(logDir, { recursive: true });
+  const log = createWriteStream(join(logDir, `${name}.log`));
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { name, child, exited };
+}
+
+async function stopProcess(proc: Proc | undefined): Promise<void> {
+  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const killed = await Promise.race([proc.exited.then(() => true), sleep(10_000).then(() => false)]);
+  if (!killed) {
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+}
+
+/** GET a path of the API server as admin; resolves with the status code, or 0 when it cannot connect. */
+function probe(server: string, token: string, ca: Buffer, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      new URL(path, server),
+      { ca, headers: { authorization: `Bearer ${token}` }, timeout: 2_000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+/** The end of a log file, for error messages that outlive the temporary directory. */
+async function tail(path: string, lines = 15): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '(no log)');
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const binDir = await controlPlaneBinaries();
+  const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-cp-'));
+  const logDir = options.logDir ?? join(dir, 'logs');
+  const procs: Proc[] = [];
+  let apiserver: Proc | undefined;
+
+  const stopAll = async (): Promise<void> => {
+    await stopProcess(apiserver);
+    for (const proc of procs.reverse()) await stopProcess(proc);
+    if (!process.env.SIDECAR_DESTRUCT_KEEP_CONTROL_PLANE) await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const adminToken = randomBytes(24).toString('hex');
+    const certDir = join(dir, 'pki');
+    await mkdir(certDir, { recursive: true });
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const saPub = join(certDir, 'sa.pub');
+    const saKey = join(certDir, 'sa.key');
+    await writeFile(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
+    await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const tokens = join(certDir, 'tokens.csv');
+    await writeFile(tokens, `${adminToken},admin,admin,system:masters\n`, { mode: 0o600 });
+
+    procs.push(
+      await startProcess(
+        'etcd',
+        join(binDir, 'etcd'),
+        [
+          '--name=default',
+          `--data-dir=${join(dir, 'etcd')}`,
+          `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+          // Throwaway data: fsync only costs time here.
+          '--unsafe-no-fsync',
+          '--log-level=warn',
+        ],
+        logDir,
+      ),
+    );
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      // The kubernetes Service's endpoints may not point at loopback; nothing here needs them.
+      '--endpoint-reconciler-type=none',
+      // With no certificate given, kube-apiserver writes a self-signed CA and serving certificate here.
+      `--cert-dir=${certDir}`,
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${tokens}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--enable-admission-plugins=PodSecurity,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook',
+      '--allow-privileged=true',
+      '--v=1',
+    ];
+    const caFile = join(certDir, 'apiserver.crt');
+    const startApiServer = async (): Promise<void> => {
+      apiserver = await startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs, logDir);
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        if (apiserver.child.exitCode !== null) {
+          throw new Error(
+            `kube-apiserver exited (${apiserver.child.exitCode}):\n${await tail(join(logDir, 'kube-apiserver.log'))}`,
+          );
+        }
+        const ca = await readFile(caFile).catch(() => undefined);
+        if (ca && (await probe(server, adminToken, ca, '/readyz')) === 200) return;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `kube-apiserver not ready after 90 s:\n${await tail(join(logDir, 'kube-apiserver.log'))}`,
+          );
+        }
+        await sleep(200);
+      }
+    };
+    await startApiServer();
+
+    const kubeconfig = join(dir, 'admin.kubeconfig');
+    await writeFile(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: local',
+        '  cluster:',
+        `    server: ${server}`,
+        `    certificate-authority: ${caFile}`,
+        'users:',
+        '- name: admin',
+        '  user:',
+        `    token: ${adminToken}`,
+        'contexts:',
+        '- name: local',
+        '  context: { cluster: local, user: admin }',
+        'current-context: local',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+
+    if (options.scheduler) {
+      procs.push(
+        await startProcess(
+          'kube-scheduler',
+          join(binDir, 'kube-scheduler'),
+          [`--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--secure-port=0', '--v=1'],
+          logDir,
+        ),
+      );
+    }
+    if (options.controllerManager) {
+      procs.push(
+        await startProcess(
+          'kube-controller-manager',
+          join(binDir, 'kube-controller-manager'),
+          [
+            `--kubeconfig=${kubeconfig}`,
+            '--leader-elect=false',
+            '--secure-port=0',
+            `--service-account-private-key-file=${saKey}`,
+            `--root-ca-file=${caFile}`,
+            // No kubelet ever reports here: the node lifecycle controller would taint every node unreachable.
+            '--controllers=*,-nodelifecycle,-nodeipam',
+            '--v=1',
+          ],
+          logDir,
+        ),
+      );
+    }
+
+    const kubectl = (args: readonly string[], input?: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(join(binDir, 'kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let errText = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+        });
+        child.stderr.on('data', (c: Buffer) => {
+          errText += c.toString();
+        });
+        child.on('exit', (code) =>
+          code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${errText.trim()}`)),
+        );
+        child.stdin.end(input ?? '');
+      });
+
+    return {
+      server,
+      rest: restClient(server, await readFile(caFile), adminToken),
+      kubeconfig,
+      caFile,
+      adminToken,
+      binDir,
+      dir,
+      kubectl,
+      stopApiServer: async () => {
+        await stopProcess(apiserver);
+        apiserver = undefined;
+      },
+      startApiServer,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The kubelet's part, for the sidecar only: no kubelet runs in the local control plane, so for a pod bound to a
+ * node this starts the real sidecar bundle as a process, as the kubelet would start its container: env resolved
+ * from the persisted pod spec (downward API included), and a token obtained through TokenRequest, bound to the
+ * pod, for the pod's ServiceAccount. When the pod is deleted it stops the sidecar and finalises the deletion
+ * (a kubelet deletes the pod object with grace 0 once its containers have stopped).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import type { ControlPlane } from './controlplane.js';
+
+export const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/dist/sidecar.mjs', import.meta.url));
+export const SIDECAR_CONTAINER = 'sidecar-destruct';
+
+export interface LogLine {
+  readonly msg: string;
+  readonly level: string;
+  readonly [field: string]: unknown;
+}
+
+export interface RunningSidecar {
+  readonly pod: V1Pod;
+  readonly child: ChildProcess;
+  readonly logs: LogLine[];
+  /** Resolves with the first log line (already seen or to come) that satisfies `predicate`. */
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+function sidecarContainer(pod: V1Pod): V1Container {
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const container = all.find((c) => c.name === SIDECAR_CONTAINER);
+  if (!container) throw new Error(`pod ${pod.metadata?.name} has no ${SIDECAR_CONTAINER} container`);
+  return container;
+}
+
+/** Resolves env as the kubelet does: literal values and downward-API field references. */
+export function resolveEnv(pod: V1Pod, env: readonly V1EnvVar[]): Record<string, string> {
+  const fields: Record<string, string | undefined> = {
+    'metadata.name': pod.metadata?.name,
+    'metadata.namespace': pod.metadata?.namespace,
+    'metadata.uid': pod.metadata?.uid,
+    'spec.nodeName': pod.spec?.nodeName,
+    'spec.serviceAccountName': pod.spec?.serviceAccountName,
+  };
+  const out: Record<string, string> = {};
+  for (const v of env) {
+    const fieldPath = v.valueFrom?.fieldRef?.fieldPath;
+    if (fieldPath !== undefined) {
+      const value = fields[fieldPath];
+      if (value === undefined) throw new Error(`cannot resolve fieldRef ${fieldPath}`);
+      out[v.name] = value;
+    } else {
+      out[v.name] = v.value ?? '';
+    }
+  }
+  return out;
+}
+
+export async function startSidecar(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+): Promise<RunningSidecar> {
+  const got = await cp.rest('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
+  if (got.status !== 200) throw new Error(`cannot read pod ${namespace}/${name}: ${got.status}`);
+  const pod = got.body as V1Pod;
+  if (!pod.spec?.nodeName) throw new Error(`pod ${namespace}/${name} is not bound to a node`);
+  const container = sidecarContainer(pod);
+  const serviceAccount = pod.spec.serviceAccountName ?? 'default';
+  const tokenReply = await cp.rest(
+    'POST',
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+    {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {
+        expirationSeconds: 3600,
+        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid },
+      },
+    },
+  );
+  if (tokenReply.status !== 201)
+    throw new Error(
+      `TokenRequest for ${serviceAccount}: ${tokenReply.status} ${JSON.stringify(tokenReply.body)}`,
+    );
+
+  const dir = await mkdtemp(join(cp.dir, `pod-${name}-`));
+  const tokenFile = join(dir, 'token');
+  await writeFile(tokenFile, tokenReply.body.status.token, { mode: 0o600 });
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${cp.server}", certificate-authority: "${cp.caFile}" } }]
+users: [{ name: u, user: { tokenFile: "${tokenFile}" } }]
+contexts: [{ name: c, context: { cluster: c, user: u } }]
+current-context: c
+`,
+  );
+
+  const env = resolveEnv(pod, container.env ?? []);
+  const child = spawn(process.execPath, [SIDECAR_BUNDLE, '--kubeconfig', kubeconfig], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  const waiters: Array<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  let buffer = '';
+  const onLine = (text: string): void => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { level: 'raw', msg: text };
+    }
+    logs.push(line);
+    for (const w of [...waiters]) {
+      if (w.predicate(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let i = buffer.indexOf('\n');
+    while (i >= 0) {
+      onLine(buffer.slice(0, i));
+      buffer = buffer.slice(i + 1);
+      i = buffer.indexOf('\n');
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => onLine(chunk.toString().trim()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  return {
+    pod,
+    child,
+    logs,
+    exited,
+    waitForLog: (predicate, timeoutMs = 10_000) => {
+      const seen = logs.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no such log line within ${timeoutMs} ms; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+      });
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
