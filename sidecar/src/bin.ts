@@ -1,4 +1,11 @@
-/** The sidecar container's entry point (bundled into dist/sidecar.mjs). */
+/** The sidecar container's entry point, bundled into dist/sidecar.cjs. */
 import { main } from './main.js';
 
-process.exit(await main(process.argv.slice(2), process.env));
+// CommonJS, not ESM: Node's ESM loader alone costs the process a few MB of RSS (measured by bench/sidecar.ts).
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -6,13 +6,14 @@
  * (a kubelet deletes the pod object with grace 0 once its containers have stopped).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import type { ControlPlane } from './controlplane.js';
 
-export const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/dist/sidecar.mjs', import.meta.url));
+export const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/dist/sidecar.cjs', import.meta.url));
 export const SIDECAR_CONTAINER = 'sidecar-destruct';
 
 export interface LogLine {
@@ -89,26 +90,27 @@ export async function startSidecar(
       `TokenRequest for ${serviceAccount}: ${tokenReply.status} ${JSON.stringify(tokenReply.body)}`,
     );
 
+  // The projected ServiceAccount volume and the service env the kubelet gives every container.
   const dir = await mkdtemp(join(cp.dir, `pod-${name}-`));
-  const tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, tokenReply.body.status.token, { mode: 0o600 });
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: "${cp.server}", certificate-authority: "${cp.caFile}" } }]
-users: [{ name: u, user: { tokenFile: "${tokenFile}" } }]
-contexts: [{ name: c, context: { cluster: c, user: u } }]
-current-context: c
-`,
-  );
+  await writeFile(join(dir, 'token'), tokenReply.body.status.token, { mode: 0o600 });
+  await copyFile(cp.caFile, join(dir, 'ca.crt'));
+  await writeFile(join(dir, 'namespace'), namespace);
+  const { hostname, port } = new URL(cp.server);
 
   const env = resolveEnv(pod, container.env ?? []);
-  const child = spawn(process.execPath, [SIDECAR_BUNDLE, '--kubeconfig', kubeconfig], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...SIDECAR_NODE_FLAGS, SIDECAR_BUNDLE, '--service-account-dir', dir],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        KUBERNETES_SERVICE_HOST: hostname,
+        KUBERNETES_SERVICE_PORT: port,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: LogLine[] = [];
   const waiters: Array<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let buffer = '';
