@@ -8,6 +8,8 @@ Pods that delete themselves when their node stops matching their nodeSelector / 
 
 Commands:
   explain   would this pod self-destruct on this node, and why
+  webhook   run the injecting admission webhook (HTTPS)
+  sidecar   run the sidecar (what the injected container runs)
 
 Run 'sidecar-destruct <command> --help' for a command's options.
 `;
@@ -25,6 +27,14 @@ export async function run(argv: string[], io: Io, read: ReadText = readTextFile)
       case 'explain': {
         const { explainCommand } = await import('./explain.js');
         return await explainCommand(args, io, read);
+      }
+      case 'webhook': {
+        const { main } = await import('@sidecar-destruct/webhook/main');
+        return await main(args, process.env);
+      }
+      case 'sidecar': {
+        const { main } = await import('@sidecar-destruct/sidecar/main');
+        return await main(args, process.env);
       }
       default:
         throw new UsageError(`unknown command "${command}"`);

@@ -1,0 +1,8 @@
+export {
+  type CertificateOptions,
+  createCertificateAuthority,
+  createServingCertificate,
+  type KeyPair,
+  type ServingOptions,
+  serviceDnsNames,
+} from './pki.js';

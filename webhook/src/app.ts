@@ -1,0 +1,110 @@
+/**
+ * The Fastify app: routes only decode, call and encode. `buildApp` never listens; tests drive it with
+ * `app.inject()`, and main.ts listens with TLS.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { type AdmitDeps, admit } from './admit.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { errored, parseReview } from './review.js';
+
+export interface AppOptions extends AdmitDeps {
+  /** TLS key and certificate; main.ts passes them, `app.inject()` tests may leave them out. */
+  readonly https?: { readonly key: Buffer; readonly cert: Buffer };
+  readonly logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
+  /** Becomes false while draining, so that the Service stops sending new reviews. */
+  readonly ready?: () => boolean;
+}
+
+export interface App {
+  readonly fastify: FastifyInstance;
+  readonly metrics: Metrics;
+}
+
+export function buildApp(options: AppOptions): App {
+  const metrics = createMetrics();
+  const base = {
+    bodyLimit: options.config.bodyLimit,
+    // Never log the request body: it holds whole pod specs.
+    logger: options.logger ?? false,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  };
+  const fastify = (
+    options.https
+      ? Fastify({ ...base, https: { key: options.https.key, cert: options.https.cert } })
+      : Fastify(base)
+  ) as FastifyInstance;
+
+  // AdmissionReviews are JSON; anything else is refused with 415 rather than parsed as text.
+  fastify.removeContentTypeParser('text/plain');
+
+  fastify.setErrorHandler(
+    (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+      const status = error.statusCode ?? 500;
+      if (status >= 500) {
+        request.log.error({ err: error }, 'unexpected error');
+        return reply.code(500).send({ error: 'internal error' });
+      }
+      // An oversized body is malformed input like any other: a 400 that says the limit.
+      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        metrics.admissions.inc({ outcome: 'malformed', reason: 'body-too-large' });
+        return reply
+          .code(400)
+          .send({ error: `the request body is over the limit of ${options.config.bodyLimit} bytes` });
+      }
+      metrics.admissions.inc({ outcome: 'malformed', reason: error.code ?? 'bad-request' });
+      return reply.code(status).send({ error: error.message });
+    },
+  );
+
+  fastify.post('/mutate', async (request, reply) => {
+    const started = performance.now();
+    const parsed = parseReview(request.body);
+    if (!parsed.ok) {
+      metrics.admissions.inc({ outcome: 'malformed', reason: 'invalid-review' });
+      return reply.code(400).send({ error: `not a valid AdmissionReview: ${parsed.error}` });
+    }
+    const req = parsed.value;
+    const pod = (req.object ?? {}) as { metadata?: { name?: string; generateName?: string } };
+    const log = request.log.child({
+      uid: req.uid,
+      namespace: req.namespace,
+      pod: pod.metadata?.name ?? (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : undefined),
+      operation: req.operation,
+      dryRun: req.dryRun,
+    });
+    try {
+      const admission = await admit(req, options);
+      metrics.admissions.inc({ outcome: admission.outcome, reason: admission.reason });
+      metrics.latency.observe({ outcome: admission.outcome }, (performance.now() - started) / 1_000);
+      if (admission.error) metrics.injectionErrors.inc({ stage: 'account' });
+      const level = admission.outcome === 'allowed' ? 'debug' : 'info';
+      log[admission.error ? 'warn' : level](
+        {
+          decision: admission.outcome,
+          reason: admission.reason,
+          warnings: admission.review.response.warnings,
+          error: admission.error,
+        },
+        'admission',
+      );
+      return admission.review;
+    } catch (e) {
+      metrics.admissions.inc({ outcome: 'errored', reason: 'exception' });
+      metrics.injectionErrors.inc({ stage: 'exception' });
+      log.error({ err: e }, 'admission failed');
+      return errored(req.uid, 'sidecar-destruct: internal error while injecting; see the webhook logs');
+    }
+  });
+
+  fastify.get('/healthz', async () => ({ status: 'ok' }));
+  fastify.get('/readyz', async (_request, reply) =>
+    (options.ready?.() ?? true) ? { status: 'ready' } : reply.code(503).send({ status: 'draining' }),
+  );
+  fastify.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  return { fastify, metrics };
+}

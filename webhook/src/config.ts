@@ -1,0 +1,233 @@
+/**
+ * Every setting of the webhook, parsed once at start from flags and environment into a frozen object.
+ * A bad setting is an error naming the flag, the variable and the accepted form. The README's table lists the
+ * same settings with the same defaults.
+ */
+import { parseArgs } from 'node:util';
+import { err, ok, type Result } from '@sidecar-destruct/sidecar/core';
+
+export type SidecarMode = 'auto' | 'native' | 'container';
+
+export interface Resources {
+  readonly cpuRequest: string;
+  readonly memoryRequest: string;
+  readonly cpuLimit: string;
+  readonly memoryLimit: string;
+}
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  /** The sidecar's image and pull policy. */
+  readonly image: string;
+  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** `auto`: native sidecar when every kubelet supports it; `native` / `container` force it. */
+  readonly sidecarMode: SidecarMode;
+  /** Used while `auto` cannot yet tell (no answer from the API server). */
+  readonly sidecarModeFallback: Exclude<SidecarMode, 'auto'>;
+  /** The dedicated account given to pods that use the `default` one. */
+  readonly serviceAccountName: string;
+  /** The webhook's own namespace: never injected. */
+  readonly namespace: string;
+  readonly resources: Resources;
+  /** Largest AdmissionReview body accepted, in bytes. */
+  readonly bodyLimit: number;
+  /** A kubeconfig for the API client; empty means in-cluster. */
+  readonly kubeconfig: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+interface Setting {
+  readonly flag: string;
+  readonly env: string;
+  readonly default: string;
+  readonly help: string;
+}
+
+/** flag → environment variable → default; the single source of the README's settings table. */
+export const SETTINGS = {
+  host: { flag: 'host', env: 'HOST', default: '0.0.0.0', help: 'address to listen on' },
+  port: { flag: 'port', env: 'PORT', default: '8443', help: 'HTTPS port' },
+  tlsCertFile: {
+    flag: 'tls-cert-file',
+    env: 'TLS_CERT_FILE',
+    default: '',
+    help: 'serving certificate (PEM); reloaded when it changes',
+  },
+  tlsKeyFile: {
+    flag: 'tls-key-file',
+    env: 'TLS_KEY_FILE',
+    default: '',
+    help: 'serving key (PEM); reloaded when it changes',
+  },
+  image: {
+    flag: 'sidecar-image',
+    env: 'SIDECAR_IMAGE',
+    default: 'ghcr.io/sidecar-destruct/sidecar:0.1.0',
+    help: 'image of the injected sidecar',
+  },
+  imagePullPolicy: {
+    flag: 'sidecar-image-pull-policy',
+    env: 'SIDECAR_IMAGE_PULL_POLICY',
+    default: 'IfNotPresent',
+    help: 'Always, IfNotPresent or Never',
+  },
+  sidecarMode: {
+    flag: 'sidecar-mode',
+    env: 'SIDECAR_MODE',
+    default: 'auto',
+    help: 'auto, native (restartable init container) or container',
+  },
+  sidecarModeFallback: {
+    flag: 'sidecar-mode-fallback',
+    env: 'SIDECAR_MODE_FALLBACK',
+    default: 'container',
+    help: 'what auto uses until the API server has answered',
+  },
+  serviceAccountName: {
+    flag: 'service-account-name',
+    env: 'SERVICE_ACCOUNT_NAME',
+    default: 'sidecar-destruct',
+    help: 'account given to pods that use the default one',
+  },
+  namespace: {
+    flag: 'namespace',
+    env: 'POD_NAMESPACE',
+    default: 'sidecar-destruct-system',
+    help: "the webhook's own namespace (never injected)",
+  },
+  cpuRequest: {
+    flag: 'sidecar-cpu-request',
+    env: 'SIDECAR_CPU_REQUEST',
+    default: '10m',
+    help: "sidecar's CPU request",
+  },
+  memoryRequest: {
+    flag: 'sidecar-memory-request',
+    env: 'SIDECAR_MEMORY_REQUEST',
+    default: '64Mi',
+    help: "sidecar's memory request",
+  },
+  cpuLimit: {
+    flag: 'sidecar-cpu-limit',
+    env: 'SIDECAR_CPU_LIMIT',
+    default: '100m',
+    help: "sidecar's CPU limit",
+  },
+  memoryLimit: {
+    flag: 'sidecar-memory-limit',
+    env: 'SIDECAR_MEMORY_LIMIT',
+    default: '128Mi',
+    help: "sidecar's memory limit",
+  },
+  bodyLimit: {
+    flag: 'body-limit',
+    env: 'BODY_LIMIT',
+    default: '6291456',
+    help: 'largest AdmissionReview accepted, in bytes',
+  },
+  kubeconfig: {
+    flag: 'kubeconfig',
+    env: 'KUBECONFIG',
+    default: '',
+    help: 'kubeconfig for the API client; empty: in-cluster',
+  },
+  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', default: 'info', help: 'debug, info, warn or error' },
+} as const satisfies Record<string, Setting>;
+
+type Key = keyof typeof SETTINGS;
+
+const QUANTITY = /^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
+
+export const WEBHOOK_HELP = `Usage: sidecar-destruct webhook [flags]
+
+The mutating admission webhook: injects the self-destruct sidecar into opted-in pods. HTTPS only.
+Every flag can also be set through its environment variable.
+
+${Object.values(SETTINGS)
+  .map(
+    (s) =>
+      `  --${s.flag.padEnd(26)} ${s.env.padEnd(26)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`,
+  )
+  .join('\n')}
+  -h, --help
+`;
+
+/** Flags first, then environment, then defaults; every problem is reported, naming flag and variable. */
+export function parseConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Result<Config, string[]> {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    return err([(e as Error).message]);
+  }
+  const errors: string[] = [];
+  const raw = (key: Key): string => {
+    const s = SETTINGS[key];
+    const value = flags[s.flag];
+    return typeof value === 'string' ? value : (env[s.env] ?? s.default);
+  };
+  const bad = (key: Key, form: string): void => {
+    errors.push(`--${SETTINGS[key].flag} / ${SETTINGS[key].env}: "${raw(key)}" is not valid; use ${form}`);
+  };
+  const oneOf = <T extends string>(key: Key, values: readonly T[]): T => {
+    const v = raw(key);
+    if ((values as readonly string[]).includes(v)) return v as T;
+    bad(key, values.join(', '));
+    return values[0] as T;
+  };
+  const integer = (key: Key, min: number, max: number): number => {
+    const v = raw(key);
+    const n = /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
+    if (n >= min && n <= max) return n;
+    bad(key, `an integer from ${min} to ${max}`);
+    return min;
+  };
+  const required = (key: Key): string => {
+    const v = raw(key);
+    if (v === '') errors.push(`--${SETTINGS[key].flag} / ${SETTINGS[key].env} is required`);
+    return v;
+  };
+  const quantity = (key: Key): string => {
+    const v = raw(key);
+    if (!QUANTITY.test(v)) bad(key, 'a Kubernetes quantity such as 10m, 64Mi or 0.5');
+    return v;
+  };
+
+  const config: Config = {
+    host: raw('host'),
+    port: integer('port', 1, 65_535),
+    tlsCertFile: required('tlsCertFile'),
+    tlsKeyFile: required('tlsKeyFile'),
+    image: required('image'),
+    imagePullPolicy: oneOf('imagePullPolicy', ['IfNotPresent', 'Always', 'Never'] as const),
+    sidecarMode: oneOf('sidecarMode', ['auto', 'native', 'container'] as const),
+    sidecarModeFallback: oneOf('sidecarModeFallback', ['container', 'native'] as const),
+    serviceAccountName: required('serviceAccountName'),
+    namespace: required('namespace'),
+    resources: {
+      cpuRequest: quantity('cpuRequest'),
+      memoryRequest: quantity('memoryRequest'),
+      cpuLimit: quantity('cpuLimit'),
+      memoryLimit: quantity('memoryLimit'),
+    },
+    bodyLimit: integer('bodyLimit', 1_024, 64 * 1_048_576),
+    kubeconfig: raw('kubeconfig'),
+    logLevel: oneOf('logLevel', ['info', 'debug', 'warn', 'error'] as const),
+  };
+  return errors.length > 0 ? err(errors) : ok(Object.freeze(config));
+}
+
+export const wantsHelp = (argv: readonly string[]): boolean => argv.includes('--help') || argv.includes('-h');

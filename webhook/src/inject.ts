@@ -1,0 +1,125 @@
+/**
+ * The mutation, as a pure function: a copy of the pod with the sidecar added. Nothing the pod had is changed,
+ * except its ServiceAccount when it used the `default` one (DESIGN.md's security model), which is reported as a
+ * warning.
+ */
+import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import {
+  type Rule,
+  type Settings,
+  STATUS_ANNOTATION,
+  STATUS_INJECTED,
+  sidecarEnv,
+} from '@sidecar-destruct/sidecar/core';
+import type { Resources } from './config.js';
+
+export const SIDECAR_CONTAINER = 'sidecar-destruct';
+export const TOKEN_VOLUME = 'sidecar-destruct-token';
+const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** The uid/gid of the image's unprivileged user (node:24-alpine's `node` user would be 1000; see the Dockerfile). */
+const SIDECAR_UID = 65532;
+
+export interface InjectOptions {
+  readonly image: string;
+  readonly imagePullPolicy: string;
+  /** `native`: a restartable init container, first of all; `container`: appended to the containers. */
+  readonly mode: 'native' | 'container';
+  readonly serviceAccountName: string;
+  readonly resources: Resources;
+}
+
+export interface Injected {
+  readonly pod: V1Pod;
+  /** The account the sidecar runs as, which must be bound to the sidecar's roles. */
+  readonly serviceAccountName: string;
+  readonly warnings: readonly string[];
+}
+
+function sidecar(
+  rule: Rule,
+  settings: Settings,
+  options: InjectOptions,
+  mounts: V1VolumeMount[],
+): V1Container {
+  const container: V1Container = {
+    name: SIDECAR_CONTAINER,
+    image: options.image,
+    imagePullPolicy: options.imagePullPolicy,
+    env: sidecarEnv(rule, settings),
+    resources: {
+      requests: { cpu: options.resources.cpuRequest, memory: options.resources.memoryRequest },
+      limits: { cpu: options.resources.cpuLimit, memory: options.resources.memoryLimit },
+    },
+    // Pod Security Standards "restricted", and a read-only root filesystem.
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: SIDECAR_UID,
+      runAsGroup: SIDECAR_UID,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+  if (mounts.length > 0) container.volumeMounts = mounts;
+  if (options.mode === 'native') container.restartPolicy = 'Always';
+  return container;
+}
+
+/** The token, CA and namespace a ServiceAccount volume would hold, for the sidecar alone. */
+const tokenVolume: V1Volume = {
+  name: TOKEN_VOLUME,
+  projected: {
+    defaultMode: 0o444,
+    sources: [
+      { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      {
+        downwardAPI: {
+          items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+        },
+      },
+    ],
+  },
+};
+
+export function inject(original: V1Pod, rule: Rule, settings: Settings, options: InjectOptions): Injected {
+  const pod = structuredClone(original);
+  const warnings: string[] = [];
+  pod.metadata ??= {};
+  pod.metadata.annotations = { ...pod.metadata.annotations, [STATUS_ANNOTATION]: STATUS_INJECTED };
+  pod.spec ??= { containers: [] };
+  const spec = pod.spec;
+
+  // `serviceAccount` is the deprecated alias the API server still fills in; both name the same account.
+  const current = spec.serviceAccountName || spec.serviceAccount || 'default';
+  let serviceAccountName = current;
+  if (current === 'default') {
+    serviceAccountName = options.serviceAccountName;
+    spec.serviceAccountName = serviceAccountName;
+    if (spec.serviceAccount) spec.serviceAccount = serviceAccountName;
+    warnings.push(
+      `sidecar-destruct: the pod's ServiceAccount was changed from "default" to "${serviceAccountName}", which may delete or evict this pod only`,
+    );
+  }
+
+  const mounts: V1VolumeMount[] = [];
+  if (spec.automountServiceAccountToken === false) {
+    spec.volumes = [...(spec.volumes ?? []), tokenVolume];
+    mounts.push({ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true });
+  }
+
+  const container = sidecar(rule, settings, options, mounts);
+  if (options.mode === 'native') spec.initContainers = [container, ...(spec.initContainers ?? [])];
+  else spec.containers = [...(spec.containers ?? []), container];
+  return { pod, serviceAccountName, warnings };
+}
+
+/** Marks a pod that has nothing to enforce, so that re-invocation and the admission policy know it was seen. */
+export function markNothingToEnforce(original: V1Pod): V1Pod {
+  const pod = structuredClone(original);
+  pod.metadata ??= {};
+  pod.metadata.annotations = { ...pod.metadata.annotations, [STATUS_ANNOTATION]: 'nothing-to-enforce' };
+  return pod;
+}

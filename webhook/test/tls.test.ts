@@ -1,0 +1,117 @@
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
+import { createCertificateAuthority, createServingCertificate, type KeyPair } from '@sidecar-destruct/certs';
+import { ok } from '@sidecar-destruct/sidecar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { followCertificate, readPair } from '../src/tls.js';
+import { reviewOf, testConfig } from './helpers.js';
+
+const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
+const serving = () =>
+  createServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1 });
+
+let dir: string;
+let port: number;
+let stop: () => void;
+let server: ReturnType<typeof buildApp>;
+
+/** Writes a pair the way a Secret volume updates: new files, then an atomic rename. */
+async function install(pair: KeyPair): Promise<void> {
+  await writeFile(join(dir, 'tls.crt.new'), pair.certPem);
+  await writeFile(join(dir, 'tls.key.new'), pair.keyPem);
+  await rename(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
+  await rename(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+}
+
+/** One new connection: the serial of the certificate it was served, and the review's HTTP status. */
+function call(): Promise<{ serial: string; status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        ca: ca.certPem,
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber;
+        res.resume();
+        res.on('end', () => resolve({ serial, status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('error', reject);
+    req.end(
+      JSON.stringify(
+        reviewOf({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'p', namespace: 'home' },
+          spec: { nodeSelector: { a: 'b' }, containers: [] },
+        }),
+      ),
+    );
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-tls-'));
+  await install(serving());
+  const pair = await readPair(join(dir, 'tls.crt'), join(dir, 'tls.key'));
+  server = buildApp({
+    config: testConfig(),
+    mode: () => 'native',
+    ensureAccount: async () => ok(undefined),
+    https: pair,
+  });
+  await server.fastify.listen({ host: '127.0.0.1', port: 0 });
+  port = (server.fastify.server.address() as AddressInfo).port;
+  const quiet = { info: () => {}, warn: () => {} };
+  stop = followCertificate(
+    join(dir, 'tls.crt'),
+    join(dir, 'tls.key'),
+    pair,
+    (next) => {
+      (server.fastify.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
+    },
+    quiet,
+    100,
+  );
+});
+
+afterAll(async () => {
+  stop();
+  await server.fastify.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('serving certificate rotation', () => {
+  it('serves the new certificate to new connections, with no request failing on the way', async () => {
+    const before = await call();
+    expect(before.status).toBe(200);
+
+    const next = serving();
+    const load = (async () => {
+      const results: Array<{ serial: string; status: number }> = [];
+      const until = Date.now() + 1_500;
+      while (Date.now() < until) results.push(await call());
+      return results;
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    await install(next);
+    const results = await load;
+
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const after = await call();
+    expect(after.serial).not.toBe(before.serial);
+    // Both certificates were served during the run: the swap happened under load.
+    expect(new Set(results.map((r) => r.serial)).size).toBe(2);
+  });
+});
