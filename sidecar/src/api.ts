@@ -189,8 +189,16 @@ export class Api {
       const req = request(this.url(path), {
         method,
         agent: this.agent,
+        // Content-Length explicitly: Node sends a DELETE body without it, and the API server then reads the body
+        // as the next request on the kept-alive connection (answering that one 400).
         headers:
-          payload === undefined ? headers.value : { ...headers.value, 'content-type': 'application/json' },
+          payload === undefined
+            ? headers.value
+            : {
+                ...headers.value,
+                'content-type': 'application/json',
+                'content-length': String(Buffer.byteLength(payload)),
+              },
         timeout: this.options.requestTimeoutMs,
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)));

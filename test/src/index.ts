@@ -1,6 +1,7 @@
 export { controlPlaneBinaries } from './binaries.js';
 export { type ControlPlane, type ControlPlaneOptions, freePort, startControlPlane } from './controlplane.js';
 export {
+  Kubelet,
   type LogLine,
   type RunningSidecar,
   resolveEnv,
@@ -8,4 +9,6 @@ export {
   SIDECAR_CONTAINER,
   startSidecar,
 } from './kubelet.js';
+export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
+export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';

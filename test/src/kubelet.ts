@@ -174,3 +174,118 @@ export async function startSidecar(
     },
   };
 }
+
+/**
+ * Plays the kubelet of some nodes: starts the sidecar of every pod bound to them, marks the pod Running and
+ * Ready (so that Deployments and PodDisruptionBudgets count it), and when the pod is deleted stops the sidecar
+ * and removes the pod object, as a kubelet does once the containers have stopped.
+ */
+export class Kubelet {
+  private readonly sidecars = new Map<string, RunningSidecar>();
+  private readonly starting = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  /** Failures to start a sidecar, kept for the test's error message. */
+  readonly errors: string[] = [];
+
+  constructor(
+    private readonly cp: ControlPlane,
+    readonly nodes: ReadonlySet<string>,
+    private readonly intervalMs = 50,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.sidecars.values()].map((s) => s.stop()));
+  }
+
+  /** The sidecar of the pod with this uid, once started. */
+  sidecar(uid: string): RunningSidecar | undefined {
+    return this.sidecars.get(uid);
+  }
+
+  async waitForSidecar(uid: string, timeoutMs = 15_000): Promise<RunningSidecar> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.sidecars.get(uid);
+      if (found) return found;
+      if (Date.now() > deadline)
+        throw new Error(`no sidecar started for pod ${uid}; ${this.errors.slice(-3).join('; ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const list = await this.cp.rest('GET', '/api/v1/pods');
+      if (list.status !== 200) return;
+      for (const pod of list.body.items as V1Pod[]) {
+        const node = pod.spec?.nodeName;
+        const uid = pod.metadata?.uid ?? '';
+        const namespace = pod.metadata?.namespace ?? '';
+        const name = pod.metadata?.name ?? '';
+        if (!node || !this.nodes.has(node)) continue;
+        if (pod.metadata?.deletionTimestamp) {
+          await this.sidecars.get(uid)?.stop();
+          this.sidecars.delete(uid);
+          await this.cp.rest('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}`, {
+            apiVersion: 'v1',
+            kind: 'DeleteOptions',
+            gracePeriodSeconds: 0,
+            preconditions: { uid },
+          });
+          continue;
+        }
+        if (this.sidecars.has(uid) || this.starting.has(uid)) continue;
+        this.starting.add(uid);
+        void this.run(pod, namespace, name, uid).finally(() => this.starting.delete(uid));
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async run(pod: V1Pod, namespace: string, name: string, uid: string): Promise<void> {
+    const injected = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some(
+      (c) => c.name === SIDECAR_CONTAINER,
+    );
+    try {
+      if (injected) this.sidecars.set(uid, await startSidecar(this.cp, namespace, name));
+      else this.sidecars.set(uid, NO_SIDECAR);
+      const now = new Date().toISOString();
+      await this.cp.rest(
+        'PATCH',
+        `/api/v1/namespaces/${namespace}/pods/${name}/status`,
+        {
+          status: {
+            phase: 'Running',
+            startTime: now,
+            conditions: [
+              { type: 'Ready', status: 'True', lastTransitionTime: now },
+              { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+            ],
+          },
+        },
+        { contentType: 'application/merge-patch+json' },
+      );
+    } catch (e) {
+      this.errors.push(`${namespace}/${name}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Stands for "running, without a sidecar" in the kubelet's table. */
+const NO_SIDECAR: RunningSidecar = {
+  pod: {},
+  child: undefined as unknown as ChildProcess,
+  logs: [],
+  waitForLog: () => Promise.reject(new Error('this pod has no sidecar')),
+  exited: Promise.resolve(0),
+  stop: async () => {},
+};

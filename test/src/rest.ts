@@ -26,7 +26,13 @@ export function restClient(server: string, ca: Buffer, adminToken: string): Rest
           headers: {
             accept: 'application/json',
             authorization: `Bearer ${options.token ?? adminToken}`,
-            ...(payload === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
+            // Content-Length explicitly: Node sends a DELETE body without it (see sidecar/src/api.ts).
+            ...(payload === undefined
+              ? {}
+              : {
+                  'content-type': options.contentType ?? 'application/json',
+                  'content-length': String(Buffer.byteLength(payload)),
+                }),
           },
         },
         (res) => {

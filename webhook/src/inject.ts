@@ -62,7 +62,7 @@ function sidecar(
     },
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
-  if (mounts.length > 0) container.volumeMounts = mounts;
+  container.volumeMounts = mounts;
   if (options.mode === 'native') container.restartPolicy = 'Always';
   return container;
 }
@@ -104,11 +104,11 @@ export function inject(original: V1Pod, rule: Rule, settings: Settings, options:
     );
   }
 
-  const mounts: V1VolumeMount[] = [];
-  if (spec.automountServiceAccountToken === false) {
-    spec.volumes = [...(spec.volumes ?? []), tokenVolume];
-    mounts.push({ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true });
-  }
+  // The sidecar always brings its own token volume. The ServiceAccount admission plugin mounts the pod's token
+  // into the containers that exist when it runs, which is before this webhook; and a pod may have turned
+  // automounting off. Either way the sidecar alone gets the token, the CA and the namespace.
+  spec.volumes = [...(spec.volumes ?? []), tokenVolume];
+  const mounts: V1VolumeMount[] = [{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }];
 
   const container = sidecar(rule, settings, options, mounts);
   if (options.mode === 'native') spec.initContainers = [container, ...(spec.initContainers ?? [])];

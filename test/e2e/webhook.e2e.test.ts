@@ -1,0 +1,267 @@
+/**
+ * The webhook on a real kube-apiserver: called over TLS through deploy/'s MutatingWebhookConfiguration,
+ * mutated pods persisted and held to Pod Security "restricted", the sidecar's account and bindings created on
+ * demand, and the admission policies of deploy/ enforced.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ControlPlane,
+  Kubelet,
+  type RunningWebhook,
+  startControlPlane,
+  startWebhook,
+  TEST_SIDECAR_IMAGE,
+} from '../src/index.js';
+import { createNode, eventsOf, expectStatus, podGone, setNodeLabels, USB } from './fixtures.js';
+
+let cp: ControlPlane;
+let webhook: RunningWebhook;
+let kubelet: Kubelet;
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  webhook = await startWebhook(cp);
+  await createNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
+  await createNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
+  kubelet = new Kubelet(cp, new Set(['pi-a', 'pi-b']));
+  kubelet.start();
+});
+
+afterAll(async () => {
+  await kubelet?.stop();
+  await webhook?.stop();
+  await cp?.stop();
+});
+
+/** A namespace with its `default` ServiceAccount, as kube-controller-manager would make it. */
+async function namespace(name: string, labels: Record<string, string>): Promise<void> {
+  await expectStatus(cp.rest('POST', '/api/v1/namespaces', { metadata: { name, labels } }), 201);
+  await expectStatus(
+    cp.rest('POST', `/api/v1/namespaces/${name}/serviceaccounts`, { metadata: { name: 'default' } }),
+    201,
+  );
+}
+
+/** A pod that passes Pod Security "restricted" on its own, pinned to the USB stick. */
+function restrictedPod(
+  name: string,
+  labels: Record<string, string> = {},
+  extra: Partial<V1Pod['spec']> = {},
+): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels },
+    spec: {
+      nodeSelector: { [USB]: 'true' },
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'app',
+          image: 'example/zigbee2mqtt:2',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+      ...extra,
+    },
+  };
+}
+
+const sidecarOf = (pod: V1Pod) => pod.spec?.initContainers?.find((c) => c.name === 'sidecar-destruct');
+
+describe('injection through the real admission chain', () => {
+  it('persists a pod of an enabled namespace with the sidecar, its env and account, under PSS restricted', async () => {
+    await namespace('home', {
+      'sidecar-destruct.io/injection': 'enabled',
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
+    const reply = await cp.rest('POST', '/api/v1/namespaces/home/pods', restrictedPod('z2m'));
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    const pod = reply.body as V1Pod;
+    const sidecar = sidecarOf(pod);
+    expect(sidecar).toMatchObject({ image: TEST_SIDECAR_IMAGE, restartPolicy: 'Always' });
+    expect(sidecar?.env?.map((e) => e.name)).toEqual(
+      expect.arrayContaining(['SIDECAR_DESTRUCT_NODE_NAME', 'SIDECAR_DESTRUCT_RULE']),
+    );
+    expect(pod.spec?.serviceAccountName).toBe('sidecar-destruct');
+    expect(pod.metadata?.annotations?.['sidecar-destruct.io/status']).toBe('injected');
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(['app']);
+    expect(sidecar?.volumeMounts).toEqual([
+      {
+        name: 'sidecar-destruct-token',
+        mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+        readOnly: true,
+      },
+    ]);
+  });
+
+  it('leaves an opted-out pod and a pod of an unlabelled namespace untouched', async () => {
+    const optedOut = await expectStatus(
+      cp.rest(
+        'POST',
+        '/api/v1/namespaces/home/pods',
+        restrictedPod('plain', { 'sidecar-destruct.io/inject': 'false' }),
+      ),
+      201,
+    );
+    expect(sidecarOf(optedOut)).toBeUndefined();
+    expect(optedOut.metadata.annotations?.['sidecar-destruct.io/status']).toBeUndefined();
+    await namespace('other', {});
+    const elsewhere = await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/other/pods', restrictedPod('plain')),
+      201,
+    );
+    expect(sidecarOf(elsewhere)).toBeUndefined();
+  });
+
+  it('injects a single pod labelled inject=true in any namespace', async () => {
+    const pod = await expectStatus(
+      cp.rest(
+        'POST',
+        '/api/v1/namespaces/other/pods',
+        restrictedPod('opted-in', { 'sidecar-destruct.io/inject': 'true' }),
+      ),
+      201,
+    );
+    expect(sidecarOf(pod)).toBeDefined();
+  });
+
+  it('refuses a pod with a bad annotation, naming it', async () => {
+    const bad = restrictedPod('typo');
+    bad.metadata = { name: 'typo', annotations: { 'sidecar-destruct.io/grace-period': 'soon' } };
+    const reply = await cp.rest('POST', '/api/v1/namespaces/home/pods', bad);
+    expect(reply.status).toBe(400);
+    expect(reply.body.message).toContain('sidecar-destruct.io/grace-period: "soon" is not valid');
+  });
+
+  it('shows the mutation on a server-side dry run without creating anything', async () => {
+    await namespace('dry', { 'sidecar-destruct.io/injection': 'enabled' });
+    await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/dry/serviceaccounts', { metadata: { name: 'radio' } }),
+      201,
+    );
+    const pod = await expectStatus(
+      cp.rest(
+        'POST',
+        '/api/v1/namespaces/dry/pods?dryRun=All',
+        restrictedPod('try', {}, { serviceAccountName: 'radio' }),
+      ),
+      201,
+    );
+    expect(sidecarOf(pod)).toBeDefined();
+    expect(
+      (
+        await cp.rest(
+          'GET',
+          '/apis/rbac.authorization.k8s.io/v1/namespaces/dry/rolebindings/sidecar-destruct:radio',
+        )
+      ).status,
+    ).toBe(404);
+    expect((await cp.rest('GET', '/api/v1/namespaces/dry/pods/try')).status).toBe(404);
+  });
+});
+
+describe('zero edits and least privilege', () => {
+  it('creates the account and bindings on demand, and the sidecar acts with exactly them', async () => {
+    await namespace('fresh', { 'sidecar-destruct.io/injection': 'enabled' });
+    const pod = await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/fresh/pods', restrictedPod('radio', {}, { nodeName: 'pi-a' })),
+      201,
+    );
+    await expectStatus(cp.rest('GET', '/api/v1/namespaces/fresh/serviceaccounts/sidecar-destruct'), 200);
+    await expectStatus(
+      cp.rest(
+        'GET',
+        '/apis/rbac.authorization.k8s.io/v1/namespaces/fresh/rolebindings/sidecar-destruct:sidecar-destruct',
+      ),
+      200,
+    );
+    await expectStatus(
+      cp.rest(
+        'GET',
+        '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/sidecar-destruct:fresh:sidecar-destruct',
+      ),
+      200,
+    );
+
+    const sidecar = await kubelet.waitForSidecar(pod.metadata.uid);
+    await sidecar.waitForLog((l) => l.msg === 'watching the node');
+
+    // What else could this account do? Ask the API server as it, with a token bound to the pod.
+    const token = await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/fresh/serviceaccounts/sidecar-destruct/token', {
+        spec: { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'radio', uid: pod.metadata.uid } },
+      }),
+      201,
+    );
+    const as = { token: token.body?.status?.token ?? token.status.token };
+    expect((await cp.rest('GET', '/api/v1/namespaces/fresh/pods', undefined, as)).status).toBe(403);
+    expect((await cp.rest('GET', '/api/v1/namespaces/fresh/secrets', undefined, as)).status).toBe(403);
+    expect((await cp.rest('GET', '/api/v1/nodes', undefined, as)).status).toBe(403);
+    expect((await cp.rest('GET', '/api/v1/nodes/pi-a', undefined, as)).status).toBe(200);
+    expect((await cp.rest('DELETE', '/api/v1/namespaces/other/pods/plain', undefined, as)).status).toBe(403);
+
+    // A neighbour in the same namespace is out of reach: the admission policy checks the token's pod.
+    const neighbour = await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/fresh/pods', restrictedPod('neighbour')),
+      201,
+    );
+    const refused = await cp.rest('DELETE', '/api/v1/namespaces/fresh/pods/neighbour', undefined, as);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.message).toContain('only delete or evict the pod its token was issued for');
+    const evict = await cp.rest(
+      'POST',
+      '/api/v1/namespaces/fresh/pods/neighbour/eviction',
+      { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'neighbour', namespace: 'fresh' } },
+      as,
+    );
+    expect(evict.status).toBe(403);
+    expect((await cp.rest('GET', '/api/v1/namespaces/fresh/pods/neighbour')).body.metadata.uid).toBe(
+      neighbour.metadata.uid,
+    );
+
+    // And its own pod, when the stick goes.
+    await setNodeLabels(cp, 'pi-a', { [USB]: null });
+    await podGone(cp, 'fresh', 'radio', pod.metadata.uid);
+    expect((await eventsOf(cp, 'fresh', pod.metadata.uid)).map((e) => e.reason)).toContain(
+      'NodeConstraintLost',
+    );
+    await setNodeLabels(cp, 'pi-a', { [USB]: 'true' });
+  });
+});
+
+describe('when the webhook is down', () => {
+  it('pods that did not opt in are created as usual, and opted-in pods are refused with a clear message', async () => {
+    await webhook.stop();
+    try {
+      const started = performance.now();
+      await expectStatus(cp.rest('POST', '/api/v1/namespaces/other/pods', restrictedPod('while-down')), 201);
+      // Not opted in: never sent to the webhook, so no timeout was waited out.
+      expect(performance.now() - started).toBeLessThan(2_000);
+      const refused = await cp.rest('POST', '/api/v1/namespaces/home/pods', restrictedPod('unprotected'));
+      expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+      expect(refused.body.message).toContain('the injector did not see it');
+    } finally {
+      await webhook.start();
+    }
+  });
+});
+
+describe('certificate rotation', () => {
+  it('admits every pod while the serving certificate is rotated under load', async () => {
+    await namespace('rotation', { 'sidecar-destruct.io/injection': 'enabled' });
+    const statuses: number[] = [];
+    const load = (async () => {
+      for (let i = 0; i < 40; i++) {
+        const reply = await cp.rest('POST', '/api/v1/namespaces/rotation/pods', restrictedPod(`p-${i}`));
+        statuses.push(reply.status);
+        if (reply.status === 201) expect(sidecarOf(reply.body)).toBeDefined();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    await webhook.rotateCertificate();
+    await load;
+    expect(statuses).toEqual(Array(40).fill(201));
+  });
+});

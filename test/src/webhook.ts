@@ -1,0 +1,146 @@
+/**
+ * The webhook as a local process, registered with the API server through deploy/'s manifests (their
+ * MutatingWebhookConfiguration pointed at https://127.0.0.1:PORT with our CA), running with the credentials of
+ * deploy/'s webhook ServiceAccount, so that its RBAC is the one under test.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCertificateAuthority, createServingCertificate, type KeyPair } from '@sidecar-destruct/certs';
+import type { ControlPlane } from './controlplane.js';
+import { freePort } from './controlplane.js';
+import { apply, localWebhookConfiguration, readManifests } from './manifests.js';
+
+const CLI = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
+export const WEBHOOK_NAMESPACE = 'sidecar-destruct-system';
+export const TEST_SIDECAR_IMAGE = 'sidecar-destruct/sidecar:dev';
+
+export interface RunningWebhook {
+  readonly url: string;
+  readonly ca: KeyPair;
+  /** Installs a new serving certificate (same CA) the way a Secret update does. */
+  rotateCertificate(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+function healthy(port: number, ca: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/readyz', ca, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** Installs deploy/base (RBAC, policies, webhook configuration) and starts the webhook. */
+export async function startWebhook(
+  cp: ControlPlane,
+  extraFlags: readonly string[] = [],
+): Promise<RunningWebhook> {
+  const dir = join(cp.dir, 'webhook');
+  await mkdir(dir, { recursive: true });
+  const port = await freePort();
+  const url = `https://127.0.0.1:${port}/mutate`;
+  const ca = createCertificateAuthority('sidecar-destruct e2e CA', { validityDays: 1 });
+  const serving = () =>
+    createServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1 });
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  const install = async (pair: KeyPair): Promise<void> => {
+    await writeFile(`${keyFile}.new`, pair.keyPem, { mode: 0o600 });
+    await writeFile(`${certFile}.new`, pair.certPem);
+    await rename(`${keyFile}.new`, keyFile);
+    await rename(`${certFile}.new`, certFile);
+  };
+  await install(serving());
+
+  for (const file of [
+    'namespace.yaml',
+    'sidecar-rbac.yaml',
+    'webhook-rbac.yaml',
+    'admission-policies.yaml',
+  ]) {
+    await apply(cp, await readManifests(`base/${file}`));
+  }
+  const [configuration] = await readManifests('base/mutatingwebhook.yaml');
+  if (!configuration) throw new Error('deploy/base/mutatingwebhook.yaml is empty');
+
+  const token = await cp.rest(
+    'POST',
+    `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/serviceaccounts/sidecar-destruct-webhook/token`,
+    {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 7200 },
+    },
+  );
+  if (token.status !== 201) throw new Error(`TokenRequest for the webhook: ${token.status}`);
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: cp.server, 'certificate-authority': cp.caFile } }],
+      users: [{ name: 'webhook', user: { token: token.body.status.token } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'webhook' } }],
+      'current-context': 'c',
+    }),
+    { mode: 0o600 },
+  );
+
+  let child: ChildProcess | undefined;
+  const log = createWriteStream(join(dir, 'webhook.log'), { flags: 'a' });
+  const start = async (): Promise<void> => {
+    child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'webhook',
+        '--host=127.0.0.1',
+        `--port=${port}`,
+        `--tls-cert-file=${certFile}`,
+        `--tls-key-file=${keyFile}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--sidecar-image=${TEST_SIDECAR_IMAGE}`,
+        ...extraFlags,
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', POD_NAMESPACE: WEBHOOK_NAMESPACE },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    const deadline = Date.now() + 20_000;
+    while (!(await healthy(port, ca.certPem))) {
+      if (child.exitCode !== null)
+        throw new Error(`the webhook exited (${child.exitCode}); see ${join(dir, 'webhook.log')}`);
+      if (Date.now() > deadline) throw new Error('the webhook is not ready after 20 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await start();
+  await apply(cp, [localWebhookConfiguration(configuration, url, ca.certPem)]);
+
+  return {
+    url,
+    ca,
+    rotateCertificate: () => install(serving()),
+    start,
+    stop: async () => {
+      const running = child;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise((r) => running.once('exit', r));
+      running.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
