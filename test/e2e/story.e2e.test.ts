@@ -1,0 +1,145 @@
+/**
+ * The README's story on a real control plane with kube-scheduler and kube-controller-manager: an unmodified
+ * Deployment pinned by a USB label lands on node A; the stick moves to node B; the pod deletes itself and its
+ * replacement is scheduled on B. And the eviction path, held back by a PodDisruptionBudget.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  apply,
+  type ControlPlane,
+  Kubelet,
+  type RunningWebhook,
+  readManifests,
+  startControlPlane,
+  startWebhook,
+} from '../src/index.js';
+import { createNode, eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
+
+let cp: ControlPlane;
+let webhook: RunningWebhook;
+let kubelet: Kubelet;
+
+beforeAll(async () => {
+  cp = await startControlPlane({ scheduler: true, controllerManager: true });
+  webhook = await startWebhook(cp);
+  await createNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
+  await createNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
+  kubelet = new Kubelet(cp, new Set(['pi-a', 'pi-b']));
+  kubelet.start();
+});
+
+afterAll(async () => {
+  await kubelet?.stop();
+  await webhook?.stop();
+  await cp?.stop();
+});
+
+async function enabledNamespace(name: string): Promise<void> {
+  await expectStatus(
+    cp.rest('POST', '/api/v1/namespaces', {
+      metadata: {
+        name,
+        labels: {
+          'sidecar-destruct.io/injection': 'enabled',
+          'pod-security.kubernetes.io/enforce': 'restricted',
+        },
+      },
+    }),
+    201,
+  );
+  // kube-controller-manager creates the namespace's default ServiceAccount; pods need it.
+  await eventually(
+    () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`), 200),
+    15_000,
+  );
+}
+
+async function livePods(namespace: string): Promise<V1Pod[]> {
+  const list = await expectStatus(cp.rest('GET', `/api/v1/namespaces/${namespace}/pods`), 200);
+  return (list.items as V1Pod[]).filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+/** The one live pod of the namespace once it is bound to `node`. */
+async function podOn(namespace: string, node: string, timeoutMs = 20_000): Promise<V1Pod> {
+  return eventually(async () => {
+    const pods = await livePods(namespace);
+    expect(pods.map((p) => p.spec?.nodeName)).toEqual([node]);
+    return pods[0] as V1Pod;
+  }, timeoutMs);
+}
+
+describe('the story', () => {
+  it('moves a USB-pinned Deployment to the node the stick was plugged into', async () => {
+    await enabledNamespace('home');
+    const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
+    await apply(cp, [{ ...deployment, metadata: { ...deployment?.metadata, namespace: 'home' } }]);
+
+    const first = await podOn('home', 'pi-a');
+    expect(first.spec?.initContainers?.map((c) => c.name)).toEqual(['sidecar-destruct']);
+    const sidecar = await kubelet.waitForSidecar(first.metadata?.uid ?? '');
+    await sidecar.waitForLog((l) => l.msg === 'watching the node');
+
+    const unplugged = performance.now();
+    await setNodeLabels(cp, 'pi-a', { [USB]: null });
+    await setNodeLabels(cp, 'pi-b', { [USB]: 'true' });
+    const second = await podOn('home', 'pi-b');
+    const moved = performance.now() - unplugged;
+    expect(second.metadata?.uid).not.toBe(first.metadata?.uid);
+    expect(second.spec?.initContainers?.map((c) => c.name)).toEqual(['sidecar-destruct']);
+    expect((await eventsOf(cp, 'home', first.metadata?.uid ?? '')).map((e) => e.reason)).toContain(
+      'NodeConstraintLost',
+    );
+    // Scheduling and the ReplicaSet controller's own pace are in this figure, not only the sidecar's.
+    expect(moved).toBeLessThan(10_000);
+  });
+
+  it('evicts through the PodDisruptionBudget: blocked and reported while it forbids, done once it allows', async () => {
+    await enabledNamespace('guarded');
+    const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
+    await apply(cp, [
+      {
+        ...deployment,
+        metadata: { ...deployment?.metadata, namespace: 'guarded' },
+        spec: {
+          ...deployment?.spec,
+          template: {
+            ...deployment?.spec.template,
+            metadata: {
+              ...deployment?.spec.template.metadata,
+              annotations: { 'sidecar-destruct.io/action': 'evict' },
+            },
+          },
+        },
+      },
+      {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'zigbee2mqtt', namespace: 'guarded' },
+        spec: { minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'zigbee2mqtt' } } },
+      },
+    ]);
+    const pod = await podOn('guarded', 'pi-b');
+    const sidecar = await kubelet.waitForSidecar(pod.metadata?.uid ?? '');
+    await sidecar.waitForLog((l) => l.msg === 'watching the node');
+
+    await setNodeLabels(cp, 'pi-b', { [USB]: null });
+    await sidecar.waitForLog((l) => l.decision === 'retry' && String(l.reason).includes('429'), 15_000);
+    await eventually(async () =>
+      expect((await eventsOf(cp, 'guarded', pod.metadata?.uid ?? '')).map((e) => e.reason)).toEqual(
+        expect.arrayContaining(['NodeConstraintLost', 'EvictionBlocked']),
+      ),
+    );
+    expect((await livePods('guarded')).map((p) => p.metadata?.uid)).toEqual([pod.metadata?.uid]);
+
+    await expectStatus(
+      cp.rest('DELETE', '/apis/policy/v1/namespaces/guarded/poddisruptionbudgets/zigbee2mqtt'),
+      200,
+    );
+    await eventually(
+      async () =>
+        expect((await livePods('guarded')).map((p) => p.metadata?.uid)).not.toContain(pod.metadata?.uid),
+      40_000,
+    );
+  });
+});
