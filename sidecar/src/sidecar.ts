@@ -5,6 +5,7 @@
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { Api, Reply } from './api.js';
 import type { SidecarContract } from './core/env.js';
+import { EVENT_REASON, EVENT_REASON_BLOCKED } from './core/names.js';
 import { describeSettings } from './core/settings.js';
 import {
   type Decision,
@@ -19,8 +20,6 @@ import {
 import type { Logger } from './log.js';
 import { readNode, type WatchOptions, watchNode } from './watch.js';
 
-export const EVENT_REASON = 'NodeConstraintLost';
-export const EVENT_REASON_BLOCKED = 'EvictionBlocked';
 const COMPONENT = 'sidecar-destruct';
 /** Kubernetes refuses Event messages over 1 kB. */
 const MESSAGE_MAX = 1_000;

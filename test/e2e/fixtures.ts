@@ -8,7 +8,6 @@ import { type ControlPlane, SIDECAR_CONTAINER } from '../src/index.js';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 export const SIDECAR_ACCOUNT = 'sidecar-destruct';
-const MERGE = 'application/merge-patch+json';
 
 export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ...ok: number[]) {
   const reply = await promise;
@@ -25,59 +24,7 @@ export async function applyDeployFile(cp: ControlPlane, relative: string): Promi
     throw new Error(`${relative} is not valid YAML`);
 }
 
-/**
- * A Node as a kubelet would register it: Ready, with room for pods and a kubelet version, and without the
- * not-ready taint that admission puts on new nodes (no node lifecycle controller runs here to lift it).
- */
-export async function createNode(
-  cp: ControlPlane,
-  name: string,
-  labels: Record<string, string>,
-): Promise<void> {
-  await expectStatus(
-    cp.rest('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels } }),
-    201,
-  );
-  const resources = { cpu: '4', memory: '8Gi', pods: '110' };
-  await expectStatus(
-    cp.rest(
-      'PATCH',
-      `/api/v1/nodes/${name}/status`,
-      {
-        status: {
-          capacity: resources,
-          allocatable: resources,
-          conditions: [
-            {
-              type: 'Ready',
-              status: 'True',
-              reason: 'KubeletReady',
-              lastHeartbeatTime: new Date().toISOString(),
-            },
-          ],
-          nodeInfo: { kubeletVersion: 'v1.37.2', architecture: 'arm64', operatingSystem: 'linux' },
-        },
-      },
-      { contentType: MERGE },
-    ),
-    200,
-  );
-  await expectStatus(
-    cp.rest('PATCH', `/api/v1/nodes/${name}`, { spec: { taints: null } }, { contentType: MERGE }),
-    200,
-  );
-}
-
-export async function setNodeLabels(
-  cp: ControlPlane,
-  name: string,
-  labels: Record<string, string | null>,
-): Promise<void> {
-  await expectStatus(
-    cp.rest('PATCH', `/api/v1/nodes/${name}`, { metadata: { labels } }, { contentType: MERGE }),
-    200,
-  );
-}
+export { registerNode as createNode, setNodeLabels } from '../src/index.js';
 
 /** A namespace with the sidecar's account and the bindings the webhook creates for it. */
 export async function sidecarNamespace(cp: ControlPlane, namespace: string): Promise<void> {

@@ -113,6 +113,13 @@ async function tail(path: string, lines = 15): Promise<string> {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+const running = new Set<() => Promise<void>>();
+
+/** Stops every control plane this process started (for Ctrl-C in the demo). */
+export async function stopAllControlPlanes(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const binDir = await controlPlaneBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-cp-'));
@@ -121,11 +128,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   let apiserver: Proc | undefined;
 
   const stopAll = async (): Promise<void> => {
-    await stopProcess(apiserver);
-    for (const proc of procs.reverse()) await stopProcess(proc);
+    running.delete(stopAll);
+    // Everything that talks to etcd first, together; etcd last.
+    const [etcd, ...others] = procs;
+    await Promise.all([stopProcess(apiserver), ...others.map(stopProcess)]);
+    await stopProcess(etcd);
     if (!process.env.SIDECAR_DESTRUCT_KEEP_CONTROL_PLANE) await rm(dir, { recursive: true, force: true });
   };
 
+  running.add(stopAll);
   try {
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     const adminToken = randomBytes(24).toString('hex');

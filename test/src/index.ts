@@ -1,5 +1,12 @@
 export { controlPlaneBinaries } from './binaries.js';
-export { type ControlPlane, type ControlPlaneOptions, freePort, startControlPlane } from './controlplane.js';
+export {
+  type ControlPlane,
+  type ControlPlaneOptions,
+  freePort,
+  startControlPlane,
+  stopAllControlPlanes,
+} from './controlplane.js';
+export { DEMO_HELP, type DemoOptions, type DemoResult, describeInjection, runDemo } from './demo.js';
 export {
   Kubelet,
   type LogLine,
@@ -10,5 +17,6 @@ export {
   startSidecar,
 } from './kubelet.js';
 export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
+export { registerNode, setNodeLabels } from './nodes.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';

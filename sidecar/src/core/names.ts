@@ -14,3 +14,7 @@ export const ACTION_ANNOTATION = `${PREFIX}/action`;
 export const DRY_RUN_ANNOTATION = `${PREFIX}/dry-run`;
 export const STATUS_ANNOTATION = `${PREFIX}/status`;
 export const STATUS_INJECTED = 'injected';
+
+/** Event reasons the sidecar records on its pod (`kubectl describe pod` shows them). */
+export const EVENT_REASON = 'NodeConstraintLost';
+export const EVENT_REASON_BLOCKED = 'EvictionBlocked';

@@ -1,0 +1,209 @@
+/**
+ * `sidecar-destruct demo`: the whole story on real Kubernetes components, narrated with timestamps. A local
+ * control plane (etcd, kube-apiserver, kube-scheduler, kube-controller-manager), the add-on installed from
+ * deploy/ (the webhook as a local process with a certificate from certs/), two nodes, an unmodified example
+ * Deployment pinned to a USB stick, and the stick moved from one node to the other.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { EVENT_REASON } from '@sidecar-destruct/sidecar/core';
+import { startControlPlane } from './controlplane.js';
+import { Kubelet, type RunningSidecar } from './kubelet.js';
+import { apply, readManifests } from './manifests.js';
+import { registerNode, setNodeLabels } from './nodes.js';
+import { startWebhook } from './webhook.js';
+
+export const DEMO_HELP = `Usage: sidecar-destruct demo [--keep]
+
+Starts a local control plane (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, built from the Go
+module proxy on first use), installs sidecar-destruct from deploy/, runs deploy/examples/zigbee2mqtt.yaml on a
+node with a USB stick, unplugs the stick and narrates what happens. Cleans up and exits 0.
+
+Options:
+  --keep       leave the control plane running at the end, print its kubeconfig and wait for Ctrl-C
+  -h, --help   show this help
+`;
+
+export const USB_LABEL = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
+const NAMESPACE = 'home';
+const NODE_A = 'pi-kitchen';
+const NODE_B = 'pi-garage';
+
+export interface DemoOptions {
+  readonly keep: boolean;
+  readonly write: (line: string) => void;
+  /** Resolves when the user asks to stop (Ctrl-C); used with --keep. */
+  readonly interrupted: Promise<void>;
+}
+
+export interface DemoResult {
+  /** Label removed → pod being deleted, as measured by the demo. */
+  readonly reactionMs: number;
+  /** Label removed → replacement bound to the other node. */
+  readonly rescheduledMs: number;
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const t0 = performance.now();
+  const say = (text: string): void =>
+    options.write(`[${((performance.now() - t0) / 1_000).toFixed(2).padStart(6)}s] ${text}`);
+
+  say('Starting a local control plane: etcd, kube-apiserver, kube-scheduler, kube-controller-manager');
+  const cp = await startControlPlane({ scheduler: true, controllerManager: true });
+  let kubelet: Kubelet | undefined;
+  let webhook: Awaited<ReturnType<typeof startWebhook>> | undefined;
+  const cleanup = async (): Promise<void> => {
+    await kubelet?.stop();
+    await webhook?.stop();
+    await cp.stop();
+  };
+  try {
+    const version = JSON.parse(await cp.kubectl(['version', '-o', 'json'])).serverVersion.gitVersion;
+    say(`Control plane ${version} ready at ${cp.server}`);
+
+    say(
+      'Installing sidecar-destruct from deploy/base: RBAC, admission policies, MutatingWebhookConfiguration',
+    );
+    webhook = await startWebhook(cp);
+    say(
+      `Webhook serving HTTPS at ${webhook.url} with a certificate from certs/, registered with the API server`,
+    );
+
+    await registerNode(cp, NODE_A, { 'kubernetes.io/arch': 'arm64', [USB_LABEL]: 'true' }, version);
+    await registerNode(cp, NODE_B, { 'kubernetes.io/arch': 'arm64' }, version);
+    say(
+      `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, as node-feature-discovery labels it); ${NODE_B} has none`,
+    );
+    kubelet = new Kubelet(cp, new Set([NODE_A, NODE_B]));
+    kubelet.start();
+
+    await cp.rest('POST', '/api/v1/namespaces', {
+      metadata: {
+        name: NAMESPACE,
+        labels: {
+          'sidecar-destruct.io/injection': 'enabled',
+          'pod-security.kubernetes.io/enforce': 'restricted',
+        },
+      },
+    });
+    await until('the default ServiceAccount', async () =>
+      (await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)).status === 200
+        ? true
+        : undefined,
+    );
+    say(
+      `Namespace ${NAMESPACE} labelled sidecar-destruct.io/injection=enabled (and Pod Security "restricted")`,
+    );
+
+    const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
+    if (!deployment) throw new Error('deploy/examples/zigbee2mqtt.yaml is empty');
+    await apply(cp, [{ ...deployment, metadata: { ...deployment.metadata, namespace: NAMESPACE } }]);
+    say('Applied deploy/examples/zigbee2mqtt.yaml, unmodified: a Deployment with nodeSelector on the stick');
+
+    const livePodOn = (node: string, not?: string) =>
+      until(`a pod on ${node}`, async () => {
+        const list = await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/pods`);
+        return (list.body.items as V1Pod[]).find(
+          (p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp && p.metadata?.uid !== not,
+        );
+      });
+    const first = await livePodOn(NODE_A);
+    const firstName = first.metadata?.name ?? '';
+    say(
+      `Pod ${firstName} scheduled on ${NODE_A}. What the webhook changed, compared with the Deployment's template:`,
+    );
+    const template = deployment.spec.template.spec;
+    for (const line of describeInjection(template, first)) options.write(`           ${line}`);
+
+    const sidecar: RunningSidecar = await kubelet.waitForSidecar(first.metadata?.uid ?? '');
+    await sidecar.waitForLog((l) => l.msg === 'watching the node', 15_000);
+    say(
+      `Sidecar of ${firstName} is watching node ${NODE_A} (it started the watch ${sidecar.logs.find((l) => l.msg === 'watching the node')?.startupMs} ms after its process started)`,
+    );
+
+    await new Promise((r) => setTimeout(r, 500));
+    say(`Unplugging the stick: removing ${USB_LABEL} from ${NODE_A}, adding it to ${NODE_B}`);
+    const unplugged = performance.now();
+    await setNodeLabels(cp, NODE_A, { [USB_LABEL]: null });
+    await setNodeLabels(cp, NODE_B, { [USB_LABEL]: 'true' });
+
+    const decision = await sidecar.waitForLog((l) => l.decision === 'act', 10_000);
+    say(`Sidecar decided: ${decision.msg}: ${String(decision.reason)}`);
+    await until('the pod to be deleted', async () => {
+      const reply = await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/pods/${firstName}`);
+      return reply.status === 404 || reply.body?.metadata?.deletionTimestamp ? true : undefined;
+    });
+    const reactionMs = performance.now() - unplugged;
+    say(`Pod ${firstName} is being deleted (its own request, with a precondition on its uid)`);
+    const events = await cp.rest(
+      'GET',
+      `/api/v1/namespaces/${NAMESPACE}/events?fieldSelector=involvedObject.uid=${first.metadata?.uid}`,
+    );
+    for (const e of events.body.items ?? [])
+      say(`Event on ${firstName}: ${e.type} ${e.reason}: ${e.message}`);
+
+    const second = await livePodOn(NODE_B, first.metadata?.uid);
+    const rescheduledMs = performance.now() - unplugged;
+    const injected = second.spec?.initContainers?.some((c) => c.name === 'sidecar-destruct');
+    say(
+      `Replacement ${second.metadata?.name} scheduled on ${NODE_B}${injected ? ', with its own sidecar' : ''}`,
+    );
+    options.write('');
+    options.write(
+      `Reaction: label removed -> pod deleting in ${reactionMs.toFixed(0)} ms; -> replacement on ${NODE_B} in ${rescheduledMs.toFixed(0)} ms`,
+    );
+    options.write(`(${EVENT_REASON} is on the old pod: kubectl describe shows why it went away.)`);
+
+    if (options.keep) {
+      options.write('');
+      options.write('The control plane keeps running (Ctrl-C stops and removes it). Explore it with:');
+      options.write(`  export KUBECONFIG=${cp.kubeconfig}`);
+      options.write(`  ${cp.binDir}/kubectl get nodes -L ${USB_LABEL}`);
+      options.write(`  ${cp.binDir}/kubectl -n ${NAMESPACE} get pods -o wide`);
+      options.write(
+        `  ${cp.binDir}/kubectl -n ${NAMESPACE} get events --field-selector reason=${EVENT_REASON}`,
+      );
+      options.write(`  ${cp.binDir}/kubectl label node ${NODE_B} ${USB_LABEL}-   # unplug again`);
+      await options.interrupted;
+    }
+    return { reactionMs, rescheduledMs };
+  } finally {
+    say('Cleaning up: stopping the sidecars, the webhook and the control plane');
+    await cleanup();
+  }
+}
+
+/** What the webhook added to the pod, compared with the template that was applied. */
+export function describeInjection(template: V1Pod['spec'], pod: V1Pod): string[] {
+  const lines: string[] = [];
+  const before = new Set(
+    [...(template?.initContainers ?? []), ...(template?.containers ?? [])].map((c) => c.name),
+  );
+  for (const c of pod.spec?.initContainers ?? []) {
+    if (!before.has(c.name))
+      lines.push(
+        `+ initContainers: ${c.name} (${c.restartPolicy === 'Always' ? 'native sidecar' : 'init'}), image ${c.image}`,
+      );
+  }
+  for (const c of pod.spec?.containers ?? [])
+    if (!before.has(c.name)) lines.push(`+ containers: ${c.name}, image ${c.image}`);
+  const account = pod.spec?.serviceAccountName;
+  if (account && account !== (template?.serviceAccountName ?? 'default')) {
+    lines.push(`~ serviceAccountName: ${template?.serviceAccountName ?? 'default'} -> ${account}`);
+  }
+  const volumes = new Set((template?.volumes ?? []).map((v) => v.name));
+  for (const v of pod.spec?.volumes ?? [])
+    if (!volumes.has(v.name) && v.name.startsWith('sidecar-destruct')) lines.push(`+ volumes: ${v.name}`);
+  const status = pod.metadata?.annotations?.['sidecar-destruct.io/status'];
+  if (status) lines.push(`+ annotation sidecar-destruct.io/status=${status}`);
+  return lines;
+}

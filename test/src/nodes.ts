@@ -1,0 +1,68 @@
+/** Nodes as a kubelet registers them, and label changes as node-feature-discovery makes them. */
+import type { ControlPlane } from './controlplane.js';
+import { MERGE_PATCH } from './rest.js';
+
+async function ok(reply: ReturnType<ControlPlane['rest']>, ...statuses: number[]): Promise<void> {
+  const r = await reply;
+  if (!statuses.includes(r.status)) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.body)}`);
+}
+
+/**
+ * A Node as a kubelet would register it: Ready, with room for pods and a kubelet version, and without the
+ * not-ready taint that admission puts on new nodes (no node lifecycle controller runs here to lift it).
+ */
+export async function registerNode(
+  cp: ControlPlane,
+  name: string,
+  labels: Record<string, string>,
+  kubeletVersion = 'v1.37.2',
+): Promise<void> {
+  await ok(
+    cp.rest('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels } }),
+    201,
+  );
+  const resources = { cpu: '4', memory: '8Gi', pods: '110' };
+  await ok(
+    cp.rest(
+      'PATCH',
+      `/api/v1/nodes/${name}/status`,
+      {
+        status: {
+          capacity: resources,
+          allocatable: resources,
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True',
+              reason: 'KubeletReady',
+              lastHeartbeatTime: new Date().toISOString(),
+            },
+          ],
+          nodeInfo: {
+            kubeletVersion,
+            architecture: labels['kubernetes.io/arch'] ?? 'arm64',
+            operatingSystem: 'linux',
+          },
+        },
+      },
+      { contentType: MERGE_PATCH },
+    ),
+    200,
+  );
+  await ok(
+    cp.rest('PATCH', `/api/v1/nodes/${name}`, { spec: { taints: null } }, { contentType: MERGE_PATCH }),
+    200,
+  );
+}
+
+/** Sets (string) or removes (null) node labels. */
+export async function setNodeLabels(
+  cp: ControlPlane,
+  name: string,
+  labels: Record<string, string | null>,
+): Promise<void> {
+  await ok(
+    cp.rest('PATCH', `/api/v1/nodes/${name}`, { metadata: { labels } }, { contentType: MERGE_PATCH }),
+    200,
+  );
+}
