@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{sidecar,cli,webhook,certs}/test/**/*.test.ts'],
+          include: ['{sidecar,cli,webhook,certs,udev}/test/**/*.test.ts'],
           testTimeout: 5_000,
         },
       },

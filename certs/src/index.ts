@@ -1,4 +1,12 @@
 export {
+  CERTS_HELP,
+  type CertsOptions,
+  ensureCertificates,
+  loadKubeConfig,
+  parseCertsArgs,
+  type Report,
+} from './bootstrap.js';
+export {
   type CertificateOptions,
   createCertificateAuthority,
   createServingCertificate,
@@ -6,3 +14,4 @@ export {
   type ServingOptions,
   serviceDnsNames,
 } from './pki.js';
+export { caBundle, type Existing, plan, type Step } from './plan.js';

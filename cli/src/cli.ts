@@ -10,6 +10,7 @@ Commands:
   explain   would this pod self-destruct on this node, and why
   webhook   run the injecting admission webhook (HTTPS)
   sidecar   run the sidecar (what the injected container runs)
+  certs     create or renew the webhook's certificates and register the CA
   demo      the whole story on a local control plane, narrated
 
 Run 'sidecar-destruct <command> --help' for a command's options.
@@ -36,6 +37,10 @@ export async function run(argv: string[], io: Io, read: ReadText = readTextFile)
       case 'sidecar': {
         const { main } = await import('@sidecar-destruct/sidecar/main');
         return await main(args, process.env);
+      }
+      case 'certs': {
+        const { certsCommand } = await import('./certs.js');
+        return await certsCommand(args, io);
       }
       case 'demo': {
         const { demoCommand } = await import('./demo.js');

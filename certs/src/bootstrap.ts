@@ -1,0 +1,246 @@
+/**
+ * `sidecar-destruct certs`: creates or renews the webhook's CA and serving certificate, stores them in Secrets and
+ * puts the CA into the MutatingWebhookConfiguration's caBundle. Idempotent; runs as a Job in the cluster or from
+ * a laptop with the current kubeconfig.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  AdmissionregistrationV1Api,
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import {
+  createCertificateAuthority,
+  createServingCertificate,
+  type KeyPair,
+  serviceDnsNames,
+} from './pki.js';
+import { caBundle, type Existing, plan, type Step } from './plan.js';
+
+export const CERTS_HELP = `Usage: sidecar-destruct certs [flags]
+
+Creates or renews the webhook's certificates and registers the CA with the API server. A run on a healthy
+install changes nothing. Runs in the cluster (as the Job in deploy/) or with the current kubeconfig.
+
+  --namespace NS               the webhook's namespace (default sidecar-destruct-system)
+  --service NAME               the webhook's Service (default sidecar-destruct-webhook)
+  --secret NAME                the serving certificate's Secret, kubernetes.io/tls (default sidecar-destruct-webhook-tls)
+  --ca-secret NAME             the CA's Secret, read by this command only (default sidecar-destruct-ca)
+  --webhook-configuration NAME the MutatingWebhookConfiguration (default sidecar-destruct)
+  --validity-days N            serving certificate lifetime (default 365)
+  --ca-validity-days N         CA lifetime (default 3650)
+  --renew-before-days N        renew what expires within N days (default 30)
+  --out-dir DIR                also write ca.crt, tls.crt and tls.key (0600) there
+  --kubeconfig FILE            default: $KUBECONFIG, ~/.kube/config, or in-cluster
+  -h, --help
+`;
+
+export interface CertsOptions {
+  readonly namespace: string;
+  readonly service: string;
+  readonly secret: string;
+  readonly caSecret: string;
+  readonly webhookConfiguration: string;
+  readonly validityDays: number;
+  readonly caValidityDays: number;
+  readonly renewBeforeDays: number;
+  readonly outDir?: string;
+  readonly kubeconfig?: string;
+}
+
+export interface Report {
+  readonly steps: readonly Step[];
+}
+
+const text = (secret: V1Secret | undefined, key: string): string | undefined => {
+  const data = secret?.data?.[key];
+  return data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
+};
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+/** Turns an API failure into the sentence a user can act on. */
+function explainFailure(e: unknown, what: string): Error {
+  if (e instanceof ApiException) {
+    if (e.code === 403)
+      return new Error(`no permission to ${what} (HTTP 403); check the RBAC of the account running this`);
+    if (e.code === 404) return new Error(`cannot ${what}: not found (HTTP 404)`);
+    return new Error(`cannot ${what}: HTTP ${e.code}`);
+  }
+  return new Error(`cannot ${what}: ${(e as Error).message}`);
+}
+
+async function readSecret(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await core.readNamespacedSecret({ name, namespace });
+  } catch (e) {
+    if (e instanceof ApiException && e.code === 404) return undefined;
+    throw explainFailure(e, `read Secret ${namespace}/${name}`);
+  }
+}
+
+async function writeSecret(core: CoreV1Api, existing: V1Secret | undefined, secret: V1Secret): Promise<void> {
+  const { namespace = '', name = '' } = secret.metadata ?? {};
+  try {
+    if (existing) {
+      await core.replaceNamespacedSecret({
+        name,
+        namespace,
+        body: {
+          ...secret,
+          metadata: { ...secret.metadata, resourceVersion: existing.metadata?.resourceVersion },
+        },
+      });
+    } else {
+      await core.createNamespacedSecret({ namespace, body: secret });
+    }
+  } catch (e) {
+    throw explainFailure(e, `write Secret ${namespace}/${name}`);
+  }
+}
+
+export async function ensureCertificates(
+  options: CertsOptions,
+  kubeConfig: KubeConfig,
+  now = new Date(),
+): Promise<Report> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  try {
+    await core.readNamespace({ name: options.namespace });
+  } catch (e) {
+    throw explainFailure(e, `find namespace ${options.namespace}`);
+  }
+  let configuration: Awaited<ReturnType<typeof admission.readMutatingWebhookConfiguration>>;
+  try {
+    configuration = await admission.readMutatingWebhookConfiguration({ name: options.webhookConfiguration });
+  } catch (e) {
+    throw explainFailure(
+      e,
+      `read MutatingWebhookConfiguration ${options.webhookConfiguration} (apply deploy/ first)`,
+    );
+  }
+
+  const caSecret = await readSecret(core, options.namespace, options.caSecret);
+  const servingSecret = await readSecret(core, options.namespace, options.secret);
+  const caCert = text(caSecret, 'tls.crt');
+  const caKey = text(caSecret, 'tls.key');
+  const servingCert = text(servingSecret, 'tls.crt');
+  const servingKey = text(servingSecret, 'tls.key');
+  const existing: Existing = {
+    ...(caCert && caKey ? { ca: { certPem: caCert, keyPem: caKey } } : {}),
+    ...(servingCert && servingKey ? { serving: { certPem: servingCert, keyPem: servingKey } } : {}),
+    caBundles: (configuration.webhooks ?? []).map((w) =>
+      w.clientConfig.caBundle ? Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8') : '',
+    ),
+  };
+  const dnsNames = serviceDnsNames(options.service, options.namespace);
+  const steps = plan(existing, { now, dnsNames, renewBeforeDays: options.renewBeforeDays });
+
+  let ca: KeyPair | undefined = existing.ca;
+  let serving: KeyPair | undefined = existing.serving;
+  const labels = { 'app.kubernetes.io/name': 'sidecar-destruct' };
+  for (const step of steps) {
+    if (step.kind === 'create-ca') {
+      ca = createCertificateAuthority('sidecar-destruct webhook CA', {
+        validityDays: options.caValidityDays,
+        now,
+      });
+      await writeSecret(core, caSecret, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: options.caSecret, namespace: options.namespace, labels },
+        data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) },
+      });
+    } else if (step.kind === 'issue-serving' && ca) {
+      serving = createServingCertificate(ca, { dnsNames, validityDays: options.validityDays, now });
+      await writeSecret(core, servingSecret, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: options.secret, namespace: options.namespace, labels },
+        data: { 'tls.crt': b64(serving.certPem), 'tls.key': b64(serving.keyPem), 'ca.crt': b64(ca.certPem) },
+      });
+    } else if (step.kind === 'patch-ca-bundle' && ca) {
+      const bundle = b64(caBundle(ca.certPem, existing.ca?.certPem, now));
+      const patch = (configuration.webhooks ?? []).map((_, i) => ({
+        op: 'add',
+        path: `/webhooks/${i}/clientConfig/caBundle`,
+        value: bundle,
+      }));
+      try {
+        await admission.patchMutatingWebhookConfiguration({
+          name: options.webhookConfiguration,
+          body: patch,
+        });
+      } catch (e) {
+        throw explainFailure(
+          e,
+          `patch the caBundle of MutatingWebhookConfiguration ${options.webhookConfiguration}`,
+        );
+      }
+    }
+  }
+
+  if (options.outDir && ca && serving) {
+    await mkdir(options.outDir, { recursive: true });
+    await writeFile(join(options.outDir, 'ca.crt'), ca.certPem);
+    await writeFile(join(options.outDir, 'tls.crt'), serving.certPem);
+    await writeFile(join(options.outDir, 'tls.key'), serving.keyPem, { mode: 0o600 });
+  }
+  return { steps };
+}
+
+export function parseCertsArgs(args: readonly string[]): CertsOptions | { help: true } {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      namespace: { type: 'string', default: 'sidecar-destruct-system' },
+      service: { type: 'string', default: 'sidecar-destruct-webhook' },
+      secret: { type: 'string', default: 'sidecar-destruct-webhook-tls' },
+      'ca-secret': { type: 'string', default: 'sidecar-destruct-ca' },
+      'webhook-configuration': { type: 'string', default: 'sidecar-destruct' },
+      'validity-days': { type: 'string', default: '365' },
+      'ca-validity-days': { type: 'string', default: '3650' },
+      'renew-before-days': { type: 'string', default: '30' },
+      'out-dir': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return { help: true };
+  const days = (flag: 'validity-days' | 'ca-validity-days' | 'renew-before-days'): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 0 || n > 36_500)
+      throw new TypeError(`--${flag}: "${values[flag]}" is not a number of days`);
+    return n;
+  };
+  const options: CertsOptions = {
+    namespace: values.namespace,
+    service: values.service,
+    secret: values.secret,
+    caSecret: values['ca-secret'],
+    webhookConfiguration: values['webhook-configuration'],
+    validityDays: days('validity-days'),
+    caValidityDays: days('ca-validity-days'),
+    renewBeforeDays: days('renew-before-days'),
+    ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+  };
+  if (options.renewBeforeDays >= options.validityDays) {
+    throw new TypeError('--renew-before-days must be less than --validity-days, or every run would renew');
+  }
+  return options;
+}
+
+export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
