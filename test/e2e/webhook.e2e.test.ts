@@ -3,12 +3,15 @@
  * mutated pods persisted and held to Pod Security "restricted", the sidecar's account and bindings created on
  * demand, and the admission policies of deploy/ enforced.
  */
+import { readdir } from 'node:fs/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ControlPlane,
+  DEPLOY_DIR,
   Kubelet,
   type RunningWebhook,
+  readManifests,
   startControlPlane,
   startWebhook,
   TEST_SIDECAR_IMAGE,
@@ -159,6 +162,29 @@ describe('injection through the real admission chain', () => {
       ).status,
     ).toBe(404);
     expect((await cp.rest('GET', '/api/v1/namespaces/dry/pods/try')).status).toBe(404);
+  });
+});
+
+describe('deploy/examples', () => {
+  it('are accepted by the API server, and every pod they make is injected', async () => {
+    const files = (await readdir(`${DEPLOY_DIR}examples`)).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    await expectStatus(cp.rest('POST', '/api/v1/namespaces/home/serviceaccounts', { metadata: { name: 'off-peak-labeller' } }), 201);
+    for (const file of files) {
+      const manifests = await readManifests(`examples/${file}`);
+      await cp.kubectl(['apply', '--dry-run=server', '-n', 'home', '-f', `${DEPLOY_DIR}examples/${file}`]);
+      for (const m of manifests) {
+        const template = m.kind === 'Pod' ? m : m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template : m.spec?.template;
+        if (!template) continue;
+        const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: `example-${m.metadata.name}` }, spec: template.spec };
+        const reply = await cp.rest('POST', '/api/v1/namespaces/home/pods?dryRun=All', pod);
+        expect(reply.status, `${file}: ${JSON.stringify(reply.body)}`).toBe(201);
+        const constrained = template.spec.nodeSelector !== undefined || template.metadata?.annotations?.['sidecar-destruct.io/selector'];
+        // The labelling CronJobs run anywhere: nothing to enforce, so they are only marked as seen.
+        if (constrained) expect(sidecarOf(reply.body), `${file} ${m.kind}/${m.metadata.name}`).toBeDefined();
+        else expect(reply.body.metadata.annotations['sidecar-destruct.io/status']).toBe('nothing-to-enforce');
+      }
+    }
   });
 });
 
