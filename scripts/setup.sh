@@ -11,3 +11,5 @@ npx tsc --build
 npx tsc -p tsconfig.tests.json
 # The file the sidecar container runs, and the e2e suites start.
 npm run bundle --silent -w @sidecar-destruct/sidecar
+# The file the webhook image runs (checked by test/unit/images.test.ts).
+npm run bundle --silent -w @sidecar-destruct/cli

@@ -11,6 +11,7 @@ Commands:
   webhook   run the injecting admission webhook (HTTPS)
   sidecar   run the sidecar (what the injected container runs)
   certs     create or renew the webhook's certificates and register the CA
+  udev      print udev rules that give a USB serial device a stable name
   demo      the whole story on a local control plane, narrated
 
 Run 'sidecar-destruct <command> --help' for a command's options.
@@ -41,6 +42,10 @@ export async function run(argv: string[], io: Io, read: ReadText = readTextFile)
       case 'certs': {
         const { certsCommand } = await import('./certs.js');
         return await certsCommand(args, io);
+      }
+      case 'udev': {
+        const { udevCommand } = await import('@sidecar-destruct/udev');
+        return udevCommand(args, io);
       }
       case 'demo': {
         const { demoCommand } = await import('./demo.js');

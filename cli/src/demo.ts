@@ -1,9 +1,19 @@
 /** `sidecar-destruct demo [--keep]`: runs the narrated story (test/src/demo.ts); Ctrl-C always cleans up. */
 import { parseArgs } from 'node:util';
-import { DEMO_HELP, runDemo, stopAllControlPlanes } from '@sidecar-destruct/test';
 import type { Io } from './io.js';
 
 export async function demoCommand(args: string[], io: Io): Promise<number> {
+  // Loaded here, not at the top: the container image leaves the test harness out, and its bundle must not
+  // import it at start-up.
+  let harness: typeof import('@sidecar-destruct/test');
+  try {
+    harness = await import('@sidecar-destruct/test');
+  } catch {
+    return io.fail(
+      'the demo is not part of this build (it needs the test harness); run it from a clone: npm run demo',
+    );
+  }
+  const { DEMO_HELP, runDemo, stopAllControlPlanes } = harness;
   const { values } = parseArgs({
     args,
     options: {

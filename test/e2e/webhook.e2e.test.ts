@@ -169,17 +169,28 @@ describe('deploy/examples', () => {
   it('are accepted by the API server, and every pod they make is injected', async () => {
     const files = (await readdir(`${DEPLOY_DIR}examples`)).filter((f) => f.endsWith('.yaml'));
     expect(files.length).toBeGreaterThanOrEqual(5);
-    await expectStatus(cp.rest('POST', '/api/v1/namespaces/home/serviceaccounts', { metadata: { name: 'off-peak-labeller' } }), 201);
+    await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/home/serviceaccounts', { metadata: { name: 'off-peak-labeller' } }),
+      201,
+    );
     for (const file of files) {
       const manifests = await readManifests(`examples/${file}`);
       await cp.kubectl(['apply', '--dry-run=server', '-n', 'home', '-f', `${DEPLOY_DIR}examples/${file}`]);
       for (const m of manifests) {
-        const template = m.kind === 'Pod' ? m : m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template : m.spec?.template;
+        const template =
+          m.kind === 'Pod' ? m : m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template : m.spec?.template;
         if (!template) continue;
-        const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: `example-${m.metadata.name}` }, spec: template.spec };
+        const pod = {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { ...template.metadata, name: `example-${m.metadata.name}` },
+          spec: template.spec,
+        };
         const reply = await cp.rest('POST', '/api/v1/namespaces/home/pods?dryRun=All', pod);
         expect(reply.status, `${file}: ${JSON.stringify(reply.body)}`).toBe(201);
-        const constrained = template.spec.nodeSelector !== undefined || template.metadata?.annotations?.['sidecar-destruct.io/selector'];
+        const constrained =
+          template.spec.nodeSelector !== undefined ||
+          template.metadata?.annotations?.['sidecar-destruct.io/selector'];
         // The labelling CronJobs run anywhere: nothing to enforce, so they are only marked as seen.
         if (constrained) expect(sidecarOf(reply.body), `${file} ${m.kind}/${m.metadata.name}`).toBeDefined();
         else expect(reply.body.metadata.annotations['sidecar-destruct.io/status']).toBe('nothing-to-enforce');
