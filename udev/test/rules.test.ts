@@ -64,7 +64,15 @@ describe('udev rules for a USB serial device', () => {
   it('prints the rules, or exits 2 with the problems', () => {
     let out = '';
     const failures: string[] = [];
-    const io = { stdout: (t: string) => void (out += t), fail: (m: string) => (failures.push(m), 2) };
+    const io = {
+      stdout: (t: string) => {
+        out += t;
+      },
+      fail: (m: string) => {
+        failures.push(m);
+        return 2;
+      },
+    };
     expect(udevCommand(['--vendor', '10c4', '--product', 'ea60', '--name', 'zigbee'], io)).toBe(0);
     expect(out).toContain('/dev/zigbee');
     expect(udevCommand(['--vendor', 'nope', '--product', 'ea60'], io)).toBe(2);
