@@ -1,0 +1,63 @@
+/** The README cannot drift from the code: its tables and commands are checked against what the code defines. */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  ACTION_ANNOTATION,
+  DRY_RUN_ANNOTATION,
+  GRACE_PERIOD_ANNOTATION,
+  SELECTOR_ANNOTATION,
+  STATUS_ANNOTATION,
+} from '@sidecar-destruct/sidecar/core';
+import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
+import { SETTINGS } from '@sidecar-destruct/webhook/config';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+const scripts = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).scripts as Record<string, string>;
+const cli = readFileSync(`${ROOT}cli/src/cli.ts`, 'utf8');
+
+describe('README', () => {
+  it('opens with the two commands, which exist', () => {
+    const commands = /## The two commands\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    expect(commands).toMatch(/^npm run demo/m);
+    expect(commands).toMatch(/^npm test/m);
+    expect(scripts.demo).toBeDefined();
+    expect(scripts.test).toBeDefined();
+    expect(readFileSync(`${ROOT}.ci/run`, 'utf8')).toMatch(/^npm test$/m);
+  });
+
+  it('names only npm scripts that exist', () => {
+    for (const [, name] of readme.matchAll(/npm run ([a-z:-]+)/g))
+      expect(scripts, `npm run ${name}`).toHaveProperty(name as string);
+  });
+
+  it('names only sidecar-destruct commands that exist', () => {
+    const named = [...readme.matchAll(/npx sidecar-destruct ([a-z]+)/g)].map((m) => m[1]);
+    const listed = /All commands: `sidecar-destruct ([a-z |]+)`/.exec(readme)?.[1]?.split(' | ') ?? [];
+    expect(listed.length).toBeGreaterThanOrEqual(6);
+    for (const command of [...named, ...listed]) expect(cli, command).toContain(`case '${command}'`);
+  });
+
+  it('lists every webhook setting with its flag, variable and default', () => {
+    for (const s of Object.values(SETTINGS)) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`--${s.flag}\` |`));
+      expect(row, s.flag).toBeDefined();
+      expect(row).toContain(`\`${s.env}\``);
+      if (s.default) expect(row).toContain(`\`${s.default}\``);
+    }
+  });
+
+  it('documents every annotation of the contract, and the sidecar flags', () => {
+    for (const name of [
+      SELECTOR_ANNOTATION,
+      GRACE_PERIOD_ANNOTATION,
+      ACTION_ANNOTATION,
+      DRY_RUN_ANNOTATION,
+      STATUS_ANNOTATION,
+    ]) {
+      expect(readme).toContain(`\`${name}\``);
+    }
+    expect(readme).toContain(SIDECAR_NODE_FLAGS.join(' '));
+  });
+});
