@@ -41,6 +41,8 @@ export interface ControlPlane {
   kubectl(args: readonly string[], input?: string): Promise<string>;
   /** Stops kube-apiserver (etcd keeps the data) and starts it again on the same port when `restart` is called. */
   stopApiServer(): Promise<void>;
+  /** Process ids of the running components (for the benchmarks' memory figures). */
+  pids(): Readonly<Record<string, number | undefined>>;
   startApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -299,6 +301,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         apiserver = undefined;
       },
       startApiServer,
+      pids: () =>
+        Object.fromEntries([...procs, ...(apiserver ? [apiserver] : [])].map((p) => [p.name, p.child.pid])),
       stop: stopAll,
     };
   } catch (e) {

@@ -66,13 +66,15 @@ export function buildApp(options: AppOptions): App {
     }
     const req = parsed.value;
     const pod = (req.object ?? {}) as { metadata?: { name?: string; generateName?: string } };
-    const log = request.log.child({
+    // Fields for the one log line per review; a child logger per request would cost more than the line.
+    const context = {
       uid: req.uid,
       namespace: req.namespace,
       pod: pod.metadata?.name ?? (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : undefined),
       operation: req.operation,
       dryRun: req.dryRun,
-    });
+    };
+    const log = request.log;
     try {
       const admission = await admit(req, options);
       metrics.admissions.inc({ outcome: admission.outcome, reason: admission.reason });
@@ -81,6 +83,7 @@ export function buildApp(options: AppOptions): App {
       const level = admission.outcome === 'allowed' ? 'debug' : 'info';
       log[admission.error ? 'warn' : level](
         {
+          ...context,
           decision: admission.outcome,
           reason: admission.reason,
           warnings: admission.review.response.warnings,
@@ -92,7 +95,7 @@ export function buildApp(options: AppOptions): App {
     } catch (e) {
       metrics.admissions.inc({ outcome: 'errored', reason: 'exception' });
       metrics.injectionErrors.inc({ stage: 'exception' });
-      log.error({ err: e }, 'admission failed');
+      log.error({ ...context, err: e }, 'admission failed');
       return errored(req.uid, 'sidecar-destruct: internal error while injecting; see the webhook logs');
     }
   });
