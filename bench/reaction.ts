@@ -61,6 +61,8 @@ async function trials(
   await sleep(BASELINE_INTERVAL_S * 1_000 + 500);
   const latencies: number[] = [];
   for (const r of running) {
+    // A random moment within the loop's interval: polling's delay depends on where in its cycle the change lands.
+    await sleep(Math.random() * BASELINE_INTERVAL_S * 1_000);
     const removed = performance.now();
     await setLabel(cp, r.node, null);
     const gone = await waitGone(cp, new Set([r.uid]), BASELINE_INTERVAL_S * 3_000);

@@ -1,4 +1,7 @@
-/** `sidecar-destruct demo [--keep]`: runs the narrated story (test/src/demo.ts); Ctrl-C always cleans up. */
+/**
+ * `sidecar-destruct demo [--keep]`: runs the narrated story (test/src/demo.ts) on a local control plane, or on an
+ * existing cluster with --kubeconfig (test/src/cluster-demo.ts); Ctrl-C always cleans up.
+ */
 import { parseArgs } from 'node:util';
 import type { Io } from './io.js';
 
@@ -13,11 +16,15 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
       'the demo is not part of this build (it needs the test harness); run it from a clone: npm run demo',
     );
   }
-  const { DEMO_HELP, runDemo, stopAllControlPlanes } = harness;
+  const { DEMO_HELP, runClusterDemo, runDemo, stopAllControlPlanes } = harness;
   const { values } = parseArgs({
     args,
     options: {
       keep: { type: 'boolean', default: false },
+      kubeconfig: { type: 'string' },
+      'node-a': { type: 'string' },
+      'node-b': { type: 'string' },
+      image: { type: 'string', default: 'busybox:1.37' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -25,6 +32,25 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
   if (values.help) {
     io.stdout(DEMO_HELP);
     return 0;
+  }
+  const kubeconfig = values.kubeconfig ?? (values['node-a'] ? process.env.KUBECONFIG : undefined);
+  if (kubeconfig) {
+    if (!values['node-a'] || !values['node-b'])
+      return io.fail('demo --kubeconfig needs --node-a NODE and --node-b NODE');
+    try {
+      // Ctrl-C ends the story; the cleanup in runClusterDemo's finally still runs.
+      const { reactionMs } = await runClusterDemo({
+        kubeconfig,
+        nodeA: values['node-a'],
+        nodeB: values['node-b'],
+        image: values.image,
+        write: (line) => io.stdout(`${line}\n`),
+      });
+      io.stdout(`\nReaction on your cluster: label moved -> pod deleting in ${reactionMs.toFixed(0)} ms\n`);
+      return 0;
+    } catch (e) {
+      return io.fail(`demo failed: ${(e as Error).message}`);
+    }
   }
   let interrupt = (): void => {};
   const interrupted = new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,24 @@ describe('kubectl apply -k deploy/', () => {
     expect(out).toContain('cert-manager.io/inject-ca-from: sidecar-destruct-system/sidecar-destruct-webhook');
     expect(out).not.toContain('kind: Job');
     expect(out).not.toContain('kind: CronJob');
+  });
+});
+
+describe('deploy/nfd', () => {
+  it('whitelists the USB classes of the examples in a node-feature-discovery install', async () => {
+    const nfd = join(dir, 'nfd');
+    await mkdir(nfd);
+    // A stand-in for NFD's own worker ConfigMap: the component patches whatever NFD release it is combined with.
+    await writeFile(
+      join(nfd, 'worker-conf.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: nfd-worker-conf, namespace: node-feature-discovery }\ndata: { nfd-worker.conf: "" }\n',
+    );
+    await writeFile(
+      join(nfd, 'kustomization.yaml'),
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [worker-conf.yaml]\ncomponents: [${DEPLOY_DIR}nfd]\n`,
+    );
+    const out = await cp.kubectl(['kustomize', '--load-restrictor=LoadRestrictionsNone', nfd]);
+    expect(out).toContain('deviceClassWhitelist: ["02", "03", "0e", "ef", "fe", "ff"]');
   });
 });
 

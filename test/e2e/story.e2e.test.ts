@@ -11,6 +11,7 @@ import {
   Kubelet,
   type RunningWebhook,
   readManifests,
+  runClusterDemo,
   startControlPlane,
   startWebhook,
 } from '../src/index.js';
@@ -141,5 +142,36 @@ describe('the story', () => {
         expect((await livePods('guarded')).map((p) => p.metadata?.uid)).not.toContain(pod.metadata?.uid),
       40_000,
     );
+  });
+
+  it('runs against an existing cluster with --kubeconfig, touching only what it created', async () => {
+    const labelsBefore = await Promise.all(
+      ['pi-a', 'pi-b'].map(
+        async (n) => (await expectStatus(cp.rest('GET', `/api/v1/nodes/${n}`), 200)).metadata.labels,
+      ),
+    );
+    const lines: string[] = [];
+    const { reactionMs } = await runClusterDemo({
+      kubeconfig: cp.kubeconfig,
+      nodeA: 'pi-a',
+      nodeB: 'pi-b',
+      image: 'busybox:1.37',
+      write: (line) => lines.push(line),
+      timeoutMs: 30_000,
+    });
+    expect(reactionMs).toBeLessThan(1_000);
+    expect(lines.join('\n')).toMatch(/Replacement \S+ running on pi-b/);
+    const labelsAfter = await Promise.all(
+      ['pi-a', 'pi-b'].map(
+        async (n) => (await expectStatus(cp.rest('GET', `/api/v1/nodes/${n}`), 200)).metadata.labels,
+      ),
+    );
+    expect(labelsAfter).toEqual(labelsBefore);
+    const namespaces = await expectStatus(cp.rest('GET', '/api/v1/namespaces'), 200);
+    for (const ns of namespaces.items.filter((n: { metadata: { name: string } }) =>
+      n.metadata.name.startsWith('sidecar-destruct-demo-'),
+    )) {
+      expect(ns.status.phase).toBe('Terminating');
+    }
   });
 });

@@ -1,4 +1,5 @@
 export { controlPlaneBinaries } from './binaries.js';
+export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
 export {
   type ControlPlane,
   type ControlPlaneOptions,

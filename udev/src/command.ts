@@ -1,14 +1,20 @@
 /** `sidecar-destruct udev`: prints the rules for one device. */
 import { parseArgs } from 'node:util';
-import { deviceRules } from './rules.js';
+import { deviceRules, NFD_HELPER, nodeFeatureRule } from './rules.js';
 
 export const UDEV_HELP = `Usage: sidecar-destruct udev --vendor VVVV --product PPPP [--serial S] [--name NAME]
-                             [--owner UID --group GID] [--mode 0660]
+                             [--owner UID --group GID] [--mode 0660] [--nfd | --node-feature-rule]
 
 Prints udev rules that give a USB serial device a stable name, /dev/NAME (a hard link to its tty), with the
 owner, group and mode its pod's user needs, and remove it when the device is unplugged. Install with:
-  sidecar-destruct udev --vendor 10c4 --product ea60 --name zigbee | sudo tee /etc/udev/rules.d/99-zigbee.rules
+  sidecar-destruct udev --vendor 10c4 --product ea60 --name zigbee --nfd | sudo tee /etc/udev/rules.d/99-zigbee.rules
+  sudo install -D udev/nfd-feature ${NFD_HELPER}
   sudo udevadm control --reload && sudo udevadm trigger
+
+  --nfd                also label the node feature.node.kubernetes.io/NAME=true while the device is plugged in,
+                       through a node-feature-discovery local feature file (features.d; NFD v0.19+ relabels
+                       within about a second)
+  --node-feature-rule  print a NodeFeatureRule for the device instead (no udev rule; NFD labels at its next scan)
 `;
 
 export interface UdevIo {
@@ -27,6 +33,8 @@ export function udevCommand(args: readonly string[], io: UdevIo): number {
       owner: { type: 'string' },
       group: { type: 'string' },
       mode: { type: 'string' },
+      nfd: { type: 'boolean', default: false },
+      'node-feature-rule': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -37,7 +45,8 @@ export function udevCommand(args: readonly string[], io: UdevIo): number {
   }
   if (values.vendor === undefined || values.product === undefined)
     return io.fail('udev needs --vendor and --product');
-  const rules = deviceRules({
+  const make = values['node-feature-rule'] ? nodeFeatureRule : deviceRules;
+  const rules = make({
     vendor: values.vendor,
     product: values.product,
     ...(values.serial ? { serial: values.serial } : {}),
@@ -45,6 +54,7 @@ export function udevCommand(args: readonly string[], io: UdevIo): number {
     ...(values.owner ? { owner: values.owner } : {}),
     ...(values.group ? { group: values.group } : {}),
     ...(values.mode ? { mode: values.mode } : {}),
+    ...(values.nfd ? { nfd: true } : {}),
   });
   if (!rules.ok) return io.fail(rules.error.join('; '));
   io.stdout(rules.value);

@@ -1,2 +1,9 @@
 export { UDEV_HELP, udevCommand } from './command.js';
-export { type DeviceRule, deviceRules, validate } from './rules.js';
+export {
+  type DeviceRule,
+  deviceRules,
+  NFD_HELPER,
+  NFD_LABEL_PREFIX,
+  nodeFeatureRule,
+  validate,
+} from './rules.js';

@@ -5,7 +5,11 @@
  * serial to tell two identical sticks apart. The remove rule reads udev's database (ENV), since the USB
  * parent's attributes are gone by then.
  */
-import { err, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import { err, labelKeyProblem, ok, type Result } from '@sidecar-destruct/sidecar/core';
+
+/** Where the rules expect the helper that keeps node-feature-discovery's feature files (udev/nfd-feature). */
+export const NFD_HELPER = '/usr/local/lib/sidecar-destruct/nfd-feature';
+export const NFD_LABEL_PREFIX = 'feature.node.kubernetes.io/';
 
 export interface DeviceRule {
   readonly vendor: string;
@@ -17,6 +21,11 @@ export interface DeviceRule {
   readonly group?: string;
   /** Octal, e.g. 0660. */
   readonly mode?: string;
+  /**
+   * Also keep a node-feature-discovery local feature file while the device is plugged in, so that the node is
+   * labelled `feature.node.kubernetes.io/NAME=true` about a second after add, and unlabelled after remove.
+   */
+  readonly nfd?: boolean;
 }
 
 const HEX4 = /^[0-9a-fA-F]{4}$/;
@@ -40,8 +49,13 @@ export function validate(
   const vendor = rule.vendor.toLowerCase();
   const product = rule.product.toLowerCase();
   const name = rule.name ?? `usb-${vendor}-${product}${rule.serial ? `-${rule.serial.toLowerCase()}` : ''}`;
-  if (!NAME.test(name))
+  if (!NAME.test(name)) {
     errors.push(`--name "${name}": lower-case letters, digits, ".", "_" and "-", at most 63`);
+  } else if (rule.nfd) {
+    const problem = labelKeyProblem(`${NFD_LABEL_PREFIX}${name}`);
+    if (problem)
+      errors.push(`--name "${name}": not a valid label name for ${NFD_LABEL_PREFIX}${name}: ${problem}`);
+  }
   for (const [flag, value] of [
     ['--owner', rule.owner],
     ['--group', rule.group],
@@ -69,11 +83,51 @@ export function deviceRules(rule: DeviceRule): Result<string, string[]> {
   ];
   const gone = [`SUBSYSTEM=="tty"`, `ENV{ID_VENDOR_ID}=="${r.vendor}"`, `ENV{ID_MODEL_ID}=="${r.product}"`];
   if (r.serial) gone.push(`ENV{ID_SERIAL_SHORT}=="${r.serial}"`);
+  const onAdd = [
+    `RUN+="/bin/ln -f $devnode /dev/${r.name}"`,
+    ...(r.nfd ? [`RUN+="${NFD_HELPER} add ${r.name}"`] : []),
+  ];
+  const onRemove = [
+    `RUN+="/bin/rm -f /dev/${r.name}"`,
+    ...(r.nfd ? [`RUN+="${NFD_HELPER} remove ${r.name}"`] : []),
+  ];
   return ok(
     [
-      `# ${r.name}: USB ${r.vendor}:${r.product}${r.serial ? ` serial ${r.serial}` : ''} (sidecar-destruct udev)`,
-      `ACTION=="add", ${match.join(', ')}, ${access.join(', ')}, RUN+="/bin/ln -f $devnode /dev/${r.name}"`,
-      `ACTION=="remove", ${gone.join(', ')}, RUN+="/bin/rm -f /dev/${r.name}"`,
+      `# ${r.name}: USB ${r.vendor}:${r.product}${r.serial ? ` serial ${r.serial}` : ''} (sidecar-destruct udev)` +
+        (r.nfd ? `; labels the node ${NFD_LABEL_PREFIX}${r.name}=true while plugged in` : ''),
+      `ACTION=="add", ${match.join(', ')}, ${access.join(', ')}, ${onAdd.join(', ')}`,
+      `ACTION=="remove", ${gone.join(', ')}, ${onRemove.join(', ')}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** A NodeFeatureRule that labels nodes with this USB device: the route that needs no udev rule. */
+export function nodeFeatureRule(rule: DeviceRule): Result<string, string[]> {
+  const checked = validate({ ...rule, nfd: true });
+  if (!checked.ok) return checked;
+  const r = checked.value;
+  const expressions = [
+    `            vendor: { op: In, value: ["${r.vendor}"] }`,
+    `            device: { op: In, value: ["${r.product}"] }`,
+    ...(r.serial ? [`            serial: { op: In, value: ["${r.serial}"] }`] : []),
+  ];
+  return ok(
+    [
+      '# node-feature-discovery labels the node while the device is present (at its next scan: core.sleepInterval).',
+      'apiVersion: nfd.k8s-sigs.io/v1alpha1',
+      'kind: NodeFeatureRule',
+      'metadata:',
+      `  name: sidecar-destruct-${r.name}`,
+      'spec:',
+      '  rules:',
+      `    - name: "${r.name}: USB ${r.vendor}:${r.product}"`,
+      '      labels:',
+      `        "${r.name}": "true"`,
+      '      matchFeatures:',
+      '        - feature: usb.device',
+      '          matchExpressions:',
+      ...expressions,
       '',
     ].join('\n'),
   );

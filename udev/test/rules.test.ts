@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { udevCommand } from '../src/command.js';
-import { deviceRules } from '../src/rules.js';
+import { deviceRules, NFD_HELPER, nodeFeatureRule } from '../src/rules.js';
 
 describe('udev rules for a USB serial device', () => {
   it('links the tty to /dev/NAME on add, with owner, group and mode, and removes it on remove', () => {
@@ -77,5 +81,64 @@ describe('udev rules for a USB serial device', () => {
     expect(out).toContain('/dev/zigbee');
     expect(udevCommand(['--vendor', 'nope', '--product', 'ea60'], io)).toBe(2);
     expect(failures[0]).toContain('--vendor "nope"');
+  });
+});
+
+describe('node-feature-discovery', () => {
+  it('adds a features.d file on add and removes it on remove, through the installed helper', () => {
+    const rules = deviceRules({ vendor: '10c4', product: 'ea60', name: 'zigbee', nfd: true });
+    expect(rules.ok && rules.value).toContain(`RUN+="${NFD_HELPER} add zigbee"`);
+    expect(rules.ok && rules.value).toContain(`RUN+="${NFD_HELPER} remove zigbee"`);
+    expect(rules.ok && rules.value.split('\n').filter((l) => l.startsWith('ACTION'))).toHaveLength(2);
+  });
+
+  it('refuses a name that is not a valid label name', () => {
+    const long = 'a'.repeat(70);
+    const rules = deviceRules({ vendor: '10c4', product: 'ea60', name: long, nfd: true });
+    expect(rules.ok).toBe(false);
+  });
+
+  it('the helper writes NAME=true atomically and removes it, and refuses bad names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nfd-'));
+    const helper = fileURLToPath(new URL('../nfd-feature', import.meta.url));
+    const run = (...args: string[]) =>
+      spawnSync('sh', [helper, ...args], {
+        env: { ...process.env, NFD_FEATURES_DIR: dir },
+        encoding: 'utf8',
+      });
+    expect(run('add', 'zigbee').status).toBe(0);
+    expect(readFileSync(join(dir, 'sidecar-destruct-zigbee'), 'utf8')).toBe('zigbee=true\n');
+    expect(readdirSync(dir)).toEqual(['sidecar-destruct-zigbee']);
+    expect(run('remove', 'zigbee').status).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
+    const bad = run('add', '../etc');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('invalid feature name');
+  });
+
+  it('prints a NodeFeatureRule matching the USB vendor, product and serial', () => {
+    const rule = nodeFeatureRule({ vendor: '1A86', product: '7523', serial: 'A50285BI', name: 'ch340-a' });
+    const doc = rule.ok ? parse(rule.value) : undefined;
+    expect(doc).toMatchObject({
+      apiVersion: 'nfd.k8s-sigs.io/v1alpha1',
+      kind: 'NodeFeatureRule',
+      spec: {
+        rules: [
+          {
+            labels: { 'ch340-a': 'true' },
+            matchFeatures: [
+              {
+                feature: 'usb.device',
+                matchExpressions: {
+                  vendor: { op: 'In', value: ['1a86'] },
+                  device: { op: 'In', value: ['7523'] },
+                  serial: { op: 'In', value: ['A50285BI'] },
+                },
+              },
+            ],
+          },
+        ],
+      },
+    });
   });
 });
