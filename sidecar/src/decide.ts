@@ -114,14 +114,20 @@ export function next(state: State, observation: Observation, now: number, policy
   }
 
   if (observation.type === 'timer') {
-    if (state.phase === 'pending' && now >= state.deadline) {
+    // A timer may fire a little early (timers and the wall clock are different clocks), or early on purpose
+    // when the wait is longer than a timer can hold: ask to be woken again at the right time.
+    if (state.phase === 'pending') {
+      if (now < state.deadline) return { state, effect: { type: 'wake', at: state.deadline } };
       return {
         state,
         effect: { type: 'confirm' },
         decision: { event: 'grace-expired', reason: state.reason },
       };
     }
-    if (state.phase === 'retrying' && now >= state.retryAt) return { state, effect: { type: 'confirm' } };
+    if (state.phase === 'retrying') {
+      if (now < state.retryAt) return { state, effect: { type: 'wake', at: state.retryAt } };
+      return { state, effect: { type: 'confirm' } };
+    }
     return { state, effect: NONE };
   }
 

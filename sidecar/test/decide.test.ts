@@ -111,6 +111,8 @@ describe('the decision', () => {
       expect(effects).toEqual([
         [0, { type: 'wake', at: 30_000 }],
         [20_000, { type: 'wake', at: 50_000 }],
+        // The first timer, now stale, only re-arms the current deadline.
+        [30_000, { type: 'wake', at: 50_000 }],
         [50_000, { type: 'confirm' }],
         [50_010, expect.objectContaining({ type: 'act' })],
       ]);
@@ -131,6 +133,19 @@ describe('the decision', () => {
         [31_000, unplugged],
       ]);
       expect(effects.at(-1)).toEqual([31_000, expect.objectContaining({ type: 'act' })]);
+    });
+
+    it('re-arms a timer that fires before the deadline, instead of forgetting it', () => {
+      const { effects } = play(policy({ gracePeriodMs: 30_000 }), [
+        [0, unplugged],
+        [29_999, timer],
+        [30_000, timer],
+      ]);
+      expect(effects).toEqual([
+        [0, { type: 'wake', at: 30_000 }],
+        [29_999, { type: 'wake', at: 30_000 }],
+        [30_000, { type: 'confirm' }],
+      ]);
     });
 
     it('never acts on the timer alone, however late it fires', () => {
@@ -157,6 +172,20 @@ describe('the decision', () => {
         [100, { type: 'wake', at: 2_100 }],
         [2_100, { type: 'confirm' }],
         [2_150, expect.objectContaining({ type: 'act', attempt: 2 })],
+      ]);
+    });
+
+    it('re-arms a retry timer that fires a millisecond early (found by the PDB e2e test)', () => {
+      const { effects } = play(policy(), [
+        [0, unplugged],
+        [100, { type: 'acted', result: 'retry' }],
+        [2_099, timer],
+        [2_100, timer],
+      ]);
+      expect(effects.slice(1)).toEqual([
+        [100, { type: 'wake', at: 2_100 }],
+        [2_099, { type: 'wake', at: 2_100 }],
+        [2_100, { type: 'confirm' }],
       ]);
     });
 

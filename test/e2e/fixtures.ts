@@ -1,10 +1,16 @@
 /** Objects the e2e suites create, written as a user (or the webhook) would write them. */
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
 import { type Rule, type Settings, sidecarEnv } from '@sidecar-destruct/sidecar/core';
-import { parseAllDocuments } from 'yaml';
-import { type ControlPlane, SIDECAR_CONTAINER } from '../src/index.js';
+import {
+  type ControlPlane,
+  type ControlPlaneOptions,
+  Kubelet,
+  type RunningWebhook,
+  registerNode,
+  SIDECAR_CONTAINER,
+  startControlPlane,
+  startWebhook,
+} from '../src/index.js';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 export const SIDECAR_ACCOUNT = 'sidecar-destruct';
@@ -13,15 +19,6 @@ export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ..
   const reply = await promise;
   if (!ok.includes(reply.status)) throw new Error(`HTTP ${reply.status}: ${JSON.stringify(reply.body)}`);
   return reply.body;
-}
-
-/** Applies every document of a file in deploy/ (create; AlreadyExists is fine). */
-export async function applyDeployFile(cp: ControlPlane, relative: string): Promise<void> {
-  const text = await readFile(fileURLToPath(new URL(`../../deploy/${relative}`, import.meta.url)), 'utf8');
-  await cp.kubectl(['apply', '-f', '-'], text);
-  // Parsing here too keeps the file honest: a document kubectl skipped would be a silent hole in the policy.
-  if (parseAllDocuments(text).some((d) => d.errors.length > 0))
-    throw new Error(`${relative} is not valid YAML`);
 }
 
 export { registerNode as createNode, setNodeLabels } from '../src/index.js';
@@ -129,4 +126,34 @@ export async function eventsOf(
     200,
   );
   return list.items;
+}
+
+export interface InstalledCluster {
+  readonly cp: ControlPlane;
+  readonly webhook: RunningWebhook;
+  readonly kubelet: Kubelet;
+  stop(): Promise<void>;
+}
+
+/**
+ * A control plane with sidecar-destruct installed from deploy/, node pi-a with the USB stick and pi-b without,
+ * and the harness playing both nodes' kubelet.
+ */
+export async function installedCluster(options: ControlPlaneOptions = {}): Promise<InstalledCluster> {
+  const cp = await startControlPlane(options);
+  const webhook = await startWebhook(cp);
+  await registerNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
+  await registerNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
+  const kubelet = new Kubelet(cp, new Set(['pi-a', 'pi-b']));
+  kubelet.start();
+  return {
+    cp,
+    webhook,
+    kubelet,
+    stop: async () => {
+      await kubelet.stop();
+      await webhook.stop();
+      await cp.stop();
+    },
+  };
 }

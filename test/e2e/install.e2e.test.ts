@@ -4,10 +4,10 @@
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, DEPLOY_DIR, startControlPlane } from '../src/index.js';
+import { type ControlPlane, DEPLOY_DIR, serviceAccountKubeconfig, startControlPlane } from '../src/index.js';
 import { expectStatus } from './fixtures.js';
 
 const CLI = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
@@ -38,27 +38,8 @@ function cli(args: string[]): Promise<{ code: number | null; out: string }> {
 }
 
 /** A kubeconfig for a ServiceAccount of deploy/, so that its RBAC is what is tested. */
-async function kubeconfigFor(namespace: string, account: string): Promise<string> {
-  const token = await expectStatus(
-    cp.rest('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
-      spec: { expirationSeconds: 3600 },
-    }),
-    201,
-  );
-  const file = join(dir, `${account}.kubeconfig`);
-  await writeFile(
-    file,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: cp.server, 'certificate-authority': cp.caFile } }],
-      users: [{ name: 'u', user: { token: token.status.token } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'c',
-    }),
-  );
-  return file;
-}
+const kubeconfigFor = (namespace: string, account: string): Promise<string> =>
+  serviceAccountKubeconfig(cp, namespace, account, join(dir, `${account}.kubeconfig`));
 
 const secretVersions = async () =>
   Promise.all(
@@ -108,7 +89,8 @@ describe('deploy/nfd', () => {
     );
     await writeFile(
       join(nfd, 'kustomization.yaml'),
-      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [worker-conf.yaml]\ncomponents: [${DEPLOY_DIR}nfd]\n`,
+      // kustomize wants a relative path to a component.
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [worker-conf.yaml]\ncomponents: [${relative(nfd, `${DEPLOY_DIR}nfd`)}]\n`,
     );
     const out = await cp.kubectl(['kustomize', '--load-restrictor=LoadRestrictionsNone', nfd]);
     expect(out).toContain('deviceClassWhitelist: ["02", "03", "0e", "ef", "fe", "ff"]');

@@ -1,8 +1,14 @@
 import type { Rule, Settings } from '@sidecar-destruct/sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, type RunningSidecar, startControlPlane, startSidecar } from '../src/index.js';
 import {
-  applyDeployFile,
+  apply,
+  type ControlPlane,
+  type RunningSidecar,
+  readManifests,
+  startControlPlane,
+  startSidecar,
+} from '../src/index.js';
+import {
   createNode,
   createPod,
   eventsOf,
@@ -24,7 +30,7 @@ const running: RunningSidecar[] = [];
 
 beforeAll(async () => {
   cp = await startControlPlane();
-  await applyDeployFile(cp, 'base/sidecar-rbac.yaml');
+  await apply(cp, await readManifests('base/sidecar-rbac.yaml'));
   await sidecarNamespace(cp, NS);
 });
 
@@ -125,5 +131,25 @@ describe('the sidecar against a real kube-apiserver', () => {
     await sidecar.stop();
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect(await sidecar.exited).toBe(0);
+  });
+
+  it('waits out a rejected token without acting, and re-reads the token file when it is rotated', async () => {
+    await createNode(cp, 'pi-g', { [USB]: 'true' });
+    const pod = await createPod(cp, NS, podWithSidecar('z2m-g', 'pi-g', rule, settings));
+    const sidecar = await startSidecar(cp, NS, 'z2m-g', { token: 'not-a-valid-token' });
+    running.push(sidecar);
+    await sidecar.waitForLog(
+      (l) => l.msg.startsWith('cannot observe the node') && String(l.error).includes('401'),
+    );
+    // The label goes while the sidecar cannot read: that is no reason to act without a fresh observation.
+    await setNodeLabels(cp, 'pi-g', { [USB]: null });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(
+      (await expectStatus(cp.rest('GET', `/api/v1/namespaces/${NS}/pods/z2m-g`), 200)).metadata
+        .deletionTimestamp,
+    ).toBeUndefined();
+
+    await sidecar.rotateToken(await sidecar.freshToken());
+    await podGone(cp, NS, 'z2m-g', pod.metadata?.uid ?? '', 40_000);
   });
 });

@@ -5,36 +5,27 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apply, type ControlPlane, type Kubelet, readManifests, runClusterDemo } from '../src/index.js';
 import {
-  apply,
-  type ControlPlane,
-  Kubelet,
-  type RunningWebhook,
-  readManifests,
-  runClusterDemo,
-  startControlPlane,
-  startWebhook,
-} from '../src/index.js';
-import { createNode, eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
+  eventsOf,
+  eventually,
+  expectStatus,
+  type InstalledCluster,
+  installedCluster,
+  setNodeLabels,
+  USB,
+} from './fixtures.js';
 
+let cluster: InstalledCluster;
 let cp: ControlPlane;
-let webhook: RunningWebhook;
 let kubelet: Kubelet;
 
 beforeAll(async () => {
-  cp = await startControlPlane({ scheduler: true, controllerManager: true });
-  webhook = await startWebhook(cp);
-  await createNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
-  await createNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
-  kubelet = new Kubelet(cp, new Set(['pi-a', 'pi-b']));
-  kubelet.start();
+  cluster = await installedCluster({ scheduler: true, controllerManager: true });
+  ({ cp, kubelet } = cluster);
 });
 
-afterAll(async () => {
-  await kubelet?.stop();
-  await webhook?.stop();
-  await cp?.stop();
-});
+afterAll(async () => cluster?.stop());
 
 async function enabledNamespace(name: string): Promise<void> {
   await expectStatus(
@@ -139,7 +130,10 @@ describe('the story', () => {
     );
     await eventually(
       async () =>
-        expect((await livePods('guarded')).map((p) => p.metadata?.uid)).not.toContain(pod.metadata?.uid),
+        expect(
+          (await livePods('guarded')).map((p) => p.metadata?.uid),
+          sidecar.logs.map((l) => JSON.stringify(l)).join('\n'),
+        ).not.toContain(pod.metadata?.uid),
       40_000,
     );
   });

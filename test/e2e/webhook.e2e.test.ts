@@ -9,33 +9,32 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ControlPlane,
   DEPLOY_DIR,
-  Kubelet,
+  type Kubelet,
   type RunningWebhook,
   readManifests,
-  startControlPlane,
-  startWebhook,
   TEST_SIDECAR_IMAGE,
 } from '../src/index.js';
-import { createNode, eventsOf, expectStatus, podGone, setNodeLabels, USB } from './fixtures.js';
+import {
+  eventsOf,
+  expectStatus,
+  type InstalledCluster,
+  installedCluster,
+  podGone,
+  setNodeLabels,
+  USB,
+} from './fixtures.js';
 
+let cluster: InstalledCluster;
 let cp: ControlPlane;
 let webhook: RunningWebhook;
 let kubelet: Kubelet;
 
 beforeAll(async () => {
-  cp = await startControlPlane();
-  webhook = await startWebhook(cp);
-  await createNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
-  await createNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
-  kubelet = new Kubelet(cp, new Set(['pi-a', 'pi-b']));
-  kubelet.start();
+  cluster = await installedCluster();
+  ({ cp, webhook, kubelet } = cluster);
 });
 
-afterAll(async () => {
-  await kubelet?.stop();
-  await webhook?.stop();
-  await cp?.stop();
-});
+afterAll(async () => cluster?.stop());
 
 /** A namespace with its `default` ServiceAccount, as kube-controller-manager would make it. */
 async function namespace(name: string, labels: Record<string, string>): Promise<void> {

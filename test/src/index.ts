@@ -1,3 +1,4 @@
+export { serviceAccountKubeconfig } from './accounts.js';
 export { controlPlaneBinaries } from './binaries.js';
 export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
 export {

@@ -6,7 +6,7 @@
  * (a kubelet deletes the pod object with grace 0 once its containers have stopped).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
@@ -24,6 +24,10 @@ export interface LogLine {
 
 export interface RunningSidecar {
   readonly pod: V1Pod;
+  /** Replaces the projected token, as the kubelet does when it rotates it. */
+  rotateToken(token: string): Promise<void>;
+  /** A fresh TokenRequest token for the pod's account, bound to the pod. */
+  freshToken(): Promise<string>;
   readonly child: ChildProcess;
   readonly logs: LogLine[];
   /** Resolves with the first log line (already seen or to come) that satisfies `predicate`. */
@@ -62,10 +66,16 @@ export function resolveEnv(pod: V1Pod, env: readonly V1EnvVar[]): Record<string,
   return out;
 }
 
+export interface SidecarOptions {
+  /** Written into the token file instead of the TokenRequest token (to test a bad or rotated token). */
+  readonly token?: string;
+}
+
 export async function startSidecar(
   cp: ControlPlane,
   namespace: string,
   name: string,
+  options: SidecarOptions = {},
 ): Promise<RunningSidecar> {
   const got = await cp.rest('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
   if (got.status !== 200) throw new Error(`cannot read pod ${namespace}/${name}: ${got.status}`);
@@ -92,7 +102,8 @@ export async function startSidecar(
 
   // The projected ServiceAccount volume and the service env the kubelet gives every container.
   const dir = await mkdtemp(join(cp.dir, `pod-${name}-`));
-  await writeFile(join(dir, 'token'), tokenReply.body.status.token, { mode: 0o600 });
+  const tokenFile = join(dir, 'token');
+  await writeFile(tokenFile, options.token ?? tokenReply.body.status.token, { mode: 0o600 });
   await copyFile(cp.caFile, join(dir, 'ca.crt'));
   await writeFile(join(dir, 'namespace'), namespace);
   const { hostname, port } = new URL(cp.server);
@@ -141,11 +152,31 @@ export async function startSidecar(
   child.stderr?.on('data', (chunk: Buffer) => onLine(chunk.toString().trim()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
+  const requestToken = async (): Promise<string> => {
+    const reply = await cp.rest(
+      'POST',
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+      {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: {
+          expirationSeconds: 3600,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid },
+        },
+      },
+    );
+    return reply.body.status.token;
+  };
   return {
     pod,
     child,
     logs,
     exited,
+    rotateToken: async (token) => {
+      await writeFile(`${tokenFile}.new`, token, { mode: 0o600 });
+      await rename(`${tokenFile}.new`, tokenFile);
+    },
+    freshToken: requestToken,
     waitForLog: (predicate, timeoutMs = 10_000) => {
       const seen = logs.find(predicate);
       if (seen) return Promise.resolve(seen);
@@ -283,6 +314,8 @@ export class Kubelet {
 /** Stands for "running, without a sidecar" in the kubelet's table. */
 const NO_SIDECAR: RunningSidecar = {
   pod: {},
+  rotateToken: async () => {},
+  freshToken: async () => '',
   child: undefined as unknown as ChildProcess,
   logs: [],
   waitForLog: () => Promise.reject(new Error('this pod has no sidecar')),

@@ -5,11 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority, createServingCertificate, type KeyPair } from '@sidecar-destruct/certs';
+import { serviceAccountKubeconfig } from './accounts.js';
 import type { ControlPlane } from './controlplane.js';
 import { freePort } from './controlplane.js';
 import { apply, localWebhookConfiguration, readManifests } from './manifests.js';
@@ -46,8 +47,7 @@ export async function startWebhook(
 ): Promise<RunningWebhook> {
   const dir = join(cp.dir, 'webhook');
   await mkdir(dir, { recursive: true });
-  const port = await freePort();
-  const url = `https://127.0.0.1:${port}/mutate`;
+  let port = await freePort();
   const ca = createCertificateAuthority('sidecar-destruct e2e CA', { validityDays: 1 });
   const serving = () =>
     createServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1 });
@@ -72,28 +72,12 @@ export async function startWebhook(
   const [configuration] = await readManifests('base/mutatingwebhook.yaml');
   if (!configuration) throw new Error('deploy/base/mutatingwebhook.yaml is empty');
 
-  const token = await cp.rest(
-    'POST',
-    `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/serviceaccounts/sidecar-destruct-webhook/token`,
-    {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenRequest',
-      spec: { expirationSeconds: 7200 },
-    },
-  );
-  if (token.status !== 201) throw new Error(`TokenRequest for the webhook: ${token.status}`);
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: cp.server, 'certificate-authority': cp.caFile } }],
-      users: [{ name: 'webhook', user: { token: token.body.status.token } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: 'webhook' } }],
-      'current-context': 'c',
-    }),
-    { mode: 0o600 },
+  const kubeconfig = await serviceAccountKubeconfig(
+    cp,
+    WEBHOOK_NAMESPACE,
+    'sidecar-destruct-webhook',
+    join(dir, 'kubeconfig'),
+    7200,
   );
 
   let child: ChildProcess | undefined;
@@ -121,13 +105,28 @@ export async function startWebhook(
     child.stderr?.pipe(log, { end: false });
     const deadline = Date.now() + 20_000;
     while (!(await healthy(port, ca.certPem))) {
-      if (child.exitCode !== null)
-        throw new Error(`the webhook exited (${child.exitCode}); see ${join(dir, 'webhook.log')}`);
+      if (child.exitCode !== null) {
+        const text = await readFile(join(dir, 'webhook.log'), 'utf8').catch(() => '');
+        throw new Error(
+          `the webhook exited (${child.exitCode}): ${text.trim().split('\n').slice(-3).join(' | ')}`,
+        );
+      }
       if (Date.now() > deadline) throw new Error('the webhook is not ready after 20 s');
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  await start();
+  // A port found free can be taken by an outgoing connection before the webhook binds it (both come from the
+  // ephemeral range): try another one. Later restarts keep the port, which the configuration names.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      port = await freePort();
+    }
+  }
+  const url = `https://127.0.0.1:${port}/mutate`;
   await apply(cp, [localWebhookConfiguration(configuration, url, ca.certPem)]);
 
   return {
