@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { until } from './until.js';
 
 export const DEMO_LABEL = 'sidecar-destruct.io/demo-device';
 
@@ -16,16 +17,6 @@ export interface ClusterDemoOptions {
   readonly image: string;
   readonly write: (line: string) => void;
   readonly timeoutMs?: number;
-}
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ reactionMs: number }> {
@@ -94,16 +85,21 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ rea
     say(`Created namespace ${namespace} (injection enabled) with Deployment device-user pinned to the label`);
 
     const running = (node: string, not?: string) =>
-      until(`a running pod on ${node}`, timeoutMs, async () => {
-        const pods = (await core.listNamespacedPod({ namespace })).items as V1Pod[];
-        return pods.find(
-          (p) =>
-            p.spec?.nodeName === node &&
-            p.status?.phase === 'Running' &&
-            !p.metadata?.deletionTimestamp &&
-            p.metadata?.uid !== not,
-        );
-      });
+      until(
+        `a running pod on ${node}`,
+        async () => {
+          const pods = (await core.listNamespacedPod({ namespace })).items as V1Pod[];
+          return pods.find(
+            (p) =>
+              p.spec?.nodeName === node &&
+              p.status?.phase === 'Running' &&
+              !p.metadata?.deletionTimestamp &&
+              p.metadata?.uid !== not,
+          );
+        },
+        timeoutMs,
+        20,
+      );
     const first = await running(options.nodeA);
     const injected =
       first.spec?.initContainers?.some((c) => c.name === 'sidecar-destruct') ||
@@ -120,14 +116,19 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ rea
     labelled.delete(options.nodeA);
     await label(options.nodeB, run);
     labelled.add(options.nodeB);
-    await until('the pod to be deleted', timeoutMs, async () => {
-      const pod = await core
-        .readNamespacedPod({ name: first.metadata?.name ?? '', namespace })
-        .catch(() => undefined);
-      return !pod || pod.metadata?.uid !== first.metadata?.uid || pod.metadata?.deletionTimestamp
-        ? true
-        : undefined;
-    });
+    await until(
+      'the pod to be deleted',
+      async () => {
+        const pod = await core
+          .readNamespacedPod({ name: first.metadata?.name ?? '', namespace })
+          .catch(() => undefined);
+        return !pod || pod.metadata?.uid !== first.metadata?.uid || pod.metadata?.deletionTimestamp
+          ? true
+          : undefined;
+      },
+      timeoutMs,
+      20,
+    );
     const reactionMs = performance.now() - moved;
     say(`Pod ${first.metadata?.name} is being deleted, ${reactionMs.toFixed(0)} ms after the label moved`);
     const second = await running(options.nodeB, first.metadata?.uid);

@@ -10,6 +10,7 @@ import { startControlPlane } from './controlplane.js';
 import { Kubelet, type RunningSidecar } from './kubelet.js';
 import { apply, readManifests } from './manifests.js';
 import { registerNode, setNodeLabels } from './nodes.js';
+import { until } from './until.js';
 import { startWebhook } from './webhook.js';
 
 export const DEMO_HELP = `Usage: sidecar-destruct demo [--keep]
@@ -50,16 +51,6 @@ export interface DemoResult {
   readonly reactionMs: number;
   /** Label removed → replacement bound to the other node. */
   readonly rescheduledMs: number;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {

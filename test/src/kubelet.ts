@@ -83,27 +83,30 @@ export async function startSidecar(
   if (!pod.spec?.nodeName) throw new Error(`pod ${namespace}/${name} is not bound to a node`);
   const container = sidecarContainer(pod);
   const serviceAccount = pod.spec.serviceAccountName ?? 'default';
-  const tokenReply = await cp.rest(
-    'POST',
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-    {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenRequest',
-      spec: {
-        expirationSeconds: 3600,
-        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid },
+  // A token bound to the pod, for the pod's account: what the kubelet projects into the container.
+  const requestToken = async (): Promise<string> => {
+    const reply = await cp.rest(
+      'POST',
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+      {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: {
+          expirationSeconds: 3600,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid },
+        },
       },
-    },
-  );
-  if (tokenReply.status !== 201)
-    throw new Error(
-      `TokenRequest for ${serviceAccount}: ${tokenReply.status} ${JSON.stringify(tokenReply.body)}`,
     );
+    if (reply.status !== 201) {
+      throw new Error(`TokenRequest for ${serviceAccount}: ${reply.status} ${JSON.stringify(reply.body)}`);
+    }
+    return reply.body.status.token;
+  };
 
   // The projected ServiceAccount volume and the service env the kubelet gives every container.
   const dir = await mkdtemp(join(cp.dir, `pod-${name}-`));
   const tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, options.token ?? tokenReply.body.status.token, { mode: 0o600 });
+  await writeFile(tokenFile, options.token ?? (await requestToken()), { mode: 0o600 });
   await copyFile(cp.caFile, join(dir, 'ca.crt'));
   await writeFile(join(dir, 'namespace'), namespace);
   const { hostname, port } = new URL(cp.server);
@@ -152,21 +155,6 @@ export async function startSidecar(
   child.stderr?.on('data', (chunk: Buffer) => onLine(chunk.toString().trim()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
-  const requestToken = async (): Promise<string> => {
-    const reply = await cp.rest(
-      'POST',
-      `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-      {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: {
-          expirationSeconds: 3600,
-          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid },
-        },
-      },
-    );
-    return reply.body.status.token;
-  };
   return {
     pod,
     child,
