@@ -5,13 +5,15 @@
 # A user who already has envtest binaries sets KUBEBUILDER_ASSETS and nothing is built.
 #
 # Prints the directory holding the binaries as its last line of stdout; progress goes to stderr.
+# Arguments name more commands of k8s.io/kubernetes to build into the same directory (test/node/build.sh asks for
+# `kubelet`); they reuse the module and the Go build cache of the control plane.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-3.7.3}"
 CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
 OUT="$CACHE_ROOT/control-plane/k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}"
-K8S_BINARIES=(kube-apiserver kubectl kube-scheduler kube-controller-manager)
+K8S_BINARIES=(kube-apiserver kubectl kube-scheduler kube-controller-manager "$@")
 
 log() { printf '[control-plane %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -42,6 +44,8 @@ start=$(date +%s)
 # --- kubernetes ------------------------------------------------------------
 if ! has_all "$OUT/bin" "${K8S_BINARIES[@]}"; then
   cd "$OUT/src/kubernetes"
+  # An existing go.mod already holds the staging replaces (a second run only adds commands).
+  if [ ! -f go.mod ] || ! grep -q '^require k8s.io/kubernetes' go.mod; then
   log "fetching k8s.io/kubernetes@v${K8S_VERSION} module metadata"
   upstream_mod=$(go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
   [ -f "$upstream_mod" ] || { log "error: could not download k8s.io/kubernetes@v${K8S_VERSION}"; exit 1; }
@@ -62,8 +66,9 @@ if ! has_all "$OUT/bin" "${K8S_BINARIES[@]}"; then
     echo ")"
   } > go.mod
   log "go.mod: $(grep -c '=>' go.mod) staging replaces to ${staging_version}"
+  fi
   for b in "${K8S_BINARIES[@]}"; do
-    go get -tool "k8s.io/kubernetes/cmd/$b@v${K8S_VERSION}" >&2
+    has_all "$OUT/bin" "$b" || go get -tool "k8s.io/kubernetes/cmd/$b@v${K8S_VERSION}" >&2
   done
   ver="k8s.io/component-base/version"
   ldflags="-s -w -X ${ver}.gitVersion=v${K8S_VERSION} -X ${ver}.gitMajor=${K8S_VERSION%%.*}"
@@ -71,6 +76,7 @@ if ! has_all "$OUT/bin" "${K8S_BINARIES[@]}"; then
   ldflags="$ldflags -X ${ver}.gitMinor=${minor} -X ${ver}.gitTreeState=clean"
   ldflags="$ldflags -X ${ver}.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   for b in "${K8S_BINARIES[@]}"; do
+    has_all "$OUT/bin" "$b" && continue
     log "building $b (first build on 2 cores takes a while; later runs reuse the Go build cache)"
     t0=$(date +%s)
     go build -trimpath -ldflags "$ldflags" -o "$OUT/bin/$b" "k8s.io/kubernetes/cmd/$b" >&2

@@ -23,6 +23,15 @@ export interface ControlPlaneOptions {
   readonly controllerManager?: boolean;
   /** Where the processes' logs go; default: files in the temporary directory. */
   readonly logDir?: string;
+  /**
+   * For real kubelets: the Node authorizer before RBAC, the NodeRestriction admission plugin, and the kubelet
+   * dialled at its InternalIP.
+   */
+  readonly nodeAuthorization?: boolean;
+  /** More static-token identities (e.g. `system:node:NAME` in `system:nodes` for a kubelet). */
+  readonly tokens?: readonly { token: string; user: string; groups: readonly string[] }[];
+  /** More kube-apiserver flags, after the harness's own. */
+  readonly apiServerArgs?: readonly string[];
 }
 
 export interface ControlPlane {
@@ -150,7 +159,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await writeFile(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
     await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     const tokens = join(certDir, 'tokens.csv');
-    await writeFile(tokens, `${adminToken},admin,admin,system:masters\n`, { mode: 0o600 });
+    const tokenLines = [
+      `${adminToken},admin,admin,system:masters`,
+      ...(options.tokens ?? []).map((t) => `${t.token},${t.user},${t.user},"${t.groups.join(',')}"`),
+    ];
+    await writeFile(tokens, `${tokenLines.join('\n')}\n`, { mode: 0o600 });
 
     procs.push(
       await startProcess(
@@ -182,15 +195,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--endpoint-reconciler-type=none',
       // With no certificate given, kube-apiserver writes a self-signed CA and serving certificate here.
       `--cert-dir=${certDir}`,
-      '--authorization-mode=RBAC',
+      options.nodeAuthorization ? '--authorization-mode=Node,RBAC' : '--authorization-mode=RBAC',
       `--token-auth-file=${tokens}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${saPub}`,
       `--service-account-signing-key-file=${saKey}`,
       '--service-cluster-ip-range=10.96.0.0/16',
-      '--enable-admission-plugins=PodSecurity,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook',
+      `--enable-admission-plugins=PodSecurity,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook${options.nodeAuthorization ? ',NodeRestriction' : ''}`,
       '--allow-privileged=true',
       '--v=1',
+      ...(options.nodeAuthorization ? ['--kubelet-preferred-address-types=InternalIP'] : []),
+      ...(options.apiServerArgs ?? []),
     ];
     const caFile = join(certDir, 'apiserver.crt');
     const startApiServer = async (): Promise<void> => {

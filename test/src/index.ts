@@ -20,5 +20,15 @@ export {
 } from './kubelet.js';
 export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
 export { registerNode, setNodeLabels } from './nodes.js';
+export {
+  buildRealNode,
+  REAL_NODE_DIR,
+  REAL_NODE_NETWORK,
+  type RealNode,
+  type RealNodeBuild,
+  realNodeLeftovers,
+  realNodeUnavailable,
+  startRealNode,
+} from './real-node.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The one definition of the images this project ships, built without a container engine:
+#
+#   sidecar  ghcr.io/sidecar-destruct/sidecar:VERSION   node --jitless --max-semi-space-size=1 /app/sidecar.cjs
+#   webhook  ghcr.io/sidecar-destruct/webhook:VERSION   node /app/sidecar-destruct.mjs webhook   (deploy/ runs
+#                                                        `webhook` and `certs` with it)
+#
+# Each image is three layers per platform (linux/amd64, linux/arm64): Debian's libc6, libgcc-s1 and libstdc++6
+# unpacked with dpkg-deb plus an /etc/passwd naming uid 65532; the `node` binary of the npm package
+# node-linux-<arch> at the version in .node-version; the project's esbuild bundle. No shell, no package manager,
+# user 65532:65532. Layer tarballs are written with fixed owners, modes order and times; go-containerregistry
+# (images/ocibuild) makes the config, manifests and index, so the same inputs give the same digest. Inputs (the
+# node packages and the .deb files) are downloaded once into the cache and reused.
+#
+#   bash images/build.sh                                # both images, both platforms, into the cache
+#   IMAGES=sidecar PLATFORMS=linux/amd64 bash images/build.sh
+#   REGISTRY=ghcr.io/you PUSH=1 bash images/build.sh    # also push (credentials from ~/.docker/config.json)
+#   bash images/build.sh --tool                         # only build the OCI tool; print its path
+#
+# Output: $CACHE/images/VERSION/<image>.oci.tar (an OCI image archive: `ctr images import`, `skopeo copy
+# oci-archive:…`, k3s's agent/images) and <image>.digest. Prints one line per image: name, digest, archive path.
+# Needs: Node 24 + npm (run through scripts/with-node.sh), Go, dpkg-deb, apt-get (Debian or Ubuntu).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+REGISTRY="${REGISTRY:-ghcr.io/sidecar-destruct}"
+VERSION="${VERSION:-$(node -p 'require("./package.json").version')}"
+NODE_VERSION="$(tr -d '[:space:]' < .node-version)"
+PLATFORMS="${PLATFORMS:-linux/amd64,linux/arm64}"
+IMAGES="${IMAGES:-sidecar webhook}"
+# Every timestamp in the images (layers, config, history): 2000-01-01, a fixed instant rather than the build time.
+EPOCH=946684800
+CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+OUT="${OUT:-$CACHE_ROOT/images/$VERSION}"
+INPUTS="$CACHE_ROOT/images/inputs"
+DEBS=(libc6 libgcc-s1 libstdc++6)
+
+log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# --- the OCI tool ------------------------------------------------------------------------------------------
+tool_key="$(cat images/ocibuild/go.mod images/ocibuild/go.sum images/ocibuild/main.go | sha256sum | cut -c1-16)"
+ocibuild="$CACHE_ROOT/images/ocibuild-$tool_key/ocibuild"
+if [ ! -x "$ocibuild" ]; then
+  command -v go >/dev/null || { log "error: Go is needed to build images/ocibuild"; exit 1; }
+  log "building images/ocibuild (go-containerregistry)"
+  (cd images/ocibuild && CGO_ENABLED=0 go build -trimpath -o "$ocibuild" .) >&2
+fi
+
+# `--tool` prints the OCI tool's path and stops (test/node/images.sh makes the node's own images with it).
+if [ "${1:-}" = --tool ]; then echo "$ocibuild"; exit 0; fi
+
+# --- inputs, downloaded once -------------------------------------------------------------------------------
+deb_arch() { case "$1" in amd64) echo amd64 ;; arm64) echo arm64 ;; *) log "error: unsupported platform linux/$1"; exit 1 ;; esac; }
+npm_arch() { case "$1" in amd64) echo x64 ;; arm64) echo arm64 ;; esac; }
+
+node_input() { # arch -> directory holding bin/node
+  local arch="$1" dir="$INPUTS/node-v$NODE_VERSION-$arch"
+  if [ ! -x "$dir/bin/node" ]; then
+    log "fetching node-linux-$(npm_arch "$arch")@$NODE_VERSION from the npm registry"
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "node-linux-$(npm_arch "$arch")@$NODE_VERSION" >/dev/null)
+    tar -xzf "$tmp"/node-linux-*.tgz -C "$tmp"
+    rm -rf "$dir" && mkdir -p "$dir" && mv "$tmp/package/bin" "$dir/bin"
+    rm -rf "$tmp"
+  fi
+  echo "$dir"
+}
+
+debs_input() { # arch -> directory holding the .deb files
+  local arch; arch="$(deb_arch "$1")"
+  local dir="$INPUTS/debs-$arch"
+  if [ ! -f "$dir/.complete" ]; then
+    mkdir -p "$dir"
+    local apt_opts=()
+    if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+      # Package lists of a foreign architecture, kept in the cache: the host's dpkg is not told about it.
+      mkdir -p "$INPUTS/apt-$arch/lists/partial" "$INPUTS/apt-$arch/cache/archives/partial"
+      apt_opts=(-o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
+        -o "Dir::State::Lists=$INPUTS/apt-$arch/lists" -o "Dir::Cache=$INPUTS/apt-$arch/cache"
+        -o "Dir::State::status=/dev/null")
+      log "apt-get update for $arch (package lists into the cache)"
+      apt-get "${apt_opts[@]}" update -qq >&2
+    fi
+    log "downloading ${DEBS[*]} for $arch"
+    (cd "$dir" && apt-get "${apt_opts[@]}" download -qq "${DEBS[@]/%/:$arch}") >&2 || {
+      log "apt-get download failed; once more after apt-get update"
+      apt-get "${apt_opts[@]}" update -qq >&2
+      (cd "$dir" && apt-get "${apt_opts[@]}" download -qq "${DEBS[@]/%/:$arch}") >&2
+    }
+    touch "$dir/.complete"
+  fi
+  echo "$dir"
+}
+
+# --- layers ------------------------------------------------------------------------------------------------
+# A tarball of a directory's contents that depends on nothing but the file names, contents and modes given.
+layer_tar() { # dir out
+  (cd "$1" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort \
+    | tar --no-recursion --format=gnu --numeric-owner --owner=0 --group=0 --mtime="@$EPOCH" -cf "$2" -T -)
+}
+
+base_layer() { # arch -> tar path
+  local arch="$1" debs out="$OUT/layers/base-$arch.tar"
+  debs="$(debs_input "$arch")"
+  local key; key="$(ls "$debs"/*.deb | xargs -n1 basename | sha256sum | cut -c1-12)"
+  out="$OUT/layers/base-$arch-$key.tar"
+  if [ ! -f "$out" ]; then
+    local tmp; tmp="$(mktemp -d)"
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$tmp/rootfs"; done
+    local r="$tmp/rootfs"
+    # Only the shared libraries are needed: no documentation, locales, gconv modules or helper programs.
+    rm -rf "$r/usr/share" "$r/usr/lib/"*/gconv "$r/sbin" "$r/usr/bin" "$r/usr/sbin" "$r/usr/libexec" "$r/etc/ld.so.conf.d"
+    # Debian's merged /usr: the packages still ship /lib and /lib64 paths that base-files makes links.
+    if [ -d "$r/lib" ] && [ ! -L "$r/lib" ]; then mkdir -p "$r/usr/lib" && cp -a "$r/lib/." "$r/usr/lib/" && rm -rf "$r/lib"; fi
+    ln -sfn usr/lib "$r/lib"
+    if [ -d "$r/lib64" ] && [ ! -L "$r/lib64" ]; then mkdir -p "$r/usr/lib64" && cp -a "$r/lib64/." "$r/usr/lib64/" && rm -rf "$r/lib64"; fi
+    [ -d "$r/usr/lib64" ] && ln -sfn usr/lib64 "$r/lib64"
+    mkdir -p "$r/etc" "$r/tmp" "$r/app"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$r/etc/passwd"
+    printf 'root:x:0:\nnonroot:x:65532:\n' > "$r/etc/group"
+    chmod -R u+rwX,go+rX,go-w "$r" && chmod 1777 "$r/tmp"
+    mkdir -p "$OUT/layers" && layer_tar "$r" "$out.part" && mv "$out.part" "$out"
+    rm -rf "$tmp"
+  fi
+  echo "$out"
+}
+
+node_layer() { # arch -> tar path
+  local arch="$1" out="$OUT/layers/node-v$NODE_VERSION-$arch.tar"
+  if [ ! -f "$out" ]; then
+    local src tmp; src="$(node_input "$arch")"; tmp="$(mktemp -d)"
+    mkdir -p "$tmp/usr/local/bin" && cp "$src/bin/node" "$tmp/usr/local/bin/node"
+    chmod 0755 "$tmp/usr" "$tmp/usr/local" "$tmp/usr/local/bin" "$tmp/usr/local/bin/node"
+    mkdir -p "$OUT/layers" && layer_tar "$tmp" "$out.part" && mv "$out.part" "$out"
+    rm -rf "$tmp"
+  fi
+  echo "$out"
+}
+
+app_layer() { # bundle file-in-image -> tar path
+  local src="$1" name="$2" tmp; tmp="$(mktemp -d)"
+  [ -f "$src" ] || { log "error: $src is missing: run npm run setup first"; exit 1; }
+  mkdir -p "$tmp/app" && cp "$src" "$tmp/app/$name" && chmod 0755 "$tmp/app" && chmod 0644 "$tmp/app/$name"
+  local out="$OUT/layers/app-$name.tar"
+  mkdir -p "$OUT/layers" && layer_tar "$tmp" "$out"
+  rm -rf "$tmp"
+  echo "$out"
+}
+
+# --- images ------------------------------------------------------------------------------------------------
+json_list() { node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- "$@"; }
+
+image() { # name app-src app-name entrypoint-json cmd-json ports-json
+  local image="$1" app; app="$(app_layer "$2" "$3")"
+  local platforms="[" sep=""
+  IFS=',' read -ra plats <<< "$PLATFORMS"
+  for p in "${plats[@]}"; do
+    local arch="${p#linux/}"
+    platforms+="$sep{\"os\":\"linux\",\"arch\":\"$arch\",\"layers\":$(json_list "$(base_layer "$arch")" "$(node_layer "$arch")" "$app")}"
+    sep=","
+  done
+  platforms+="]"
+  local name="$REGISTRY/$image:$VERSION" push=""
+  [ "${PUSH:-0}" = 1 ] && push="$name"
+  local spec
+  spec="{\"name\":\"$name\",\"layout\":\"$OUT/$image.layout\",\"push\":\"$push\",\"created\":$EPOCH,
+    \"entrypoint\":$4,\"cmd\":$5,\"user\":\"65532:65532\",\"exposedPorts\":$6,
+    \"env\":[\"PATH=/usr/local/bin:/usr/bin:/bin\",\"NODE_ENV=production\"],
+    \"labels\":{\"org.opencontainers.image.title\":\"sidecar-destruct-$image\",\"org.opencontainers.image.version\":\"$VERSION\"},
+    \"platforms\":$platforms}"
+  local digest; digest="$(printf '%s' "$spec" | "$ocibuild")"
+  layer_tar "$OUT/$image.layout" "$OUT/$image.oci.tar.part" && mv "$OUT/$image.oci.tar.part" "$OUT/$image.oci.tar"
+  rm -rf "$OUT/$image.layout"
+  echo "$digest" > "$OUT/$image.digest"
+  log "$name $digest ($(du -h "$OUT/$image.oci.tar" | cut -f1))"
+  echo "$name $digest $OUT/$image.oci.tar"
+}
+
+mkdir -p "$OUT"
+flags="$(node -e "import('./sidecar/dist/main.js').then(m => console.log(JSON.stringify(m.SIDECAR_NODE_FLAGS)))" 2>/dev/null || true)"
+[ -n "$flags" ] || { log "error: cannot read SIDECAR_NODE_FLAGS from sidecar/dist/main.js: run npm run setup first"; exit 1; }
+for name in $IMAGES; do
+  case "$name" in
+    # The flags come from SIDECAR_NODE_FLAGS, the ones the harness and the benchmarks measure.
+    sidecar) image sidecar sidecar/dist/sidecar.cjs sidecar.cjs \
+      "$(node -e 'console.log(JSON.stringify(["/usr/local/bin/node", ...JSON.parse(process.argv[1]), "/app/sidecar.cjs"]))' "$flags")" \
+      '[]' '[]' ;;
+    webhook) image webhook cli/dist/sidecar-destruct.mjs sidecar-destruct.mjs \
+      '["/usr/local/bin/node","/app/sidecar-destruct.mjs"]' '["webhook"]' '["8443/tcp"]' ;;
+    *) log "error: unknown image $name (sidecar, webhook)"; exit 1 ;;
+  esac
+done

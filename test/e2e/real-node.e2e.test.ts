@@ -1,0 +1,311 @@
+/**
+ * The README's story on a real node: kubelet, containerd and runc on this machine run the injected sidecar in a
+ * container, from the image images/build.sh makes (the one we ship), next to a second node played by the
+ * harness's kubelet stand-in. Linux and root only; elsewhere the suite fails with the reason, unless
+ * SIDECAR_DESTRUCT_REAL_NODE=0 says to skip it (CI never sets it).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  apply,
+  buildRealNode,
+  type ControlPlane,
+  Kubelet,
+  type RealNode,
+  type RealNodeBuild,
+  type RunningWebhook,
+  readManifests,
+  realNodeLeftovers,
+  realNodeUnavailable,
+  registerNode,
+  SIDECAR_CONTAINER,
+  startControlPlane,
+  startRealNode,
+  startWebhook,
+} from '../src/index.js';
+import { eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
+
+const SKIP = process.env.SIDECAR_DESTRUCT_REAL_NODE === '0';
+const REAL = 'pi-kitchen';
+const STAND_IN = 'pi-garage';
+const NS = 'home';
+
+let build: RealNodeBuild;
+let cp: ControlPlane;
+let webhook: RunningWebhook;
+let node: RealNode;
+let standIn: Kubelet;
+const figures: string[] = [];
+
+function figure(text: string): void {
+  figures.push(text);
+  console.log(`[real-node] ${text}`);
+}
+
+async function ms<T>(what: string, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const value = await f();
+  figure(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return value;
+}
+
+async function rssMiB(pid: number | undefined): Promise<string> {
+  if (!pid) return '?';
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
+  return `${(kb / 1024).toFixed(0)} MiB`;
+}
+
+beforeAll(async () => {
+  if (SKIP) return;
+  const reason = await realNodeUnavailable();
+  if (reason) {
+    throw new Error(
+      `the real-node suite cannot run on this host: ${reason} (SIDECAR_DESTRUCT_REAL_NODE=0 skips it)`,
+    );
+  }
+  build = await ms('build (or cache) kubelet, containerd, runc, CNI, images', buildRealNode);
+  const token = randomBytes(24).toString('hex');
+  cp = await startControlPlane({
+    scheduler: true,
+    controllerManager: true,
+    nodeAuthorization: true,
+    tokens: [{ token, user: `system:node:${REAL}`, groups: ['system:nodes'] }],
+  });
+  webhook = await startWebhook(cp, [`--sidecar-image=${build.shipped.sidecar.name}`]);
+  node = await ms('kubelet and containerd start, images imported, node Ready', () =>
+    startRealNode(cp, { name: REAL, token, build, labels: { [USB]: 'true' } }),
+  );
+  await registerNode(cp, STAND_IN, { 'kubernetes.io/arch': 'amd64' });
+  standIn = new Kubelet(cp, new Set([STAND_IN]));
+  standIn.start();
+  await expectStatus(
+    cp.rest('POST', '/api/v1/namespaces', {
+      metadata: {
+        name: NS,
+        labels: {
+          'sidecar-destruct.io/injection': 'enabled',
+          'pod-security.kubernetes.io/enforce': 'restricted',
+        },
+      },
+    }),
+    201,
+  );
+  await eventually(
+    () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`), 200),
+    15_000,
+  );
+}, 1_800_000);
+
+afterAll(async () => {
+  if (SKIP) return;
+  await standIn?.stop();
+  await webhook?.stop();
+  const pids = node?.pids() ?? {};
+  if (node) {
+    figure(
+      `RSS at the end: kubelet ${await rssMiB(pids.kubelet)}, containerd ${await rssMiB(pids.containerd)}`,
+    );
+    await node.stop();
+  }
+  await cp?.stop();
+  const left = await realNodeLeftovers();
+  if (left.length > 0) throw new Error(`the real node left state on the host:\n${left.join('\n')}`);
+  console.log(`[real-node] figures:\n  ${figures.join('\n  ')}`);
+}, 120_000);
+
+async function livePods(): Promise<V1Pod[]> {
+  const list = await expectStatus(cp.rest('GET', `/api/v1/namespaces/${NS}/pods`), 200);
+  return (list.items as V1Pod[]).filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+function sidecarStatus(pod: V1Pod): V1ContainerStatus | undefined {
+  return pod.status?.initContainerStatuses?.find((s) => s.name === SIDECAR_CONTAINER);
+}
+
+function containerId(status: V1ContainerStatus | undefined): string {
+  const id = status?.containerID?.replace(/^containerd:\/\//, '');
+  if (!id) throw new Error('no container id yet');
+  return id;
+}
+
+/** containerd's log lines (logfmt) that mention `text`, with their time in ms. */
+async function containerdLines(text: string): Promise<Array<{ t: number; line: string }>> {
+  const log = await readFile(node.containerdLog, 'utf8');
+  return log
+    .split('\n')
+    .filter((l) => l.includes(text))
+    .map((line) => ({ t: Date.parse(/time="([^"]+)"/.exec(line)?.[1] ?? ''), line }));
+}
+
+let first: V1Pod;
+
+describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
+  it('runs the zigbee2mqtt example unmodified in a restricted namespace, the native sidecar started first', async () => {
+    const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
+    const created = performance.now();
+    await apply(cp, [{ ...deployment, metadata: { ...deployment?.metadata, namespace: NS } }]);
+    first = await eventually(async () => {
+      const pods = await livePods();
+      expect(pods.map((p) => p.spec?.nodeName)).toEqual([REAL]);
+      const pod = pods[0] as V1Pod;
+      expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      return pod;
+    }, 60_000);
+    figure(`Deployment applied -> pod Ready on the real node: ${Math.round(performance.now() - created)} ms`);
+
+    const sidecar = first.spec?.initContainers?.find((c) => c.name === SIDECAR_CONTAINER);
+    expect(sidecar?.restartPolicy).toBe('Always');
+    expect(sidecar?.image).toBe(build.shipped.sidecar.name);
+    expect(first.spec?.containers.map((c) => c.name)).toEqual(['zigbee2mqtt']);
+
+    // The kubelet starts the app only once the native sidecar has started.
+    const sidecarId = containerId(sidecarStatus(first));
+    const appId = containerId(first.status?.containerStatuses?.[0]);
+    const [sidecarStarted] = await containerdLines(
+      `StartContainer for \\"${sidecarId}\\" returns successfully`,
+    );
+    const [appStarting] = await containerdLines(`StartContainer for \\"${appId}\\"`);
+    expect(sidecarStarted?.t).toBeLessThanOrEqual(appStarting?.t ?? 0);
+    expect(sidecarStarted?.line).toBeDefined();
+
+    // What runc was told: uid 65532, read-only root, no capabilities, no new privileges, a seccomp filter.
+    const spec = JSON.parse(await node.ctr(['containers', 'info', sidecarId])).Spec;
+    expect(spec.process.user.uid).toBe(65532);
+    expect(spec.process.user.gid).toBe(65532);
+    expect(spec.root.readonly).toBe(true);
+    expect(spec.process.noNewPrivileges).toBe(true);
+    expect(spec.process.capabilities?.effective ?? []).toEqual([]);
+    expect(spec.linux.seccomp?.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(spec.process.env).toContain('KUBERNETES_SERVICE_HOST=10.96.0.1');
+    // And what the kernel says of the running process.
+    const task = (await node.ctr(['tasks', 'ls']))
+      .split('\n')
+      .find((l) => l.startsWith(sidecarId))
+      ?.split(/\s+/);
+    const status = await readFile(`/proc/${task?.[1]}/status`, 'utf8');
+    expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe('65532');
+    expect(/^Seccomp:\s+(\d+)/m.exec(status)?.[1]).toBe('2');
+    expect(/^NoNewPrivs:\s+(\d+)/m.exec(status)?.[1]).toBe('1');
+
+    // It read its projected token and watches its node through the Service address.
+    const logDir = join(node.dir, 'pod-logs', `${NS}_${first.metadata?.name}_${first.metadata?.uid}`);
+    await eventually(async () => {
+      const log = await readFile(join(logDir, SIDECAR_CONTAINER, '0.log'), 'utf8');
+      expect(log).toContain('watching the node');
+    }, 15_000);
+  });
+
+  it("keeps the sidecar's peak memory (its container cgroup) under its request", async () => {
+    const id = containerId(sidecarStatus(first));
+    const peak = await node.containerPeakMemory(first.metadata?.uid ?? '', id);
+    expect(peak).toBeDefined();
+    const request = first.spec?.initContainers?.find((c) => c.name === SIDECAR_CONTAINER)?.resources?.requests
+      ?.memory;
+    figure(
+      `sidecar container peak memory (cgroup): ${((peak ?? 0) / 2 ** 20).toFixed(1)} MiB, request ${request}`,
+    );
+    expect(request).toBe('64Mi');
+    expect(peak).toBeLessThan(64 * 2 ** 20);
+  });
+
+  it('deletes its pod when the label goes; the sidecar exits 0 on SIGTERM within 1 s; the replacement lands on the other node', async () => {
+    const uid = first.metadata?.uid ?? '';
+    const name = first.metadata?.name ?? '';
+    const sidecarId = containerId(sidecarStatus(first));
+    const unplugged = performance.now();
+    await setNodeLabels(cp, REAL, { [USB]: null });
+    await setNodeLabels(cp, STAND_IN, { [USB]: 'true' });
+
+    let exitCode: number | undefined;
+    let deleting: number | undefined;
+    let gone: number | undefined;
+    const deadline = performance.now() + 60_000;
+    while (performance.now() < deadline) {
+      const got = await cp.rest('GET', `/api/v1/namespaces/${NS}/pods/${name}`);
+      if (got.status === 404 || got.body?.metadata?.uid !== uid) {
+        gone = performance.now();
+        break;
+      }
+      const pod = got.body as V1Pod;
+      if (pod.metadata?.deletionTimestamp && deleting === undefined) deleting = performance.now();
+      exitCode = sidecarStatus(pod)?.state?.terminated?.exitCode ?? exitCode;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(deleting, 'the pod was never marked for deletion').toBeDefined();
+    expect(gone, 'the pod object is still there').toBeDefined();
+    figure(
+      `label removed -> pod deleting ${Math.round((deleting ?? 0) - unplugged)} ms -> pod object gone ${Math.round((gone ?? 0) - unplugged)} ms`,
+    );
+    expect((await eventsOf(cp, NS, uid)).map((e) => e.reason)).toContain('NodeConstraintLost');
+
+    // containerd's log: when it sent SIGTERM to the sidecar's task, and when the task exited, with what status.
+    const [signalled] = await containerdLines(`Stop container \\"${sidecarId}\\" with signal terminated`);
+    const [exited] = await containerdLines(`container_id:\\"${sidecarId}\\"`).then((l) =>
+      l.filter((x) => x.line.includes('received exit event')),
+    );
+    expect(signalled, 'containerd never sent SIGTERM to the sidecar').toBeDefined();
+    expect(exited, 'no exit event for the sidecar').toBeDefined();
+    const status = Number(/exit_status:(\d+)/.exec(exited?.line ?? '')?.[1] ?? 0);
+    const stopMs = (exited?.t ?? 0) - (signalled?.t ?? 0);
+    figure(
+      `sidecar SIGTERM -> exit: ${stopMs} ms, exit status ${status} (pod status said ${exitCode ?? 'nothing'})`,
+    );
+    expect(status).toBe(0);
+    if (exitCode !== undefined) expect(exitCode).toBe(0);
+    expect(stopMs).toBeLessThan(1_000);
+
+    const second = await eventually(async () => {
+      const pods = await livePods();
+      expect(pods.map((p) => p.spec?.nodeName)).toEqual([STAND_IN]);
+      return pods[0] as V1Pod;
+    }, 30_000);
+    expect(second.metadata?.uid).not.toBe(uid);
+    figure(`label removed -> replacement on ${STAND_IN}: ${Math.round(performance.now() - unplugged)} ms`);
+  });
+
+  it('completes a Job whose pod carries the injected native sidecar', async () => {
+    await setNodeLabels(cp, REAL, { [USB]: 'true' });
+    await setNodeLabels(cp, STAND_IN, { [USB]: null });
+    const [example] = await readManifests('examples/job.yaml');
+    const template = example?.spec.template;
+    // The example's busybox cannot be pulled here: the container runs Node from the webhook image instead.
+    const container = {
+      ...template.spec.containers[0],
+      image: build.shipped.webhook.name,
+      command: ['/usr/local/bin/node', '-e', 'console.log("flashing"); setTimeout(() => {}, 2000)'],
+    };
+    await apply(cp, [
+      {
+        ...example,
+        metadata: { ...example?.metadata, namespace: NS },
+        spec: {
+          ...example?.spec,
+          template: { ...template, spec: { ...template.spec, containers: [container] } },
+        },
+      },
+    ]);
+    const started = performance.now();
+    const job = await eventually(async () => {
+      const got = await expectStatus(
+        cp.rest('GET', `/apis/batch/v1/namespaces/${NS}/jobs/flash-firmware`),
+        200,
+      );
+      expect(got.status?.succeeded).toBe(1);
+      return got;
+    }, 90_000);
+    figure(`Job with the native sidecar: complete in ${Math.round(performance.now() - started)} ms`);
+    expect(job.status?.failed ?? 0).toBe(0);
+    const pods = await expectStatus(
+      cp.rest('GET', `/api/v1/namespaces/${NS}/pods?labelSelector=job-name=flash-firmware`),
+      200,
+    );
+    const pod = pods.items[0] as V1Pod;
+    expect(pod.spec?.nodeName).toBe(REAL);
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual([SIDECAR_CONTAINER]);
+    expect(pod.status?.phase).toBe('Succeeded');
+  });
+});

@@ -1,0 +1,420 @@
+/**
+ * A real node on this machine: containerd, runc and a kubelet joined to the harness's control plane, running
+ * pods from images imported into containerd (no registry). Host changes (addresses on lo, the CNI bridge,
+ * sysctls, mounts, cgroups, processes) are recorded and undone by test/node/host.sh, which also cleans what a
+ * killed run left behind at the next start. Needs Linux and root; `realNodeUnavailable()` says why not.
+ *
+ * Network: the node IP and the kubernetes Service IP are /32s on lo; pods sit on a bridge with routes to those
+ * two addresses only (no default route, no masquerade). A relay in this process forwards the Service IP's port
+ * 443 to the API server on 127.0.0.1, standing in for kube-proxy.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server } from 'node:net';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { V1Node } from '@kubernetes/client-node';
+import type { ControlPlane } from './controlplane.js';
+import { MERGE_PATCH } from './rest.js';
+
+const run = promisify(execFile);
+const NODE_SCRIPTS = fileURLToPath(new URL('../node/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export const REAL_NODE_NETWORK = {
+  /** The kubelet refuses 127.x as its node IP; a /32 on lo keeps everything on this machine. */
+  nodeIp: '10.254.254.1',
+  /** The first address of the harness's --service-cluster-ip-range: the `kubernetes` Service. */
+  serviceIp: '10.96.0.1',
+  bridge: 'sdnode0',
+  podSubnet: '10.88.77.0/24',
+} as const;
+
+export const REAL_NODE_DIR =
+  process.env.SIDECAR_DESTRUCT_REAL_NODE_DIR ?? '/var/tmp/sidecar-destruct-real-node';
+const NODE_DIR = join(REAL_NODE_DIR, 'node');
+
+/** Why this host cannot run a kubelet, or undefined when it can. */
+export async function realNodeUnavailable(): Promise<string | undefined> {
+  try {
+    await run('bash', [join(NODE_SCRIPTS, 'host.sh'), 'check']);
+    return undefined;
+  } catch (e) {
+    const out = (e as { stdout?: string }).stdout?.trim();
+    return out || (e as Error).message;
+  }
+}
+
+export interface RealNodeBuild {
+  /** containerd, containerd-shim-runc-v2, ctr, runc, CNI plugins, pause */
+  readonly nodeBin: string;
+  /** The control plane's directory, which also holds kubelet. */
+  readonly kubelet: string;
+  /** OCI archives to import: the shipped images and the node's own (pause, the example's app stand-in). */
+  readonly images: readonly string[];
+  readonly shipped: Readonly<
+    Record<'sidecar' | 'webhook', { name: string; digest: string; archive: string }>
+  >;
+}
+
+function lines(stdout: string): string[] {
+  return stdout.trim().split('\n').filter(Boolean);
+}
+
+/** Builds (or finds in the cache) everything a real node runs; progress goes to stderr. */
+export async function buildRealNode(): Promise<RealNodeBuild> {
+  const opts = { maxBuffer: 16 * 1024 * 1024, cwd: ROOT };
+  const built = lines((await run('bash', [join(NODE_SCRIPTS, 'build.sh')], opts)).stdout);
+  const [nodeBin, cpBin] = built.slice(-2);
+  if (!nodeBin || !cpBin) throw new Error(`test/node/build.sh printed no directories: ${built.join(' | ')}`);
+  const shippedLines = lines((await run('bash', [join(ROOT, 'images/build.sh')], opts)).stdout);
+  const shipped: Record<string, { name: string; digest: string; archive: string }> = {};
+  for (const line of shippedLines) {
+    const [name, digest, archive] = line.split(' ');
+    if (name && digest && archive)
+      shipped[name.split('/').at(-1)?.split(':')[0] ?? name] = { name, digest, archive };
+  }
+  if (!shipped.sidecar || !shipped.webhook) throw new Error(`images/build.sh: ${shippedLines.join(' | ')}`);
+  const own = lines(
+    (await run('bash', [join(NODE_SCRIPTS, 'images.sh'), join(nodeBin, 'pause')], opts)).stdout,
+  );
+  return {
+    nodeBin,
+    kubelet: join(cpBin, 'kubelet'),
+    images: [shipped.sidecar.archive, shipped.webhook.archive, ...own],
+    shipped: shipped as RealNodeBuild['shipped'],
+  };
+}
+
+export interface RealNode {
+  readonly name: string;
+  readonly dir: string;
+  readonly containerdLog: string;
+  readonly kubeletLog: string;
+  /** Runs ctr against this node's containerd, in the k8s.io namespace. */
+  ctr(args: readonly string[]): Promise<string>;
+  /** Process ids, for memory figures. */
+  pids(): Readonly<Record<string, number | undefined>>;
+  /** Peak memory (bytes) of a container's cgroup, from the kernel's own counter; undefined once it is gone. */
+  containerPeakMemory(podUid: string, containerId: string): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+export interface RealNodeOptions {
+  readonly name: string;
+  /** A static token the API server maps to system:node:NAME in system:nodes. */
+  readonly token: string;
+  readonly build: RealNodeBuild;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+}
+
+function startProcess(command: string, args: readonly string[], logFile: string): Proc {
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return { child, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
+}
+
+async function stopProcess(proc: Proc | undefined, graceMs = 10_000): Promise<void> {
+  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  if (!(await Promise.race([proc.exited.then(() => true), sleep(graceMs).then(() => false)]))) {
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+}
+
+async function tail(path: string, n = 20): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '(no log)');
+  return text.trimEnd().split('\n').slice(-n).join('\n');
+}
+
+/** Forwards SERVICE_IP:443 to the API server, as kube-proxy would. */
+async function startRelay(server: string): Promise<Server> {
+  const { hostname, port } = new URL(server);
+  const relay = createServer((socket) => {
+    const upstream = connect(Number(port), hostname);
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(443, REAL_NODE_NETWORK.serviceIp, () => resolve());
+  });
+  return relay;
+}
+
+function containerdConfig(nodeBin: string): string {
+  return `version = 3
+root = "${NODE_DIR}/containerd/root"
+state = "${NODE_DIR}/containerd/state"
+[grpc]
+  address = "${NODE_DIR}/containerd/containerd.sock"
+[ttrpc]
+  address = "${NODE_DIR}/containerd/containerd.sock.ttrpc"
+[debug]
+  level = "info"
+[metrics]
+  address = ""
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
+# Not /opt/containerd: nothing of the node outside its directory.
+[plugins.'io.containerd.internal.v1.opt']
+  path = "${NODE_DIR}/opt"
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "registry.k8s.io/pause:3.10.2"
+[plugins.'io.containerd.cri.v1.runtime']
+  netns_mounts_under_state_dir = true
+  # This host lacks CAP_SYS_RESOURCE: the sandbox's oom_score_adj of -998 cannot be written.
+  restrict_oom_score_adj = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        BinaryName = "${join(nodeBin, 'runc')}"
+        Root = "${NODE_DIR}/run/runc"
+        SystemdCgroup = false
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["${nodeBin}"]
+    conf_dir = "${NODE_DIR}/cni/net.d"
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+`;
+}
+
+function cniConfig(): string {
+  const { bridge, podSubnet, nodeIp, serviceIp } = REAL_NODE_NETWORK;
+  return JSON.stringify(
+    {
+      cniVersion: '1.0.0',
+      name: 'sidecar-destruct',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge,
+          isGateway: true,
+          isDefaultGateway: false,
+          ipMasq: false,
+          ipam: {
+            type: 'host-local',
+            dataDir: `${NODE_DIR}/cni/ipam`,
+            ranges: [[{ subnet: podSubnet }]],
+            // Only the addresses the test owns: no default route leaves the pods.
+            routes: [{ dst: `${nodeIp}/32` }, { dst: `${serviceIp}/32` }],
+          },
+        },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+function kubeletConfig(): string {
+  return `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# A cgroup v1 (hybrid) host: 1.35+ refuses it unless told otherwise.
+failCgroupV1: false
+cgroupDriver: cgroupfs
+failSwapOn: false
+# No CAP_SYS_RESOURCE here: the kubelet cannot lower its own oom_score_adj to -999.
+oomScoreAdj: 0
+containerRuntimeEndpoint: unix://${NODE_DIR}/containerd/containerd.sock
+imageServiceEndpoint: unix://${NODE_DIR}/containerd/containerd.sock
+address: ${REAL_NODE_NETWORK.nodeIp}
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 0
+authentication:
+  anonymous: { enabled: true }
+  webhook: { enabled: false }
+authorization:
+  mode: AlwaysAllow
+podLogsDirectory: ${NODE_DIR}/pod-logs
+clusterDomain: cluster.local
+# No DNS: the pods have no route to any resolver, and need none.
+resolvConf: ""
+maxPods: 20
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1%
+  imagefs.available: 1%
+  nodefs.inodesFree: 1%
+# The imported images cannot be pulled again: never collect them.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+`;
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, log: string) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} after ${timeoutMs / 1000} s:\n${await tail(log)}`);
+    await sleep(200);
+  }
+}
+
+/**
+ * Starts containerd and a kubelet named `options.name`, imports the images, waits until the Node is Ready and
+ * lifts the not-ready taint that admission puts on new nodes (no node lifecycle controller runs here).
+ */
+export async function startRealNode(cp: ControlPlane, options: RealNodeOptions): Promise<RealNode> {
+  const { name, token, build } = options;
+  const host = join(NODE_SCRIPTS, 'host.sh');
+  const { nodeIp, serviceIp, bridge } = REAL_NODE_NETWORK;
+  const runc = join(build.nodeBin, 'runc');
+  await run('bash', [host, 'up', String(process.pid), nodeIp, serviceIp, bridge, runc]);
+
+  const procs: Record<string, Proc> = {};
+  let relay: Server | undefined;
+  const containerdLog = join(NODE_DIR, 'containerd.log');
+  const kubeletLog = join(NODE_DIR, 'kubelet.log');
+  const socket = join(NODE_DIR, 'containerd/containerd.sock');
+  const ctr = async (args: readonly string[]): Promise<string> =>
+    (
+      await run(join(build.nodeBin, 'ctr'), ['--address', socket, '--namespace', 'k8s.io', ...args], {
+        maxBuffer: 16 * 1024 * 1024,
+      })
+    ).stdout;
+
+  const stop = async (): Promise<void> => {
+    await stopProcess(procs.kubelet);
+    await new Promise<void>((resolve) => (relay ? relay.close(() => resolve()) : resolve()));
+    // host.sh stops the containers, shims and containerd, unmounts, and restores the host.
+    await run('bash', [host, 'down'], { maxBuffer: 4 * 1024 * 1024 }).catch((e) => {
+      throw new Error(`test/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
+    });
+    await stopProcess(procs.containerd, 2_000);
+  };
+
+  try {
+    await mkdir(join(NODE_DIR, 'cni/net.d'), { recursive: true });
+    await mkdir(join(NODE_DIR, 'containerd'), { recursive: true });
+    await writeFile(join(NODE_DIR, 'containerd.toml'), containerdConfig(build.nodeBin));
+    await writeFile(join(NODE_DIR, 'cni/net.d/10-sidecar-destruct.conflist'), cniConfig());
+    await writeFile(join(NODE_DIR, 'kubelet.yaml'), kubeletConfig());
+    await writeFile(
+      join(NODE_DIR, 'kubelet.kubeconfig'),
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{ name: local, cluster: { server: "${cp.server}", certificate-authority: "${cp.caFile}" } }]`,
+        `users: [{ name: kubelet, user: { token: "${token}" } }]`,
+        'contexts: [{ name: local, context: { cluster: local, user: kubelet } }]',
+        'current-context: local',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    relay = await startRelay(cp.server);
+
+    procs.containerd = startProcess(
+      join(build.nodeBin, 'containerd'),
+      ['--config', join(NODE_DIR, 'containerd.toml')],
+      containerdLog,
+    );
+    await waitFor(
+      'containerd not serving',
+      async () => ((await ctr(['version'])) ? true : undefined),
+      30_000,
+      containerdLog,
+    );
+    for (const archive of build.images) {
+      await ctr(['images', 'import', '--platform', `linux/${arch() === 'x64' ? 'amd64' : arch()}`, archive]);
+    }
+
+    procs.kubelet = startProcess(
+      build.kubelet,
+      [
+        `--config=${join(NODE_DIR, 'kubelet.yaml')}`,
+        `--kubeconfig=${join(NODE_DIR, 'kubelet.kubeconfig')}`,
+        `--root-dir=${join(NODE_DIR, 'kubelet')}`,
+        `--hostname-override=${name}`,
+        `--node-ip=${nodeIp}`,
+        '--v=2',
+      ],
+      kubeletLog,
+    );
+    await waitFor(
+      `node ${name} not Ready`,
+      async () => {
+        if (procs.kubelet?.child.exitCode !== null) throw new Error('kubelet exited');
+        const got = await cp.rest('GET', `/api/v1/nodes/${name}`);
+        const node = got.body as V1Node;
+        return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+          ? true
+          : undefined;
+      },
+      120_000,
+      kubeletLog,
+    );
+    const patched = await cp.rest(
+      'PATCH',
+      `/api/v1/nodes/${name}`,
+      { metadata: { labels: options.labels ?? {} }, spec: { taints: null } },
+      { contentType: MERGE_PATCH },
+    );
+    if (patched.status !== 200) throw new Error(`cannot label node ${name}: ${JSON.stringify(patched.body)}`);
+  } catch (e) {
+    await stop().catch(() => {});
+    throw e;
+  }
+
+  return {
+    name,
+    dir: NODE_DIR,
+    containerdLog,
+    kubeletLog,
+    ctr,
+    pids: () => ({
+      kubelet: procs.kubelet?.child.pid,
+      containerd: procs.containerd?.child.pid,
+    }),
+    containerPeakMemory: async (podUid, containerId) => {
+      // cgroup v1: memory/kubepods[/<qos>]/pod<uid>/<id>/memory.max_usage_in_bytes; v2: …/memory.peak
+      for (const base of ['/sys/fs/cgroup/memory/kubepods', '/sys/fs/cgroup/kubepods']) {
+        for (const qos of ['', 'burstable', 'besteffort']) {
+          const dir = join(base, qos, `pod${podUid}`, containerId);
+          for (const file of ['memory.max_usage_in_bytes', 'memory.peak']) {
+            const text = await readFile(join(dir, file), 'utf8').catch(() => undefined);
+            if (text !== undefined) return Number(text.trim());
+          }
+        }
+      }
+      return undefined;
+    },
+    stop,
+  };
+}
+
+/** Anything of a real node still on this host (processes, cgroups, mounts, addresses); empty when clean. */
+export async function realNodeLeftovers(): Promise<string[]> {
+  const { stdout } = await run('bash', [
+    join(NODE_SCRIPTS, 'host.sh'),
+    'leftovers',
+    REAL_NODE_NETWORK.nodeIp,
+    REAL_NODE_NETWORK.serviceIp,
+  ]);
+  const found = lines(stdout);
+  const links = await readdir('/sys/class/net').catch(() => [] as string[]);
+  if (links.includes(REAL_NODE_NETWORK.bridge)) found.push(`link ${REAL_NODE_NETWORK.bridge}`);
+  return found;
+}

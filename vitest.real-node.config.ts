@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// The real-node suite (test/e2e/real-node.e2e.test.ts): a kubelet, containerd and runc on this machine, as root.
+// Run by scripts/test-real-node.sh (npm run test:real-node).
+export default defineConfig({
+  test: {
+    name: 'real-node',
+    include: ['test/e2e/real-node.e2e.test.ts'],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    // The first run builds kubelet, containerd, runc, the CNI plugins and the images (about 10 minutes here).
+    hookTimeout: 1_800_000,
+  },
+});
