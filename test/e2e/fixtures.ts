@@ -139,9 +139,12 @@ export interface InstalledCluster {
  * A control plane with sidecar-destruct installed from deploy/, node pi-a with the USB stick and pi-b without,
  * and the harness playing both nodes' kubelet.
  */
-export async function installedCluster(options: ControlPlaneOptions = {}): Promise<InstalledCluster> {
+export async function installedCluster(
+  options: ControlPlaneOptions = {},
+  webhookFlags: readonly string[] = [],
+): Promise<InstalledCluster> {
   const cp = await startControlPlane(options);
-  const webhook = await startWebhook(cp);
+  const webhook = await startWebhook(cp, webhookFlags);
   await registerNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
   await registerNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
   const kubelet = new Kubelet(cp, new Set(['pi-a', 'pi-b']));

@@ -1,10 +1,13 @@
 /** Admin requests to the API server: the e2e suites' way to create and patch objects, without kubectl's start-up. */
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 
 export interface Reply {
   readonly status: number;
   // biome-ignore lint/suspicious/noExplicitAny: test code reads arbitrary Kubernetes JSON
   readonly body: any;
+  /** The response headers (admission warnings arrive as `warning`). */
+  readonly headers?: IncomingHttpHeaders;
 }
 
 export type Rest = (
@@ -46,7 +49,7 @@ export function restClient(server: string, ca: Buffer, adminToken: string): Rest
             } catch {
               // not JSON: keep the text
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
+            resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
           });
         },
       );

@@ -61,12 +61,16 @@ export async function startWebhook(
   };
   await install(serving());
 
-  for (const file of [
-    'namespace.yaml',
-    'sidecar-rbac.yaml',
-    'webhook-rbac.yaml',
-    'admission-policies.yaml',
-  ]) {
+  await apply(cp, await readManifests('base/namespace.yaml'));
+  // The ConfigMap the admission policies read: the image this webhook injects.
+  await apply(
+    cp,
+    (await readManifests('base/config.yaml')).map((m) => ({
+      ...m,
+      data: { ...m.data, sidecarImage: TEST_SIDECAR_IMAGE },
+    })),
+  );
+  for (const file of ['sidecar-rbac.yaml', 'webhook-rbac.yaml', 'admission-policies.yaml']) {
     await apply(cp, await readManifests(`base/${file}`));
   }
   const [configuration] = await readManifests('base/mutatingwebhook.yaml');

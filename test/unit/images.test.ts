@@ -52,7 +52,8 @@ describe('the images', () => {
   });
 
   it('are the images deploy/ runs', () => {
-    const deploy = read('deploy/base/webhook.yaml') + read('deploy/base/certs-job.yaml');
+    const deploy =
+      read('deploy/base/webhook.yaml') + read('deploy/base/certs-job.yaml') + read('deploy/base/config.yaml');
     expect(deploy).toContain('ghcr.io/sidecar-destruct/webhook:0.1.0');
     expect(deploy).toContain('ghcr.io/sidecar-destruct/sidecar:0.1.0');
   });

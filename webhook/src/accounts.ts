@@ -1,94 +1,191 @@
 /**
- * Zero edits: before a pod with the sidecar is admitted, its namespace must hold the sidecar's ServiceAccount
- * (when the webhook assigned it) and the bindings that give that account exactly the sidecar's permissions:
- * a RoleBinding to `sidecar-destruct-sidecar` (pods delete, pods/eviction create, events create, in this
- * namespace) and a ClusterRoleBinding to `sidecar-destruct-node-reader` (nodes get/watch). Created on demand;
- * AlreadyExists is success. Remembered for a while so that a burst of pods costs one round of calls.
+ * The pod's account, at admission. The dedicated account is created when the webhook gives it to a pod (it
+ * holds no role by itself, so a forged review that makes one grants nothing; the ServiceAccount admission plugin
+ * would refuse the pod without it). The sidecar's bindings are made only for an account that holds the roles by
+ * the rule in grants.ts, read from the API server — never because a review named the account or namespace.
+ *
+ * Every admission reads the account once (a GET), so that a namespace deleted and recreated, or an account
+ * deleted, is seen at once: the bindings are re-made whenever the account's uid differs from the remembered one.
+ * The memory of "bindings made" is bounded (LRU) and short-lived.
  */
-import { ApiException, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
 import { err, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import {
+  type Account,
+  accountGranted,
+  accountKey,
+  bindingNames,
+  holdsSidecarRoles,
+  isExcludedNamespace,
+  MANAGED_LABELS,
+  NODE_READER_CLUSTER_ROLE,
+  namespaceEnabled,
+  SIDECAR_CLUSTER_ROLE,
+} from './grants.js';
 
-export const SIDECAR_CLUSTER_ROLE = 'sidecar-destruct-sidecar';
-export const NODE_READER_CLUSTER_ROLE = 'sidecar-destruct-node-reader';
-const LABELS = {
-  'app.kubernetes.io/name': 'sidecar-destruct',
-  'app.kubernetes.io/managed-by': 'sidecar-destruct-webhook',
-};
-const REMEMBER_MS = 10 * 60_000;
+export { bindingNames, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE } from './grants.js';
+
+/** What admission reports about the pod's account: nothing when it holds the sidecar's roles. */
+export interface NotGranted {
+  readonly kind: 'not-granted';
+  readonly account: Account;
+  readonly dedicated: boolean;
+}
 
 export type EnsureAccount = (
   namespace: string,
   account: string,
   createAccount: boolean,
-) => Promise<Result<void>>;
+) => Promise<Result<NotGranted | undefined>>;
 
-/** Names of the bindings for one account; a ClusterRoleBinding name must be unique cluster-wide. */
-export const bindingNames = (namespace: string, account: string) => ({
-  roleBinding: `sidecar-destruct:${account}`,
-  clusterRoleBinding: `sidecar-destruct:${namespace}:${account}`,
-});
+const REMEMBER_MS = 60_000;
+export const REMEMBER_MAX = 1_024;
 
-async function created(call: () => Promise<unknown>): Promise<void> {
+/** A bounded map that forgets its least recently used entry, and entries older than their deadline. */
+export class Memory<V> {
+  private readonly entries = new Map<string, { value: V; until: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly now: () => number,
+  ) {}
+  get size(): number {
+    return this.entries.size;
+  }
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    if (entry.until <= this.now()) return undefined;
+    this.entries.set(key, entry);
+    return entry.value;
+  }
+  set(key: string, value: V, ttlMs: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, until: this.now() + ttlMs });
+    while (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+  }
+}
+
+const notFound = (e: unknown): boolean => e instanceof ApiException && e.code === 404;
+
+async function created<T>(call: () => Promise<T>): Promise<T | undefined> {
   try {
-    await call();
+    return await call();
   } catch (e) {
-    if (e instanceof ApiException && e.code === 409) return;
+    if (e instanceof ApiException && e.code === 409) return undefined;
     throw e;
   }
 }
 
-export function accountEnsurer(kubeConfig: KubeConfig, now: () => number = Date.now): EnsureAccount {
+/** `HTTP 403: <the API server's message>`: which policy or RBAC rule refused is in the message. */
+export function describeApiError(e: unknown): string {
+  if (!(e instanceof ApiException)) return (e as Error).message;
+  let message: unknown;
+  try {
+    message = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body)?.message;
+  } catch {
+    message = undefined;
+  }
+  return typeof message === 'string' ? `HTTP ${e.code}: ${message.slice(0, 300)}` : `HTTP ${e.code}`;
+}
+
+/** Creates the two bindings of an account; AlreadyExists is success (the names are the account's). */
+export async function bindAccount(rbac: RbacAuthorizationV1Api, account: Account): Promise<void> {
+  const subject = { kind: 'ServiceAccount', name: account.name, namespace: account.namespace };
+  const names = bindingNames(account);
+  await created(() =>
+    rbac.createNamespacedRoleBinding({
+      namespace: account.namespace,
+      body: {
+        metadata: { name: names.roleBinding, namespace: account.namespace, labels: { ...MANAGED_LABELS } },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: SIDECAR_CLUSTER_ROLE },
+        subjects: [subject],
+      },
+    }),
+  );
+  await created(() =>
+    rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: names.clusterRoleBinding, labels: { ...MANAGED_LABELS } },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: NODE_READER_CLUSTER_ROLE,
+        },
+        subjects: [subject],
+      },
+    }),
+  );
+}
+
+export interface EnsurerOptions {
+  /** The webhook's own namespace: never given an account or binding. */
+  readonly ownNamespace: string;
+  readonly now?: () => number;
+}
+
+export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions): EnsureAccount {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const ensuredUntil = new Map<string, number>();
+  const now = options.now ?? (() => performance.now());
+  // account key → its uid and grant label when its bindings were made (or found not granted), and that verdict.
+  const remembered = new Memory<{ seen: string; report: NotGranted | undefined }>(REMEMBER_MAX, now);
 
-  return async (namespace, account, createAccount) => {
-    const key = `${namespace}/${account}`;
-    if ((ensuredUntil.get(key) ?? 0) > now()) return ok(undefined);
-    const subject = { kind: 'ServiceAccount', name: account, namespace };
-    const names = bindingNames(namespace, account);
-    try {
-      if (createAccount) {
-        await created(() =>
-          core.createNamespacedServiceAccount({
-            namespace,
-            body: { metadata: { name: account, namespace, labels: LABELS } },
-          }),
-        );
-      }
-      await created(() =>
-        rbac.createNamespacedRoleBinding({
-          namespace,
-          body: {
-            metadata: { name: names.roleBinding, namespace, labels: LABELS },
-            roleRef: {
-              apiGroup: 'rbac.authorization.k8s.io',
-              kind: 'ClusterRole',
-              name: SIDECAR_CLUSTER_ROLE,
-            },
-            subjects: [subject],
-          },
-        }),
-      );
-      await created(() =>
-        rbac.createClusterRoleBinding({
-          body: {
-            metadata: { name: names.clusterRoleBinding, labels: LABELS },
-            roleRef: {
-              apiGroup: 'rbac.authorization.k8s.io',
-              kind: 'ClusterRole',
-              name: NODE_READER_CLUSTER_ROLE,
-            },
-            subjects: [subject],
-          },
-        }),
-      );
-    } catch (e) {
-      const detail = e instanceof ApiException ? `HTTP ${e.code}` : (e as Error).message;
-      return err(`cannot create the sidecar's ServiceAccount or bindings in ${namespace} (${detail})`);
+  return async (namespace, name, dedicated) => {
+    const account = { namespace, name };
+    if (isExcludedNamespace(namespace, options.ownNamespace)) {
+      return err(`namespace ${namespace} never gets the sidecar's account or roles`);
     }
-    ensuredUntil.set(key, now() + REMEMBER_MS);
-    return ok(undefined);
+    try {
+      let sa: V1ServiceAccount | undefined;
+      try {
+        sa = await core.readNamespacedServiceAccount({ name, namespace });
+      } catch (e) {
+        if (!notFound(e)) throw e;
+      }
+      if (!sa && dedicated) {
+        sa =
+          (await created(() =>
+            core.createNamespacedServiceAccount({
+              namespace,
+              body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } },
+            }),
+          )) ?? (await core.readNamespacedServiceAccount({ name, namespace }));
+      }
+      // A pod naming an account that does not exist is refused by the ServiceAccount admission plugin.
+      if (!sa) return ok({ kind: 'not-granted', account, dedicated });
+      // The account's uid and grant label are read on every admission, so that a recreated account or a grant
+      // given or taken is seen at once; only the namespace's label is remembered for a while.
+      const seen = `${sa.metadata?.uid ?? ''}/${accountGranted(sa.metadata?.labels)}`;
+      const known = remembered.get(accountKey(account));
+      if (known && known.seen === seen) return ok(known.report);
+
+      const enabled =
+        dedicated && namespaceEnabled((await core.readNamespace({ name: namespace })).metadata?.labels);
+      const holds = holdsSidecarRoles({
+        dedicated,
+        namespaceEnabled: enabled,
+        accountGranted: accountGranted(sa.metadata?.labels),
+      });
+      const report: NotGranted | undefined = holds ? undefined : { kind: 'not-granted', account, dedicated };
+      if (holds) await bindAccount(rbac, account);
+      remembered.set(accountKey(account), { seen, report }, REMEMBER_MS);
+      return ok(report);
+    } catch (e) {
+      return err(
+        `cannot check or bind the sidecar's ServiceAccount ${namespace}/${name} (${describeApiError(e)})`,
+      );
+    }
   };
 }
 

@@ -4,6 +4,7 @@ import fastJsonPatch from 'fast-json-patch';
 import type { EnsureAccount } from './accounts.js';
 import type { Config } from './config.js';
 import { decide, REASONS, type Reason } from './decide.js';
+import { notGrantedWarning } from './grants.js';
 import { inject, markNothingToEnforce } from './inject.js';
 import type { Outcome } from './metrics.js';
 import { type AdmissionRequest, type AdmissionReview, allowed, denied, patched } from './review.js';
@@ -68,6 +69,8 @@ export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise
         if (!ensured.ok) {
           error = ensured.error;
           warnings.push(`sidecar-destruct: ${ensured.error}; the sidecar may lack the permissions to act`);
+        } else if (ensured.value) {
+          warnings.push(notGrantedWarning(ensured.value.account, ensured.value.dedicated));
         }
       }
       return {

@@ -36,6 +36,8 @@ export interface Config {
   readonly bodyLimit: number;
   /** A kubeconfig for the API client; empty means in-cluster. */
   readonly kubeconfig: string;
+  /** How often the reconciler makes the sidecar bindings equal the grants, in milliseconds. */
+  readonly reconcileIntervalMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -134,6 +136,12 @@ export const SETTINGS = {
     default: '',
     help: 'kubeconfig for the API client; empty: in-cluster',
   },
+  reconcileInterval: {
+    flag: 'reconcile-interval-seconds',
+    env: 'RECONCILE_INTERVAL_SECONDS',
+    default: '60',
+    help: 'how often the sidecar bindings are made to match the grants (and revoked ones removed)',
+  },
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', default: 'info', help: 'debug, info, warn or error' },
 } as const satisfies Record<string, Setting>;
 
@@ -225,6 +233,7 @@ export function parseConfig(
     },
     bodyLimit: integer('bodyLimit', 1_024, 64 * 1_048_576),
     kubeconfig: raw('kubeconfig'),
+    reconcileIntervalMs: integer('reconcileInterval', 1, 86_400) * 1_000,
     logLevel: oneOf('logLevel', ['info', 'debug', 'warn', 'error'] as const),
   };
   return errors.length > 0 ? err(errors) : ok(Object.freeze(config));

@@ -32,7 +32,7 @@ export const REASONS: Record<Reason, string> = {
   'not-a-pod': 'not a Pod: allowed unchanged',
   'not-create': 'not a CREATE: allowed unchanged',
   subresource: 'a subresource request: allowed unchanged',
-  'excluded-namespace': 'kube-system and the webhook namespace are never injected',
+  'excluded-namespace': 'kube-* namespaces and the webhook namespace are never injected',
   'opted-out': `the pod opted out (${POD_INJECT_LABEL}=false)`,
   'already-injected': `the pod already carries the sidecar (${STATUS_ANNOTATION})`,
   'nothing-to-enforce':
@@ -61,6 +61,7 @@ export type Decision =
       readonly settings: Settings;
     };
 
+/** Besides these, every kube-* namespace: the webhook may create no account there (its write fence says so). */
 export const EXCLUDED_NAMESPACES: readonly string[] = ['kube-system'];
 
 export function decide(request: AdmissionRequest, ownNamespace: string): Decision {
@@ -70,7 +71,11 @@ export function decide(request: AdmissionRequest, ownNamespace: string): Decisio
   if (request.subResource) return { action: 'allow', reason: 'subresource' };
   if (request.operation !== 'CREATE') return { action: 'allow', reason: 'not-create' };
   const namespace = request.namespace ?? '';
-  if (EXCLUDED_NAMESPACES.includes(namespace) || namespace === ownNamespace) {
+  if (
+    EXCLUDED_NAMESPACES.includes(namespace) ||
+    namespace.startsWith('kube-') ||
+    namespace === ownNamespace
+  ) {
     return { action: 'allow', reason: 'excluded-namespace' };
   }
   const parsed = parsePod(request.object);

@@ -106,8 +106,9 @@ export function inject(original: V1Pod, rule: Rule, settings: Settings, options:
     serviceAccountName = options.serviceAccountName;
     spec.serviceAccountName = serviceAccountName;
     if (spec.serviceAccount) spec.serviceAccount = serviceAccountName;
+    // The truth, as the README's security model says it: every container of a pod shares its account.
     warnings.push(
-      `sidecar-destruct: the pod's ServiceAccount was changed from "default" to "${serviceAccountName}", which may delete or evict this pod only`,
+      `sidecar-destruct: the pod now runs as ServiceAccount "${serviceAccountName}" instead of "default": all its containers get that token (read every Node, create Events, delete or evict this pod only) and lose what "default" was granted`,
     );
   }
 

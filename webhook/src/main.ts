@@ -10,6 +10,7 @@ import { accountEnsurer, type EnsureAccount, loadKubeConfig } from './accounts.j
 import { buildApp } from './app.js';
 import { parseConfig, WEBHOOK_HELP, wantsHelp } from './config.js';
 import { type ClusterVersions, resolveMode } from './mode.js';
+import { startReconciler } from './reconcile.js';
 import { followCertificate, readPair } from './tls.js';
 import { readClusterVersions } from './versions.js';
 
@@ -44,7 +45,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     clientProblem = (e as Error).message;
   }
   const ensureAccount: EnsureAccount = kubeConfig
-    ? accountEnsurer(kubeConfig)
+    ? accountEnsurer(kubeConfig, { ownNamespace: config.namespace })
     : async () => err(`no API client (${clientProblem}); set --kubeconfig or run in a cluster`);
 
   let versions: ClusterVersions | undefined;
@@ -83,6 +84,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   void refreshVersions();
   const versionTimer = setInterval(() => void refreshVersions(), VERSION_REFRESH_MS);
   versionTimer.unref();
+  const reconciler = kubeConfig
+    ? startReconciler(
+        kubeConfig,
+        {
+          ownNamespace: config.namespace,
+          dedicatedAccount: config.serviceAccountName,
+          intervalMs: config.reconcileIntervalMs,
+        },
+        log,
+      )
+    : undefined;
 
   try {
     await fastify.listen({ host: config.host, port: config.port });
@@ -108,6 +120,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   log.info({ signal }, 'draining: finishing reviews in flight');
   stopFollowing();
   clearInterval(versionTimer);
+  reconciler?.stop();
   await fastify.close();
   log.info('stopped');
   return 0;

@@ -1,0 +1,738 @@
+/**
+ * "Nobody gains a permission through sidecar-destruct", tried as an attacker would on a real kube-apiserver with
+ * RBAC, the default admission chain, deploy/base installed and the webhook running with deploy/'s credentials
+ * (issue 12). One describe per attack, each asserting the safe outcome, plus the safe cases that held already.
+ */
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { fileURLToPath } from 'node:url';
+import type { V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ControlPlane, Reply, RunningWebhook } from '../src/index.js';
+import { DEPLOY_DIR, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from '../src/index.js';
+import { eventually, expectStatus, type InstalledCluster, installedCluster, USB } from './fixtures.js';
+
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+const MANAGED = 'app.kubernetes.io/managed-by=sidecar-destruct-webhook';
+const GRANT = 'sidecar-destruct.io/sidecar-roles';
+const grantCommand = (ns: string, account: string) =>
+  `kubectl label serviceaccount ${account} -n ${ns} ${GRANT}=granted`;
+
+let cluster: InstalledCluster;
+let cp: ControlPlane;
+let webhook: RunningWebhook;
+
+beforeAll(async () => {
+  // The controller-manager deletes namespaces (and makes their default accounts); a 1 s reconcile keeps the
+  // polls short.
+  cluster = await installedCluster({ controllerManager: true }, ['--reconcile-interval-seconds=1']);
+  ({ cp, webhook } = cluster);
+});
+afterAll(async () => cluster?.stop());
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers: users are ServiceAccounts with exactly the Role a test gives them, tokens come from TokenRequest.
+
+async function namespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+  await expectStatus(cp.rest('POST', '/api/v1/namespaces', { metadata: { name, labels } }), 201);
+  await expectStatus(
+    cp.rest('POST', `/api/v1/namespaces/${name}/serviceaccounts`, { metadata: { name: 'default' } }),
+    201,
+    409,
+  );
+}
+
+async function serviceAccount(ns: string, name: string, labels: Record<string, string> = {}): Promise<void> {
+  await expectStatus(
+    cp.rest('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name, labels } }),
+    201,
+  );
+}
+
+/** A Role with `rules`, bound to ServiceAccount `account` of `ns`. */
+async function grantRole(ns: string, account: string, rules: object[]): Promise<void> {
+  const name = `${account}-role`;
+  await expectStatus(cp.rest('POST', `${RBAC}/namespaces/${ns}/roles`, { metadata: { name }, rules }), 201);
+  await expectStatus(
+    cp.rest('POST', `${RBAC}/namespaces/${ns}/rolebindings`, {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: account, namespace: ns }],
+    }),
+    201,
+  );
+}
+
+/** A token of the account, bound to a pod when one is given (what the kubelet mounts), else to nothing. */
+async function tokenOf(ns: string, account: string, pod?: V1Pod): Promise<{ token: string }> {
+  const spec = pod
+    ? {
+        expirationSeconds: 3600,
+        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid },
+      }
+    : { expirationSeconds: 3600 };
+  const reply = await expectStatus(
+    cp.rest('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${account}/token`, { spec }),
+    201,
+  );
+  return { token: reply.status.token };
+}
+
+/** A pod pinned to the USB stick that passes Pod Security "restricted". */
+function pod(name: string, options: { labels?: Record<string, string>; account?: string } = {}): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: options.labels ?? {} },
+    spec: {
+      ...(options.account ? { serviceAccountName: options.account } : {}),
+      nodeSelector: { [USB]: 'true' },
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'app',
+          image: 'example/app:1',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  };
+}
+
+const sidecarOf = (p: V1Pod) =>
+  [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].find(
+    (c) => c.name === 'sidecar-destruct',
+  );
+
+const deletePod = (ns: string, name: string, as?: { token: string }, body?: object): Promise<Reply> =>
+  cp.rest('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, body, as);
+
+const evictPod = (ns: string, name: string, as: { token: string }): Promise<Reply> =>
+  cp.rest(
+    'POST',
+    `/api/v1/namespaces/${ns}/pods/${name}/eviction`,
+    { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: ns } },
+    as,
+  );
+
+const status = async (reply: Promise<Reply>): Promise<number> => (await reply).status;
+
+const exists = async (path: string): Promise<boolean> => (await cp.rest('GET', path)).status === 200;
+
+/** Every binding the webhook made: `RoleBinding ns/name` and `ClusterRoleBinding name`, sorted. */
+async function managedBindings(): Promise<string[]> {
+  const rbs = await expectStatus(cp.rest('GET', `${RBAC}/rolebindings?labelSelector=${MANAGED}`), 200);
+  const crbs = await expectStatus(
+    cp.rest('GET', `${RBAC}/clusterrolebindings?labelSelector=${MANAGED}`),
+    200,
+  );
+  return [
+    ...rbs.items.map((b: V1Pod) => `RoleBinding ${b.metadata?.namespace}/${b.metadata?.name}`),
+    ...crbs.items.map((b: V1Pod) => `ClusterRoleBinding ${b.metadata?.name}`),
+  ].sort();
+}
+
+const bindingsOf = (ns: string, account: string): string[] => [
+  `ClusterRoleBinding sidecar-destruct:${ns}:${account}`,
+  `RoleBinding ${ns}/sidecar-destruct:${account}`,
+];
+
+/**
+ * Proves that a reconcile pass ran after this call (so that an absence asserted next is not "not yet"): grants
+ * a fresh account and waits for the reconciler to bind it.
+ */
+let probes = 0;
+async function reconciled(): Promise<void> {
+  const ns = 'reconcile-probe';
+  if (probes === 0) await namespace(ns);
+  const account = `probe-${++probes}`;
+  await serviceAccount(ns, account, { [GRANT]: 'granted' });
+  await eventually(async () => {
+    expect(await managedBindings()).toEqual(expect.arrayContaining(bindingsOf(ns, account)));
+  }, 20_000);
+}
+
+/** POSTs an AdmissionReview straight to the webhook, as anyone who can reach its port could. */
+function forge(review: object): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify(review);
+    const req = request(
+      webhook.url,
+      {
+        method: 'POST',
+        ca: webhook.ca.certPem,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const forgedReview = (ns: string, p: V1Pod, uid: string) => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid,
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    namespace: ns,
+    name: p.metadata?.name,
+    operation: 'CREATE',
+    userInfo: { username: 'system:admin', groups: ['system:masters'] },
+    object: { ...p, metadata: { ...p.metadata, namespace: ns } },
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('attack 1: a pod names an account to have it bound', () => {
+  let app: V1Pod;
+  let other: V1Pod;
+
+  beforeAll(async () => {
+    await namespace('team', { 'sidecar-destruct.io/injection': 'enabled' });
+    await serviceAccount('team', 'deployer');
+    await serviceAccount('team', 'pod-creator');
+    await grantRole('team', 'pod-creator', [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
+    await expectStatus(cp.rest('POST', '/api/v1/namespaces/team/pods', pod('victim')), 201);
+    // A second pod of deployer's, not opted in: the source of a token bound to a pod that is not the victim.
+    other = await expectStatus(
+      cp.rest(
+        'POST',
+        '/api/v1/namespaces/team/pods',
+        pod('other', { account: 'deployer', labels: { 'sidecar-destruct.io/inject': 'false' } }),
+      ),
+      201,
+    );
+  });
+
+  it('injects the pod but binds nothing to the account it named, and says which command would', async () => {
+    const creator = await tokenOf('team', 'pod-creator');
+    const reply = await cp.rest(
+      'POST',
+      '/api/v1/namespaces/team/pods',
+      pod('app', { account: 'deployer' }),
+      creator,
+    );
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    app = reply.body;
+    expect(sidecarOf(app)).toBeDefined();
+    expect(app.spec?.serviceAccountName).toBe('deployer');
+    expect(reply.headers?.warning).toContain(grantCommand('team', 'deployer'));
+    expect(reply.headers?.warning).toContain('the sidecar cannot delete this pod');
+
+    await reconciled();
+    const now = await managedBindings();
+    for (const b of bindingsOf('team', 'deployer')) expect(now).not.toContain(b);
+  });
+
+  it("leaves the account's token without pod delete, eviction or node watch", async () => {
+    const deployer = await tokenOf('team', 'deployer', other);
+    expect(await status(deletePod('team', 'victim', deployer))).toBe(403);
+    expect(await status(evictPod('team', 'victim', deployer))).toBe(403);
+    expect(
+      await status(cp.rest('GET', '/api/v1/nodes?watch=true&timeoutSeconds=1', undefined, deployer)),
+    ).toBe(403);
+  });
+
+  it('once its admin grants the account, confines it to its own pod: never a neighbour', async () => {
+    await expectStatus(
+      cp.rest(
+        'PATCH',
+        '/api/v1/namespaces/team/serviceaccounts/deployer',
+        { metadata: { labels: { [GRANT]: 'granted' } } },
+        { contentType: 'application/merge-patch+json' },
+      ),
+      200,
+    );
+    await eventually(async () => {
+      expect(await managedBindings()).toEqual(expect.arrayContaining(bindingsOf('team', 'deployer')));
+    }, 20_000);
+    const ofOther = await tokenOf('team', 'deployer', other);
+    // RBAC now allows the delete (the role is bound); the own-pod policy refuses it.
+    await eventually(async () => {
+      const refused = await deletePod('team', 'victim', ofOther);
+      expect(refused.status).toBe(403);
+      expect(refused.body.message).toContain(
+        'holds the sidecar role, so it may only delete or evict the pod',
+      );
+    });
+    expect(await status(evictPod('team', 'victim', ofOther))).toBe(403);
+    expect(await status(deletePod('team', 'victim', await tokenOf('team', 'deployer')))).toBe(403);
+    expect(await status(cp.rest('GET', '/api/v1/nodes/pi-a', undefined, ofOther))).toBe(200);
+    // Its own pod, with the token bound to it.
+    expect(await status(deletePod('team', 'app', await tokenOf('team', 'deployer', app)))).toBe(200);
+  });
+
+  it('confines every holder of the sidecar role, however it was bound (here: a group)', async () => {
+    await expectStatus(
+      cp.rest('POST', `${RBAC}/namespaces/team/rolebindings`, {
+        metadata: { name: 'all-accounts-sidecar' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'sidecar-destruct-sidecar',
+        },
+        subjects: [
+          { kind: 'Group', name: 'system:serviceaccounts:team', apiGroup: 'rbac.authorization.k8s.io' },
+        ],
+      }),
+      201,
+    );
+    const creator = await tokenOf('team', 'pod-creator');
+    await eventually(async () => {
+      const refused = await deletePod('team', 'victim', creator);
+      expect(refused.status).toBe(403);
+      expect(refused.body.message).toContain('holds the sidecar role');
+    });
+    await expectStatus(cp.rest('DELETE', `${RBAC}/namespaces/team/rolebindings/all-accounts-sidecar`), 200);
+    expect((await cp.rest('GET', '/api/v1/namespaces/team/pods/victim')).status).toBe(200);
+  });
+
+  it('removes the bindings when the grant label goes', async () => {
+    await expectStatus(
+      cp.rest(
+        'PATCH',
+        '/api/v1/namespaces/team/serviceaccounts/deployer',
+        { metadata: { labels: { [GRANT]: null } } },
+        { contentType: 'application/merge-patch+json' },
+      ),
+      200,
+    );
+    await eventually(async () => {
+      const now = await managedBindings();
+      for (const b of bindingsOf('team', 'deployer')) expect(now).not.toContain(b);
+    }, 20_000);
+  });
+});
+
+describe('attack 2: forged AdmissionReviews posted straight to the webhook', () => {
+  beforeAll(async () => {
+    await namespace('victim');
+    await serviceAccount('victim', 'victim-admin');
+    await expectStatus(cp.rest('POST', '/api/v1/namespaces/victim/pods', pod('precious')), 201);
+  });
+
+  it('create no binding for an account or namespace they name, and no account in kube-*', async () => {
+    const before = await managedBindings();
+    for (const [ns, account] of [
+      ['victim', 'victim-admin'],
+      ['victim', undefined],
+      ['default', undefined],
+      ['kube-node-lease', undefined],
+    ] as const) {
+      const p = pod(`forged-${ns}`, { labels: { 'sidecar-destruct.io/inject': 'true' }, account });
+      expect(await forge(forgedReview(ns, p, `forged-${ns}-${account ?? 'default'}`))).toBe(200);
+    }
+    await reconciled();
+    expect((await managedBindings()).filter((b) => !b.includes('reconcile-probe'))).toEqual(
+      before.filter((b) => !b.includes('reconcile-probe')),
+    );
+    expect(await exists('/api/v1/namespaces/kube-node-lease/serviceaccounts/sidecar-destruct')).toBe(false);
+    // The named account gained nothing.
+    const admin = await tokenOf('victim', 'victim-admin');
+    expect(await status(deletePod('victim', 'precious', admin))).toBe(403);
+    expect(await status(cp.rest('GET', '/api/v1/nodes/pi-a', undefined, admin))).toBe(403);
+  });
+
+  it('100 forged reviews with made-up accounts leave no binding and at most the one rights-less account', async () => {
+    const before = await managedBindings();
+    for (let i = 0; i < 100; i++) {
+      const p = pod(`made-up-${i}`, {
+        labels: { 'sidecar-destruct.io/inject': 'true' },
+        account: `made-up-${i}`,
+      });
+      expect(await forge(forgedReview('victim', p, `made-up-${i}`))).toBe(200);
+    }
+    await reconciled();
+    expect((await managedBindings()).filter((b) => !b.includes('reconcile-probe'))).toEqual(
+      before.filter((b) => !b.includes('reconcile-probe')),
+    );
+    const accounts = await expectStatus(
+      cp.rest('GET', `/api/v1/serviceaccounts?labelSelector=${MANAGED}`),
+      200,
+    );
+    const names: string[] = accounts.items.map((a: V1Pod) => `${a.metadata?.namespace}/${a.metadata?.name}`);
+    expect(names.every((n) => n.endsWith('/sidecar-destruct'))).toBe(true);
+    expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe("attack 3: the webhook's own credentials", () => {
+  let asWebhook: { token: string };
+  const binding = (
+    kind: 'RoleBinding' | 'ClusterRoleBinding',
+    role: string,
+    subject: object,
+    ns?: string,
+  ) => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind,
+    metadata: {
+      name: `attack-${Math.random().toString(36).slice(2, 8)}`,
+      ...(ns ? { namespace: ns } : {}),
+      labels: { 'app.kubernetes.io/managed-by': 'sidecar-destruct-webhook' },
+    },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+    subjects: [subject],
+  });
+  const everyone = { kind: 'Group', name: 'system:authenticated', apiGroup: 'rbac.authorization.k8s.io' };
+
+  beforeAll(async () => {
+    asWebhook = await tokenOf(WEBHOOK_NAMESPACE, 'sidecar-destruct-webhook');
+    await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/kube-system/pods', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'core-dns' },
+        spec: { containers: [{ name: 'c', image: 'example/dns:1' }] },
+      }),
+      201,
+    );
+  });
+
+  it('cannot bind a sidecar role to a group, a user or another namespace, nor bind other roles', async () => {
+    const crb = `${RBAC}/clusterrolebindings`;
+    for (const [path, body] of [
+      [crb, binding('ClusterRoleBinding', 'sidecar-destruct-sidecar', everyone)],
+      [crb, binding('ClusterRoleBinding', 'sidecar-destruct-node-reader', everyone)],
+      [
+        crb,
+        binding('ClusterRoleBinding', 'sidecar-destruct-node-reader', {
+          kind: 'ServiceAccount',
+          name: 'x',
+          namespace: 'kube-system',
+        }),
+      ],
+      [
+        `${RBAC}/namespaces/victim/rolebindings`,
+        binding('RoleBinding', 'sidecar-destruct-sidecar', everyone, 'victim'),
+      ],
+      [
+        `${RBAC}/namespaces/victim/rolebindings`,
+        binding(
+          'RoleBinding',
+          'sidecar-destruct-sidecar',
+          { kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' },
+          'victim',
+        ),
+      ],
+      [
+        `${RBAC}/namespaces/victim/rolebindings`,
+        binding(
+          'RoleBinding',
+          'sidecar-destruct-sidecar',
+          { kind: 'ServiceAccount', name: 'default', namespace: 'team' },
+          'victim',
+        ),
+      ],
+      [
+        `${RBAC}/namespaces/victim/rolebindings`,
+        binding(
+          'RoleBinding',
+          'admin',
+          { kind: 'ServiceAccount', name: 'default', namespace: 'victim' },
+          'victim',
+        ),
+      ],
+    ] as const) {
+      const reply = await cp.rest('POST', path, body, asWebhook);
+      expect(
+        reply.status,
+        `${body.roleRef.name} → ${JSON.stringify(body.subjects)}: ${reply.body?.message}`,
+      ).toBe(403);
+    }
+    // And so nobody deletes a pod in kube-system.
+    const anyone = await tokenOf('victim', 'default');
+    expect(await status(deletePod('kube-system', 'core-dns', anyone))).toBe(403);
+  });
+
+  it('cannot create accounts in kube-* or with another name, nor change or delete what it did not make', async () => {
+    const sa = (ns: string, name: string) =>
+      cp.rest('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name } }, asWebhook);
+    expect(await status(sa('kube-system', 'sidecar-destruct'))).toBe(403);
+    expect(await status(sa('kube-public', 'sidecar-destruct'))).toBe(403);
+    expect(await status(sa('victim', 'builder'))).toBe(403);
+    await expectStatus(
+      cp.rest('POST', `${RBAC}/namespaces/victim/rolebindings`, {
+        metadata: { name: 'theirs' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'sidecar-destruct-sidecar',
+        },
+        subjects: [{ kind: 'ServiceAccount', name: 'victim-admin', namespace: 'victim' }],
+      }),
+      201,
+    );
+    expect(
+      await status(cp.rest('DELETE', `${RBAC}/namespaces/victim/rolebindings/theirs`, undefined, asWebhook)),
+    ).toBe(403);
+    await expectStatus(cp.rest('DELETE', `${RBAC}/namespaces/victim/rolebindings/theirs`), 200);
+  });
+
+  it('may still do its job: the dedicated account and its two bindings', async () => {
+    await namespace('job', { 'sidecar-destruct.io/injection': 'enabled' });
+    expect(
+      await status(
+        cp.rest(
+          'POST',
+          '/api/v1/namespaces/job/serviceaccounts',
+          { metadata: { name: 'sidecar-destruct' } },
+          asWebhook,
+        ),
+      ),
+    ).toBe(201);
+    const subject = { kind: 'ServiceAccount', name: 'sidecar-destruct', namespace: 'job' };
+    expect(
+      await status(
+        cp.rest(
+          'POST',
+          `${RBAC}/namespaces/job/rolebindings`,
+          binding('RoleBinding', 'sidecar-destruct-sidecar', subject, 'job'),
+          asWebhook,
+        ),
+      ),
+    ).toBe(201);
+    expect(
+      await status(
+        cp.rest(
+          'POST',
+          `${RBAC}/clusterrolebindings`,
+          binding('ClusterRoleBinding', 'sidecar-destruct-node-reader', subject),
+          asWebhook,
+        ),
+      ),
+    ).toBe(201);
+  });
+});
+
+describe('attack 4: opted-in pods without a working sidecar', () => {
+  beforeAll(async () => {
+    await namespace('home', { 'sidecar-destruct.io/injection': 'enabled' });
+  });
+
+  const marked = (name: string, statusValue: string, extra: Partial<V1Pod['spec']> = {}): V1Pod => {
+    const p = pod(name);
+    return {
+      ...p,
+      metadata: { ...p.metadata, annotations: { 'sidecar-destruct.io/status': statusValue } },
+      spec: { ...(p.spec as NonNullable<V1Pod['spec']>), ...extra },
+    };
+  };
+  const refused = async (p: V1Pod, message: string): Promise<void> => {
+    const reply = await cp.rest('POST', '/api/v1/namespaces/home/pods', p);
+    expect(reply.status, JSON.stringify(reply.body)).toBe(403);
+    expect(reply.body.message).toContain(message);
+  };
+
+  it('refuses a constrained pod preset to nothing-to-enforce, or to a status the injector never writes', async () => {
+    await refused(
+      marked('preset-skip', 'nothing-to-enforce'),
+      'marked nothing-to-enforce but has a nodeSelector',
+    );
+    await refused(marked('preset-other', 'skipped'), 'only injected or nothing-to-enforce');
+    const affinity = marked('preset-affinity', 'nothing-to-enforce', {
+      nodeSelector: {},
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: USB, operator: 'Exists' }] }],
+          },
+        },
+      },
+    });
+    await refused(affinity, 'marked nothing-to-enforce');
+  });
+
+  it('refuses a pod marked injected whose sidecar-destruct container is not the configured sidecar', async () => {
+    const lookalike = (image: string, command?: string[]) => ({
+      name: 'sidecar-destruct',
+      image,
+      ...(command ? { command } : {}),
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    });
+    const app = pod('x').spec?.containers[0];
+    await refused(
+      marked('busybox', 'injected', { containers: [app as never, lookalike('busybox:1.37')] }),
+      'marked injected but has no sidecar-destruct container running',
+    );
+    await refused(
+      marked('command', 'injected', {
+        containers: [app as never, lookalike(TEST_SIDECAR_IMAGE, ['sleep', 'inf'])],
+      }),
+      'marked injected',
+    );
+  });
+
+  it('admits an unconstrained pod as nothing-to-enforce, and an injected one', async () => {
+    const free = pod('free');
+    delete free.spec?.nodeSelector;
+    const admitted = await expectStatus(cp.rest('POST', '/api/v1/namespaces/home/pods', free), 201);
+    expect(admitted.metadata.annotations['sidecar-destruct.io/status']).toBe('nothing-to-enforce');
+    const injected = await expectStatus(cp.rest('POST', '/api/v1/namespaces/home/pods', pod('pinned')), 201);
+    expect(sidecarOf(injected)?.image).toBe(TEST_SIDECAR_IMAGE);
+  });
+
+  it('leaves no binding behind for a pod that Pod Security refused', async () => {
+    await namespace('strict', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    await serviceAccount('strict', 'builder');
+    const privileged = (name: string, account?: string): V1Pod => {
+      const p = pod(name, { labels: { 'sidecar-destruct.io/inject': 'true' }, account });
+      return { ...p, spec: { ...(p.spec as NonNullable<V1Pod['spec']>), hostNetwork: true } };
+    };
+    for (const p of [privileged('own', 'builder'), privileged('dedicated')]) {
+      const reply = await cp.rest('POST', '/api/v1/namespaces/strict/pods', p);
+      expect(reply.status, JSON.stringify(reply.body)).toBe(403);
+      expect(reply.body.message).toContain('violates PodSecurity');
+    }
+    await reconciled();
+    expect((await managedBindings()).filter((b) => b.includes('strict'))).toEqual([]);
+  });
+});
+
+describe('attack 5: the identity change, said truly', () => {
+  it('warns that every container of a pod switched from default runs as the sidecar account, and what it can do', async () => {
+    const reply = await cp.rest('POST', '/api/v1/namespaces/home/pods', pod('switched'));
+    expect(reply.status).toBe(201);
+    expect(reply.body.spec.serviceAccountName).toBe('sidecar-destruct');
+    // Warning headers quote the text: `299 - "…"`, with inner quotes escaped.
+    const warning = String(reply.headers?.warning ?? '').replaceAll('\\"', '"');
+    expect(warning).toContain('all its containers get that token');
+    expect(warning).toContain('read every Node');
+    expect(warning).toContain('lose what "default" was granted');
+  });
+
+  it('a pod opted in by its label where the namespace is not enabled gets no roles, and is told how', async () => {
+    await namespace('lone');
+    const reply = await cp.rest(
+      'POST',
+      '/api/v1/namespaces/lone/pods',
+      pod('solo', { labels: { 'sidecar-destruct.io/inject': 'true' } }),
+    );
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    expect(reply.headers?.warning).toContain(grantCommand('lone', 'sidecar-destruct'));
+    await reconciled();
+    expect((await managedBindings()).filter((b) => b.includes('lone'))).toEqual([]);
+  });
+});
+
+describe('the safe cases that already held', () => {
+  let mine: V1Pod;
+  let as: { token: string };
+
+  beforeAll(async () => {
+    mine = await expectStatus(cp.rest('POST', '/api/v1/namespaces/home/pods', pod('mine')), 201);
+    await expectStatus(cp.rest('POST', '/api/v1/namespaces/home/pods', pod('neighbour')), 201);
+    await eventually(async () => {
+      expect(await managedBindings()).toEqual(expect.arrayContaining(bindingsOf('home', 'sidecar-destruct')));
+    }, 20_000);
+    as = await tokenOf('home', 'sidecar-destruct', mine);
+  });
+
+  it("refuses the sidecar token a neighbour's delete or eviction", async () => {
+    expect(await status(deletePod('home', 'neighbour', as))).toBe(403);
+    expect(await status(evictPod('home', 'neighbour', as))).toBe(403);
+  });
+
+  it('refuses a token of the sidecar account bound to no pod', async () => {
+    const unbound = await tokenOf('home', 'sidecar-destruct');
+    expect(await status(deletePod('home', 'mine', unbound))).toBe(403);
+    expect(await status(evictPod('home', 'mine', unbound))).toBe(403);
+  });
+
+  it('answers 409 to a delete whose uid precondition is not the pod', async () => {
+    const reply = await deletePod('home', 'mine', as, {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      preconditions: { uid: '00000000-0000-0000-0000-000000000000' },
+    });
+    expect(reply.status).toBe(409);
+  });
+
+  it('cannot list pods, read secrets or list nodes', async () => {
+    expect(await status(cp.rest('GET', '/api/v1/namespaces/home/pods', undefined, as))).toBe(403);
+    expect(await status(cp.rest('GET', '/api/v1/namespaces/home/secrets', undefined, as))).toBe(403);
+    expect(await status(cp.rest('GET', '/api/v1/nodes', undefined, as))).toBe(403);
+  });
+});
+
+describe('namespaces deleted and recreated (issue 13)', () => {
+  const gone = async (ns: string) =>
+    eventually(
+      async () => expect((await cp.rest('GET', `/api/v1/namespaces/${ns}`)).status).toBe(404),
+      60_000,
+    );
+
+  it('admits opted-in pods in a namespace recreated at once, and removes the old cluster-wide binding', async () => {
+    await namespace('cycle', { 'sidecar-destruct.io/injection': 'enabled' });
+    await expectStatus(cp.rest('POST', '/api/v1/namespaces/cycle/pods', pod('first')), 201);
+    expect(await managedBindings()).toEqual(expect.arrayContaining(bindingsOf('cycle', 'sidecar-destruct')));
+
+    await expectStatus(cp.rest('DELETE', '/api/v1/namespaces/cycle'), 200);
+    await gone('cycle');
+    await eventually(async () => {
+      expect(await managedBindings()).not.toContain(
+        'ClusterRoleBinding sidecar-destruct:cycle:sidecar-destruct',
+      );
+    }, 20_000);
+
+    await namespace('cycle', { 'sidecar-destruct.io/injection': 'enabled' });
+    const reply = await cp.rest('POST', '/api/v1/namespaces/cycle/pods', pod('second'));
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    expect(sidecarOf(reply.body)).toBeDefined();
+    expect(await managedBindings()).toEqual(expect.arrayContaining(bindingsOf('cycle', 'sidecar-destruct')));
+  });
+
+  it('removes the bindings of a namespace whose injection label is removed', async () => {
+    await expectStatus(
+      cp.rest(
+        'PATCH',
+        '/api/v1/namespaces/cycle',
+        { metadata: { labels: { 'sidecar-destruct.io/injection': null } } },
+        { contentType: 'application/merge-patch+json' },
+      ),
+      200,
+    );
+    await eventually(async () => {
+      expect((await managedBindings()).filter((b) => b.includes('cycle'))).toEqual([]);
+    }, 20_000);
+  });
+});
+
+describe('uninstall', () => {
+  it("the README's commands remove everything the webhook made, and its roles and policies", async () => {
+    expect((await managedBindings()).length).toBeGreaterThan(0);
+    await webhook.stop();
+    const readme = await readFile(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const section = readme.slice(readme.indexOf('**Uninstall**'), readme.indexOf('**Known limits.**'));
+    const commands = [...section.matchAll(/`kubectl (delete [^`]+)`/g)].map((m) => (m[1] ?? '').split(' '));
+    expect(commands.length).toBe(3);
+    for (const args of commands) {
+      const [verb, ...rest] = args;
+      // `-k deploy/` is the install's own directory; the harness applied parts of it, so ignore what is absent.
+      const resolved = rest.map((a) => (a === 'deploy/' ? DEPLOY_DIR : a));
+      await cp.kubectl([verb ?? 'delete', ...resolved, '--ignore-not-found', '--wait=false']);
+    }
+    expect(await managedBindings()).toEqual([]);
+    const accounts = await expectStatus(
+      cp.rest('GET', `/api/v1/serviceaccounts?labelSelector=${MANAGED}`),
+      200,
+    );
+    expect(accounts.items).toEqual([]);
+    const left = async (path: string) =>
+      (await expectStatus(cp.rest('GET', path), 200)).items
+        .map((o: V1Pod) => o.metadata?.name ?? '')
+        .filter((n: string) => n.startsWith('sidecar-destruct'));
+    expect(await left(`${RBAC}/clusterroles`)).toEqual([]);
+    expect(await left(`${RBAC}/clusterrolebindings`)).toEqual([]);
+    expect(await left('/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies')).toEqual([]);
+    expect(await left('/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings')).toEqual([]);
+    expect(await left('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations')).toEqual([]);
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * The reconciler: makes the sidecar's bindings equal the rule of grants.ts for the whole cluster, on start and
+ * every `--reconcile-interval-seconds`. It binds accounts granted while none of their pods was being admitted,
+ * and removes the bindings of accounts that lost the grant (namespace or account label removed) or are gone
+ * (namespace deleted: ClusterRoleBindings are cluster-scoped and outlive it). Level-triggered from five
+ * label- or field-selected lists, so it needs no state of its own; every replica may run it (AlreadyExists and
+ * NotFound are success, and deletes carry the uid they saw as a precondition).
+ */
+import {
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  RbacAuthorizationV1Api,
+  type RbacV1Subject,
+  type V1ObjectMeta,
+} from '@kubernetes/client-node';
+import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/sidecar/core';
+import { bindAccount, describeApiError } from './accounts.js';
+import {
+  type Account,
+  type ClusterState,
+  GRANT_LABEL,
+  GRANT_VALUE,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  type ManagedBinding,
+  type Plan,
+  plan,
+} from './grants.js';
+
+export interface ReconcileLog {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+}
+
+export interface Reconciler {
+  /** One pass; resolves with what it did. */
+  runOnce(): Promise<Plan>;
+  stop(): void;
+}
+
+const subjectOf = (subjects: readonly RbacV1Subject[] | undefined): Account | undefined => {
+  const only = subjects?.length === 1 ? subjects[0] : undefined;
+  return only?.kind === 'ServiceAccount' && only.namespace
+    ? { namespace: only.namespace, name: only.name }
+    : undefined;
+};
+
+const accountOf = (m: V1ObjectMeta | undefined): Account => ({
+  namespace: m?.namespace ?? '',
+  name: m?.name ?? '',
+});
+
+const gone = (e: unknown): boolean => e instanceof ApiException && (e.code === 404 || e.code === 409);
+
+export function startReconciler(
+  kubeConfig: KubeConfig,
+  options: { readonly ownNamespace: string; readonly dedicatedAccount: string; readonly intervalMs: number },
+  log: ReconcileLog,
+): Reconciler {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+  const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+
+  const read = async (): Promise<ClusterState> => {
+    // Bindings first: one created after this list by an admission is not in it, so it cannot be removed by a
+    // grant this pass has not seen yet.
+    const [roleBindings, clusterRoleBindings] = await Promise.all([
+      rbac.listRoleBindingForAllNamespaces({ labelSelector: managed }),
+      rbac.listClusterRoleBinding({ labelSelector: managed }),
+    ]);
+    const [namespaces, granted, dedicated] = await Promise.all([
+      core.listNamespace({ labelSelector: `${NAMESPACE_INJECTION_LABEL}=${NAMESPACE_INJECTION_ENABLED}` }),
+      core.listServiceAccountForAllNamespaces({ labelSelector: `${GRANT_LABEL}=${GRANT_VALUE}` }),
+      core.listServiceAccountForAllNamespaces({ fieldSelector: `metadata.name=${options.dedicatedAccount}` }),
+    ]);
+    const bindings: ManagedBinding[] = [
+      ...roleBindings.items.map((b) => ({
+        kind: 'RoleBinding' as const,
+        name: b.metadata?.name ?? '',
+        namespace: b.metadata?.namespace ?? '',
+        uid: b.metadata?.uid ?? '',
+        subject: subjectOf(b.subjects),
+      })),
+      ...clusterRoleBindings.items.map((b) => ({
+        kind: 'ClusterRoleBinding' as const,
+        name: b.metadata?.name ?? '',
+        uid: b.metadata?.uid ?? '',
+        subject: subjectOf(b.subjects),
+      })),
+    ];
+    return {
+      enabledNamespaces: new Set(namespaces.items.map((n) => n.metadata?.name ?? '')),
+      grantedAccounts: granted.items.map((sa) => accountOf(sa.metadata)),
+      dedicatedAccounts: dedicated.items.map((sa) => accountOf(sa.metadata)),
+      bindings,
+    };
+  };
+
+  const apply = async (todo: Plan): Promise<void> => {
+    for (const b of todo.remove) {
+      const body = { preconditions: { uid: b.uid } };
+      try {
+        if (b.kind === 'RoleBinding')
+          await rbac.deleteNamespacedRoleBinding({ name: b.name, namespace: b.namespace ?? '', body });
+        else await rbac.deleteClusterRoleBinding({ name: b.name, body });
+      } catch (e) {
+        if (!gone(e)) throw e;
+      }
+    }
+    for (const account of todo.bind) await bindAccount(rbac, account);
+  };
+
+  let running: Promise<Plan> | undefined;
+  const runOnce = (): Promise<Plan> => {
+    running ??= (async () => {
+      try {
+        const todo = plan(await read(), options.ownNamespace);
+        await apply(todo);
+        if (todo.bind.length > 0 || todo.remove.length > 0) {
+          log.info(
+            {
+              bound: todo.bind.map((a) => `${a.namespace}/${a.name}`),
+              removed: todo.remove.map((b) => `${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name}`),
+            },
+            'reconciled the sidecar bindings',
+          );
+        }
+        return todo;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+
+  const tick = (): void => {
+    runOnce().catch((e: unknown) =>
+      log.warn({ error: describeApiError(e) }, 'cannot reconcile the sidecar bindings yet'),
+    );
+  };
+  tick();
+  const timer = setInterval(tick, options.intervalMs);
+  timer.unref();
+  return { runOnce, stop: () => clearInterval(timer) };
+}
