@@ -14,6 +14,7 @@ import {
   buildRealNode,
   type ControlPlane,
   Kubelet,
+  MERGE_PATCH,
   type RealNode,
   type RealNodeBuild,
   type RunningWebhook,
@@ -25,6 +26,7 @@ import {
   startControlPlane,
   startRealNode,
   startWebhook,
+  WEBHOOK_NAMESPACE,
 } from '../src/index.js';
 import { eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
 
@@ -32,6 +34,12 @@ const SKIP = process.env.SIDECAR_DESTRUCT_REAL_NODE === '0';
 const REAL = 'pi-kitchen';
 const STAND_IN = 'pi-garage';
 const NS = 'home';
+// A node that node-feature-discovery labels carries many of its labels besides the device's; the sidecar reads
+// "no NFD label at all" as an NFD outage rather than an unplugged stick.
+const NFD_LABELS = {
+  'feature.node.kubernetes.io/cpu-model.vendor_id': 'ARM',
+  'feature.node.kubernetes.io/kernel-version.major': '6',
+};
 
 let build: RealNodeBuild;
 let cp: ControlPlane;
@@ -76,10 +84,20 @@ beforeAll(async () => {
     tokens: [{ token, user: `system:node:${REAL}`, groups: ['system:nodes'] }],
   });
   webhook = await startWebhook(cp, [`--sidecar-image=${build.shipped.sidecar.name}`]);
-  node = await ms('kubelet and containerd start, images imported, node Ready', () =>
-    startRealNode(cp, { name: REAL, token, build, labels: { [USB]: 'true' } }),
+  // Where deploy/ keeps the sidecar image for the admission policies too (sidecar-destruct-config), the image
+  // we ship replaces the harness's test name there as well.
+  const config = await cp.rest(
+    'PATCH',
+    `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/configmaps/sidecar-destruct-config`,
+    { data: { sidecarImage: build.shipped.sidecar.name } },
+    { contentType: MERGE_PATCH },
   );
-  await registerNode(cp, STAND_IN, { 'kubernetes.io/arch': 'amd64' });
+  if (config.status !== 200 && config.status !== 404)
+    throw new Error(`sidecar-destruct-config: ${config.status}`);
+  node = await ms('kubelet and containerd start, images imported, node Ready', () =>
+    startRealNode(cp, { name: REAL, token, build, labels: { ...NFD_LABELS, [USB]: 'true' } }),
+  );
+  await registerNode(cp, STAND_IN, { ...NFD_LABELS, 'kubernetes.io/arch': 'amd64' });
   standIn = new Kubelet(cp, new Set([STAND_IN]));
   standIn.start();
   await expectStatus(
@@ -141,6 +159,16 @@ async function containerdLines(text: string): Promise<Array<{ t: number; line: s
     .map((line) => ({ t: Date.parse(/time="([^"]+)"/.exec(line)?.[1] ?? ''), line }));
 }
 
+/** The namespace's events, one line each, for a failure's message. */
+async function namespaceEvents(): Promise<string> {
+  const list = await cp.rest('GET', `/api/v1/namespaces/${NS}/events`);
+  return (
+    (list.body?.items ?? []) as Array<{ involvedObject: { name: string }; reason: string; message: string }>
+  )
+    .map((e) => `  ${e.involvedObject.name}: ${e.reason}: ${e.message}`)
+    .join('\n');
+}
+
 let first: V1Pod;
 
 describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
@@ -154,7 +182,9 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
       const pod = pods[0] as V1Pod;
       expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
       return pod;
-    }, 60_000);
+    }, 60_000).catch(async (e) => {
+      throw new Error(`${(e as Error).message}\nevents in ${NS}:\n${await namespaceEvents()}`);
+    });
     figure(`Deployment applied -> pod Ready on the real node: ${Math.round(performance.now() - created)} ms`);
 
     const sidecar = first.spec?.initContainers?.find((c) => c.name === SIDECAR_CONTAINER);
@@ -243,9 +273,11 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
     expect((await eventsOf(cp, NS, uid)).map((e) => e.reason)).toContain('NodeConstraintLost');
 
     // containerd's log: when it sent SIGTERM to the sidecar's task, and when the task exited, with what status.
+    // (The kubelet stops the app container first and the native sidecar after it.)
     const [signalled] = await containerdLines(`Stop container \\"${sidecarId}\\" with signal terminated`);
     const [exited] = await containerdLines(`container_id:\\"${sidecarId}\\"`).then((l) =>
-      l.filter((x) => x.line.includes('received exit event')),
+      // "received container exit event …": exit_status is left out when it is 0 (protobuf text format).
+      l.filter((x) => x.line.includes('exit event')),
     );
     expect(signalled, 'containerd never sent SIGTERM to the sidecar').toBeDefined();
     expect(exited, 'no exit event for the sidecar').toBeDefined();

@@ -10,10 +10,10 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server } from 'node:net';
-import { arch } from 'node:os';
-import { join } from 'node:path';
+import { copyFile, cp as copyTree, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { arch, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -37,6 +37,8 @@ export const REAL_NODE_NETWORK = {
 export const REAL_NODE_DIR =
   process.env.SIDECAR_DESTRUCT_REAL_NODE_DIR ?? '/var/tmp/sidecar-destruct-real-node';
 const NODE_DIR = join(REAL_NODE_DIR, 'node');
+/** Where the last run's kubelet, containerd and pod logs are kept once the node is gone. */
+export const REAL_NODE_LOGS = join(tmpdir(), 'sidecar-destruct-real-node-logs');
 
 /** Why this host cannot run a kubelet, or undefined when it can. */
 export async function realNodeUnavailable(): Promise<string | undefined> {
@@ -140,10 +142,16 @@ async function tail(path: string, n = 20): Promise<string> {
 }
 
 /** Forwards SERVICE_IP:443 to the API server, as kube-proxy would. */
-async function startRelay(server: string): Promise<Server> {
+async function startRelay(server: string): Promise<{ close(): Promise<void> }> {
   const { hostname, port } = new URL(server);
+  const sockets = new Set<Socket>();
   const relay = createServer((socket) => {
     const upstream = connect(Number(port), hostname);
+    // close() waits for every connection to end, and a sidecar's watch never does: end them on close.
+    for (const s of [socket, upstream]) {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    }
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
     upstream.on('error', () => socket.destroy());
@@ -152,7 +160,13 @@ async function startRelay(server: string): Promise<Server> {
     relay.once('error', reject);
     relay.listen(443, REAL_NODE_NETWORK.serviceIp, () => resolve());
   });
-  return relay;
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        relay.close(() => resolve());
+      }),
+  };
 }
 
 function containerdConfig(nodeBin: string): string {
@@ -246,7 +260,7 @@ authentication:
   webhook: { enabled: false }
 authorization:
   mode: AlwaysAllow
-podLogsDirectory: ${NODE_DIR}/pod-logs
+podLogsDir: ${NODE_DIR}/pod-logs
 clusterDomain: cluster.local
 # No DNS: the pods have no route to any resolver, and need none.
 resolvConf: ""
@@ -282,9 +296,10 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
   const { nodeIp, serviceIp, bridge } = REAL_NODE_NETWORK;
   const runc = join(build.nodeBin, 'runc');
   await run('bash', [host, 'up', String(process.pid), nodeIp, serviceIp, bridge, runc]);
+  await rm(REAL_NODE_LOGS, { recursive: true, force: true });
 
   const procs: Record<string, Proc> = {};
-  let relay: Server | undefined;
+  let relay: { close(): Promise<void> } | undefined;
   const containerdLog = join(NODE_DIR, 'containerd.log');
   const kubeletLog = join(NODE_DIR, 'kubelet.log');
   const socket = join(NODE_DIR, 'containerd/containerd.sock');
@@ -297,7 +312,15 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
 
   const stop = async (): Promise<void> => {
     await stopProcess(procs.kubelet);
-    await new Promise<void>((resolve) => (relay ? relay.close(() => resolve()) : resolve()));
+    // The node's logs outlive it (its directory goes), for a failure's post-mortem.
+    await mkdir(REAL_NODE_LOGS, { recursive: true });
+    for (const log of [containerdLog, kubeletLog]) {
+      await copyFile(log, join(REAL_NODE_LOGS, basename(log))).catch(() => {});
+    }
+    await copyTree(join(NODE_DIR, 'pod-logs'), join(REAL_NODE_LOGS, 'pod-logs'), { recursive: true }).catch(
+      () => {},
+    );
+    await relay?.close();
     // host.sh stops the containers, shims and containerd, unmounts, and restores the host.
     await run('bash', [host, 'down'], { maxBuffer: 4 * 1024 * 1024 }).catch((e) => {
       throw new Error(`test/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
