@@ -27,6 +27,7 @@ import {
   startRealNode,
   startWebhook,
   WEBHOOK_NAMESPACE,
+  watchedSysctls,
 } from '../src/index.js';
 import { eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
 
@@ -131,6 +132,10 @@ afterAll(async () => {
   }
   await cp?.stop();
   const left = await realNodeLeftovers();
+  const sysctlsAfter = await watchedSysctls();
+  for (const [key, value] of node?.sysctlsBefore ?? []) {
+    if (sysctlsAfter.get(key) !== value) left.push(`sysctl ${key} = ${sysctlsAfter.get(key)} (was ${value})`);
+  }
   if (left.length > 0) throw new Error(`the real node left state on the host:\n${left.join('\n')}`);
   console.log(`[real-node] figures:\n  ${figures.join('\n  ')}`);
 }, 120_000);

@@ -12,6 +12,7 @@
 #   host.sh down                              tears everything down and restores the recorded state; safe to
 #                                             run any time, by hand too (a killed test leaves its state here)
 #   host.sh leftovers                         prints anything of a run still on the host (nothing: clean)
+#   host.sh sysctls                           prints the sysctls that a run may change and down restores
 #
 # All state lives in $SIDECAR_DESTRUCT_REAL_NODE_DIR (default /var/tmp/sidecar-destruct-real-node); the node's
 # own files (configs, containerd root and state, kubelet root, pod logs) are under its node/ folder.
@@ -185,6 +186,7 @@ case "${1:-}" in
     echo "$owner" > "$STATE/owner"
     ;;
   down) down ;;
+  sysctls) sysctl -a 2>/dev/null | grep -E "$SYSCTL_PREFIXES" || true ;;
   leftovers) shift; leftovers "$@" ;;
-  *) echo "usage: host.sh check | up OWNER_PID NODE_IP SERVICE_IP BRIDGE RUNC | down | leftovers [ADDRESS...]" >&2; exit 2 ;;
+  *) echo "usage: host.sh check | up OWNER_PID NODE_IP SERVICE_IP BRIDGE RUNC | down | leftovers [ADDRESS...] | sysctls" >&2; exit 2 ;;
 esac

@@ -19,7 +19,7 @@ export {
   startSidecar,
 } from './kubelet.js';
 export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
-export { registerNode, setNodeLabels } from './nodes.js';
+export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
 export {
   buildRealNode,
   REAL_NODE_DIR,
@@ -29,6 +29,7 @@ export {
   realNodeLeftovers,
   realNodeUnavailable,
   startRealNode,
+  watchedSysctls,
 } from './real-node.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';

@@ -97,6 +97,8 @@ export interface RealNode {
   readonly dir: string;
   readonly containerdLog: string;
   readonly kubeletLog: string;
+  /** The watched sysctls as they were before the node changed anything (see `watchedSysctls`). */
+  readonly sysctlsBefore: ReadonlyMap<string, string>;
   /** Runs ctr against this node's containerd, in the k8s.io namespace. */
   ctr(args: readonly string[]): Promise<string>;
   /** Process ids, for memory figures. */
@@ -295,7 +297,10 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
   const host = join(NODE_SCRIPTS, 'host.sh');
   const { nodeIp, serviceIp, bridge } = REAL_NODE_NETWORK;
   const runc = join(build.nodeBin, 'runc');
-  await run('bash', [host, 'up', String(process.pid), nodeIp, serviceIp, bridge, runc]);
+  // Cleans what a killed run left (and restores its sysctls) before anything is recorded.
+  const up = await run('bash', [host, 'up', String(process.pid), nodeIp, serviceIp, bridge, runc]);
+  if (up.stderr.trim()) console.error(up.stderr.trim());
+  const sysctlsBefore = await watchedSysctls();
   await rm(REAL_NODE_LOGS, { recursive: true, force: true });
 
   const procs: Record<string, Proc> = {};
@@ -406,6 +411,7 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
     dir: NODE_DIR,
     containerdLog,
     kubeletLog,
+    sysctlsBefore,
     ctr,
     pids: () => ({
       kubelet: procs.kubelet?.child.pid,
@@ -440,4 +446,17 @@ export async function realNodeLeftovers(): Promise<string[]> {
   const links = await readdir('/sys/class/net').catch(() => [] as string[]);
   if (links.includes(REAL_NODE_NETWORK.bridge)) found.push(`link ${REAL_NODE_NETWORK.bridge}`);
   return found;
+}
+
+/** The host's sysctls that a kubelet, containerd or the CNI bridge may change (teardown restores them). */
+export async function watchedSysctls(): Promise<Map<string, string>> {
+  const { stdout } = await run('bash', [join(NODE_SCRIPTS, 'host.sh'), 'sysctls'], {
+    maxBuffer: 8 * 1024 * 1024,
+  });
+  return new Map(
+    lines(stdout).map((l) => {
+      const at = l.indexOf(' = ');
+      return [l.slice(0, at), l.slice(at + 3)] as [string, string];
+    }),
+  );
 }
