@@ -1,24 +1,12 @@
 #!/usr/bin/env bash
-# Builds the webhook and sidecar images for linux/amd64, linux/arm64 and linux/arm/v7 with docker buildx.
+# Builds the webhook and sidecar images for linux/amd64 and linux/arm64 from their one definition,
+# images/build.sh: no container engine needed (go-containerregistry assembles them), same inputs, same digest.
 #
-#   scripts/build-images.sh                      # build only (into the buildx cache)
-#   REGISTRY=ghcr.io/you PUSH=1 scripts/build-images.sh
+#   scripts/build-images.sh                                       # OCI archives under ~/.cache/sidecar-destruct/images/
+#   REGISTRY=ghcr.io/you PUSH=1 scripts/build-images.sh           # and push them (credentials: ~/.docker/config.json)
+#   REGISTRY=docker.io/sidecar-destruct VERSION=dev scripts/build-images.sh   # the names docker-compose.yml loads
 #
-# Needs a Docker engine with buildx (and QEMU for the foreign platforms, or remote builders).
+# Needs Go and a Debian or Ubuntu apt (for libc6, libgcc-s1, libstdc++6); Node 24 is brought by with-node.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-registry="${REGISTRY:-ghcr.io/sidecar-destruct}"
-version="${VERSION:-$(node -p 'require("./package.json").version')}"
-platforms="${PLATFORMS:-linux/amd64,linux/arm64,linux/arm/v7}"
-output="--output=type=image,push=false"
-[ "${PUSH:-0}" = 1 ] && output="--push"
-
-for image in webhook sidecar; do
-  echo "building ${registry}/${image}:${version} for ${platforms}" >&2
-  docker buildx build \
-    --platform "${platforms}" \
-    --file "${image}/Containerfile" \
-    --tag "${registry}/${image}:${version}" \
-    ${output} \
-    .
-done
+exec bash scripts/with-node.sh bash -c 'bash scripts/setup.sh && bash images/build.sh "$@"' build-images "$@"

@@ -4,10 +4,16 @@
  * harness's kubelet stand-in. Linux and root only; elsewhere the suite fails with the reason, unless
  * SIDECAR_DESTRUCT_REAL_NODE=0 says to skip it (CI never sets it).
  */
+
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apply,
@@ -32,6 +38,8 @@ import {
 import { eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
 
 const SKIP = process.env.SIDECAR_DESTRUCT_REAL_NODE === '0';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
 const REAL = 'pi-kitchen';
 const STAND_IN = 'pi-garage';
 const NS = 'home';
@@ -216,6 +224,8 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
     expect(spec.process.capabilities?.effective ?? []).toEqual([]);
     expect(spec.linux.seccomp?.defaultAction).toBe('SCMP_ACT_ERRNO');
     expect(spec.process.env).toContain('KUBERNETES_SERVICE_HOST=10.96.0.1');
+    // The image's own entrypoint (the webhook sets no command): Node with the flags the benchmarks measure.
+    expect(spec.process.args).toEqual(['/usr/local/bin/node', ...SIDECAR_NODE_FLAGS, '/app/sidecar.cjs']);
     // And what the kernel says of the running process.
     const task = (await node.ctr(['tasks', 'ls']))
       .split('\n')
@@ -344,5 +354,21 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
     expect(pod.spec?.nodeName).toBe(REAL);
     expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual([SIDECAR_CONTAINER]);
     expect(pod.status?.phase).toBe('Succeeded');
+  });
+
+  it('builds the sidecar image with the same digest a second time, from scratch', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'sidecar-destruct-images-'));
+    try {
+      const { stdout } = await run('bash', [join(ROOT, 'images/build.sh')], {
+        cwd: ROOT,
+        env: { ...process.env, OUT: out, IMAGES: 'sidecar' },
+      });
+      const [name, digest] = stdout.trim().split(' ');
+      expect(name).toBe(build.shipped.sidecar.name);
+      expect(digest).toBe(build.shipped.sidecar.digest);
+      figure(`sidecar image ${digest} (built twice, same digest)`);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
