@@ -19,6 +19,7 @@ import {
   apply,
   buildRealNode,
   type ControlPlane,
+  DEPLOY_DIR,
   Kubelet,
   MERGE_PATCH,
   type RealNode,
@@ -90,6 +91,8 @@ beforeAll(async () => {
     scheduler: true,
     controllerManager: true,
     nodeAuthorization: true,
+    // The API server calls the in-cluster webhook at its endpoint's pod IP: no kube-proxy runs here.
+    apiServerArgs: ['--enable-aggregator-routing=true'],
     tokens: [{ token, user: `system:node:${REAL}`, groups: ['system:nodes'] }],
   });
   webhook = await startWebhook(cp, [`--sidecar-image=${build.shipped.sidecar.name}`]);
@@ -173,8 +176,8 @@ async function containerdLines(text: string): Promise<Array<{ t: number; line: s
 }
 
 /** The namespace's events, one line each, for a failure's message. */
-async function namespaceEvents(): Promise<string> {
-  const list = await cp.rest('GET', `/api/v1/namespaces/${NS}/events`);
+async function namespaceEvents(namespace = NS): Promise<string> {
+  const list = await cp.rest('GET', `/api/v1/namespaces/${namespace}/events`);
   return (
     (list.body?.items ?? []) as Array<{ involvedObject: { name: string }; reason: string; message: string }>
   )
@@ -183,6 +186,13 @@ async function namespaceEvents(): Promise<string> {
 }
 
 let first: V1Pod;
+
+async function setUnschedulable(name: string, unschedulable: boolean): Promise<void> {
+  await expectStatus(
+    cp.rest('PATCH', `/api/v1/nodes/${name}`, { spec: { unschedulable } }, { contentType: MERGE_PATCH }),
+    200,
+  );
+}
 
 describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
   it('runs the zigbee2mqtt example unmodified in a restricted namespace, the native sidecar started first', async () => {
@@ -370,5 +380,107 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
     } finally {
       await rm(out, { recursive: true, force: true });
     }
+  });
+});
+
+const INSTALLED = 'installed';
+const MANAGED = 'app.kubernetes.io/managed-by=sidecar-destruct-webhook';
+
+describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real node', () => {
+  it('runs the certificate Job and the webhook Deployment, injects through the in-cluster webhook, and uninstalls without leftovers', async () => {
+    // From here on the webhook runs in the cluster, from the shipped image: the local process goes.
+    await webhook.stop();
+    const [configuration] = await readManifests('base/mutatingwebhook.yaml');
+    await expectStatus(
+      cp.rest(
+        'DELETE',
+        `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${configuration?.metadata.name}`,
+      ),
+      200,
+    );
+    // One real node: the stand-in could not run a Job or serve the webhook, so nothing goes there.
+    await setUnschedulable(STAND_IN, true);
+    const started = performance.now();
+    await cp.kubectl(['apply', '-k', DEPLOY_DIR]);
+
+    await eventually(async () => {
+      const job = await expectStatus(
+        cp.rest('GET', `/apis/batch/v1/namespaces/${WEBHOOK_NAMESPACE}/jobs/sidecar-destruct-certs`),
+        200,
+      );
+      expect(job.status?.succeeded).toBe(1);
+    }, 90_000);
+    figure(`install: certificate Job complete ${Math.round(performance.now() - started)} ms after apply`);
+    const deployment = await eventually(async () => {
+      const d = await expectStatus(
+        cp.rest('GET', `/apis/apps/v1/namespaces/${WEBHOOK_NAMESPACE}/deployments/sidecar-destruct-webhook`),
+        200,
+      );
+      expect(d.status?.readyReplicas).toBe(d.spec?.replicas);
+      return d;
+    }, 90_000);
+    figure(
+      `install: ${deployment.spec?.replicas} webhook replicas Ready on ${REAL} ${Math.round(performance.now() - started)} ms after apply`,
+    );
+    // The anti-affinity is preferred: with one schedulable node both replicas share it, and the
+    // PodDisruptionBudget (minAvailable 1) lets a drain take them one at a time.
+    const webhookPods = await expectStatus(
+      cp.rest(
+        'GET',
+        `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/pods?labelSelector=app.kubernetes.io/component=webhook`,
+      ),
+      200,
+    );
+    for (const pod of webhookPods.items as V1Pod[]) expect(pod.spec?.nodeName).toBe(REAL);
+
+    // An opted-in pod, injected by the in-cluster webhook (the API server dials the Service's endpoint on the
+    // bridge: --enable-aggregator-routing).
+    await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces', {
+        metadata: {
+          name: INSTALLED,
+          labels: {
+            'sidecar-destruct.io/injection': 'enabled',
+            'pod-security.kubernetes.io/enforce': 'restricted',
+          },
+        },
+      }),
+      201,
+    );
+    await eventually(
+      () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${INSTALLED}/serviceaccounts/default`), 200),
+      15_000,
+    );
+    const [example] = await readManifests('examples/zigbee2mqtt.yaml');
+    await apply(cp, [{ ...example, metadata: { ...example?.metadata, namespace: INSTALLED } }]);
+    const injected = await eventually(async () => {
+      const list = await expectStatus(cp.rest('GET', `/api/v1/namespaces/${INSTALLED}/pods`), 200);
+      const pod = list.items[0] as V1Pod;
+      expect(pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      return pod;
+    }, 60_000).catch(async (e) => {
+      throw new Error(`${(e as Error).message}\nevents:\n${await namespaceEvents(INSTALLED)}`);
+    });
+    expect(injected.spec?.nodeName).toBe(REAL);
+    expect(injected.spec?.initContainers?.map((c) => c.name)).toEqual([SIDECAR_CONTAINER]);
+    expect(injected.metadata?.annotations?.['sidecar-destruct.io/status']).toBe('injected');
+
+    // Uninstall as the README says; nothing of sidecar-destruct may remain.
+    await cp.kubectl(['delete', '-k', DEPLOY_DIR, '--wait=true', '--timeout=90s']);
+    await cp.kubectl(['delete', 'rolebinding,serviceaccount', '-A', '-l', MANAGED]);
+    await cp.kubectl(['delete', 'clusterrolebinding', '-l', MANAGED]);
+    await eventually(async () => {
+      const left = await cp.kubectl([
+        'get',
+        'namespace,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingadmissionpolicy,validatingadmissionpolicybinding',
+        '-o',
+        'name',
+      ]);
+      expect(left.split('\n').filter((n) => n.includes('sidecar-destruct'))).toEqual([]);
+      expect(await cp.kubectl(['get', 'rolebinding,serviceaccount', '-A', '-l', MANAGED, '-o', 'name'])).toBe(
+        '',
+      );
+    }, 60_000);
+    await setUnschedulable(STAND_IN, false);
   });
 });

@@ -67,13 +67,29 @@ function lines(stdout: string): string[] {
   return stdout.trim().split('\n').filter(Boolean);
 }
 
+/** Runs a build script with its progress on our stderr; resolves with its stdout lines. */
+function buildStep(script: string, args: readonly string[] = []): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(lines(out))
+        : reject(new Error(`${script} failed (exit ${code}); see its output above`)),
+    );
+  });
+}
+
 /** Builds (or finds in the cache) everything a real node runs; progress goes to stderr. */
 export async function buildRealNode(): Promise<RealNodeBuild> {
-  const opts = { maxBuffer: 16 * 1024 * 1024, cwd: ROOT };
-  const built = lines((await run('bash', [join(NODE_SCRIPTS, 'build.sh')], opts)).stdout);
+  const built = await buildStep(join(NODE_SCRIPTS, 'build.sh'));
   const [nodeBin, cpBin] = built.slice(-2);
   if (!nodeBin || !cpBin) throw new Error(`test/node/build.sh printed no directories: ${built.join(' | ')}`);
-  const shippedLines = lines((await run('bash', [join(ROOT, 'images/build.sh')], opts)).stdout);
+  const shippedLines = await buildStep(join(ROOT, 'images/build.sh'));
   const shipped: Record<string, { name: string; digest: string; archive: string }> = {};
   for (const line of shippedLines) {
     const [name, digest, archive] = line.split(' ');
@@ -81,9 +97,7 @@ export async function buildRealNode(): Promise<RealNodeBuild> {
       shipped[name.split('/').at(-1)?.split(':')[0] ?? name] = { name, digest, archive };
   }
   if (!shipped.sidecar || !shipped.webhook) throw new Error(`images/build.sh: ${shippedLines.join(' | ')}`);
-  const own = lines(
-    (await run('bash', [join(NODE_SCRIPTS, 'images.sh'), join(nodeBin, 'pause')], opts)).stdout,
-  );
+  const own = await buildStep(join(NODE_SCRIPTS, 'images.sh'), [join(nodeBin, 'pause')]);
   return {
     nodeBin,
     kubelet: join(cpBin, 'kubelet'),
