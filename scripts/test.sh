@@ -10,6 +10,8 @@ echo "[test] control-plane binaries (built once into the cache; about 8 minutes 
 bash test/controlplane/build.sh >/dev/null || { echo "[test] cannot build the control plane: the e2e suites cannot run" >&2; exit 1; }
 echo "[test] vitest: unit and e2e projects" >&2
 npx vitest run
+echo "[test] real node: kubelet, containerd and runc run the shipped images (root, Linux; the first run builds them)" >&2
+npx vitest run --config vitest.real-node.config.ts
 echo "[test] benchmarks, smoke run with tiny sizes (figures not meaningful; npm run bench for real ones)" >&2
 smoke_out="$(mktemp -d)"
 node bench/run.ts --smoke --out "$smoke_out" >/dev/null

@@ -292,6 +292,20 @@ imageGCLowThresholdPercent: 99
 `;
 }
 
+async function hostUp(args: readonly string[], timeoutMs = 15 * 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (let said = false; ; said = true) {
+    try {
+      return (await run('bash', args)).stderr;
+    } catch (e) {
+      const { code, stderr } = e as { code?: number; stderr?: string };
+      if (code !== 3 || Date.now() > deadline) throw new Error(`test/node/host.sh up: ${stderr ?? e}`);
+      if (!said) console.error(`${stderr?.trim()}; waiting`);
+      await sleep(5_000);
+    }
+  }
+}
+
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, log: string) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -312,8 +326,9 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
   const { nodeIp, serviceIp, bridge } = REAL_NODE_NETWORK;
   const runc = join(build.nodeBin, 'runc');
   // Cleans what a killed run left (and restores its sysctls) before anything is recorded.
-  const up = await run('bash', [host, 'up', String(process.pid), nodeIp, serviceIp, bridge, runc]);
-  if (up.stderr.trim()) console.error(up.stderr.trim());
+  // One real node per machine (fixed addresses and ports): a second run waits for the first one's teardown.
+  const up = await hostUp([host, 'up', String(process.pid), nodeIp, serviceIp, bridge, runc]);
+  if (up.trim()) console.error(up.trim());
   const sysctlsBefore = await watchedSysctls();
   await rm(REAL_NODE_LOGS, { recursive: true, force: true });
 
