@@ -4,9 +4,11 @@
  * would refuse the pod without it). The sidecar's bindings are made only for an account that holds the roles by
  * the rule in grants.ts, read from the API server — never because a review named the account or namespace.
  *
- * Every admission reads the account once (a GET), so that a namespace deleted and recreated, or an account
- * deleted, is seen at once: the bindings are re-made whenever the account's uid differs from the remembered one.
- * The memory of "bindings made" is bounded (LRU) and short-lived.
+ * What admission needs to know comes from watches (view.ts), so that the steady state costs no request, and a
+ * namespace deleted and recreated, or an account deleted, is seen as soon as the watch delivers it: the bindings
+ * are re-made whenever the account's uid differs from the remembered one. While the watches are not ready,
+ * admission reads the account from the API server instead. The memory of "bindings made" is bounded (LRU) and
+ * short-lived.
  */
 import {
   ApiException,
@@ -28,6 +30,7 @@ import {
   namespaceEnabled,
   SIDECAR_CLUSTER_ROLE,
 } from './grants.js';
+import type { AccountView } from './view.js';
 
 export { bindingNames, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE } from './grants.js';
 
@@ -131,15 +134,62 @@ export async function bindAccount(rbac: RbacAuthorizationV1Api, account: Account
 export interface EnsurerOptions {
   /** The webhook's own namespace: never given an account or binding. */
   readonly ownNamespace: string;
+  /** The watched view of grants: when it is ready, admission makes no request in the steady state. */
+  readonly view?: () => AccountView | undefined;
   readonly now?: () => number;
+}
+
+/** What one admission knows about the pod's account and namespace, from the view or from the API server. */
+interface Facts {
+  /** The account's uid, undefined when it does not exist (or, from the view, is an own account not granted). */
+  readonly uid: string | undefined;
+  readonly granted: boolean;
+  /** Undefined when not known yet: read from the API server only if it matters. */
+  readonly enabled: boolean | undefined;
 }
 
 export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions): EnsureAccount {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
   const now = options.now ?? (() => performance.now());
-  // account key → its uid and grant label when its bindings were made (or found not granted), and that verdict.
+  // account key → what was seen of it when its bindings were made (or it was found not granted), and the verdict.
   const remembered = new Memory<{ seen: string; report: NotGranted | undefined }>(REMEMBER_MAX, now);
+
+  /** Creates the dedicated account (it holds no role by itself); its uid, also when it already existed. */
+  const createDedicated = async (namespace: string, name: string): Promise<string | undefined> => {
+    const made = await created(() =>
+      core.createNamespacedServiceAccount({
+        namespace,
+        body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } },
+      }),
+    );
+    return (made ?? (await core.readNamespacedServiceAccount({ name, namespace }))).metadata?.uid;
+  };
+
+  /** From the watches: no request, except creating a missing dedicated account. */
+  const fromView = async (view: AccountView, account: Account, dedicated: boolean): Promise<Facts> => {
+    const grantedUid = view.grantedAccount(account.namespace, account.name);
+    const uid = dedicated
+      ? (view.dedicatedAccount(account.namespace) ?? (await createDedicated(account.namespace, account.name)))
+      : grantedUid;
+    return { uid, granted: grantedUid !== undefined, enabled: view.namespaceEnabled(account.namespace) };
+  };
+
+  /** From the API server, while the watches are not ready: one GET of the account (and a create if needed). */
+  const fromApi = async (account: Account, dedicated: boolean): Promise<Facts> => {
+    let sa: V1ServiceAccount | undefined;
+    try {
+      sa = await core.readNamespacedServiceAccount(account);
+    } catch (e) {
+      if (!notFound(e)) throw e;
+    }
+    const uid = sa
+      ? sa.metadata?.uid
+      : dedicated
+        ? await createDedicated(account.namespace, account.name)
+        : undefined;
+    return { uid, granted: accountGranted(sa?.metadata?.labels), enabled: undefined };
+  };
 
   return async (namespace, name, dedicated) => {
     const account = { namespace, name };
@@ -147,35 +197,33 @@ export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions):
       return err(`namespace ${namespace} never gets the sidecar's account or roles`);
     }
     try {
-      let sa: V1ServiceAccount | undefined;
-      try {
-        sa = await core.readNamespacedServiceAccount({ name, namespace });
-      } catch (e) {
-        if (!notFound(e)) throw e;
-      }
-      if (!sa && dedicated) {
-        sa =
-          (await created(() =>
-            core.createNamespacedServiceAccount({
-              namespace,
-              body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } },
-            }),
-          )) ?? (await core.readNamespacedServiceAccount({ name, namespace }));
-      }
-      // A pod naming an account that does not exist is refused by the ServiceAccount admission plugin.
-      if (!sa) return ok({ kind: 'not-granted', account, dedicated });
-      // The account's uid and grant label are read on every admission, so that a recreated account or a grant
-      // given or taken is seen at once; only the namespace's label is remembered for a while.
-      const seen = `${sa.metadata?.uid ?? ''}/${accountGranted(sa.metadata?.labels)}`;
+      // The watches answer "holds the roles" without a request. A "no" is confirmed with the API server: a
+      // namespace labelled, or an account granted, a moment ago may not have reached the watch yet.
+      const view = options.view?.();
+      let facts = view?.ready() ? await fromView(view, account, dedicated) : undefined;
+      const viewSaysHolds =
+        facts?.uid !== undefined &&
+        holdsSidecarRoles({
+          dedicated,
+          namespaceEnabled: facts.enabled ?? false,
+          accountGranted: facts.granted,
+        });
+      if (!facts || !viewSaysHolds) facts = await fromApi(account, dedicated);
+      // A pod naming an account that does not exist is refused by the ServiceAccount admission plugin; an own
+      // account that is not granted has nothing to bind.
+      if (facts.uid === undefined) return ok({ kind: 'not-granted', account, dedicated });
+      // A recreated account (new uid), a grant given or taken, or a namespace label changed is seen at once.
+      const seen = `${facts.uid}/${facts.granted}/${facts.enabled ?? '?'}`;
       const known = remembered.get(accountKey(account));
       if (known && known.seen === seen) return ok(known.report);
 
       const enabled =
-        dedicated && namespaceEnabled((await core.readNamespace({ name: namespace })).metadata?.labels);
+        facts.enabled ??
+        (dedicated && namespaceEnabled((await core.readNamespace({ name: namespace })).metadata?.labels));
       const holds = holdsSidecarRoles({
         dedicated,
         namespaceEnabled: enabled,
-        accountGranted: accountGranted(sa.metadata?.labels),
+        accountGranted: facts.granted,
       });
       const report: NotGranted | undefined = holds ? undefined : { kind: 'not-granted', account, dedicated };
       if (holds) await bindAccount(rbac, account);

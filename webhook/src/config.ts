@@ -140,7 +140,7 @@ export const SETTINGS = {
     flag: 'reconcile-interval-seconds',
     env: 'RECONCILE_INTERVAL_SECONDS',
     default: '60',
-    help: 'how often the sidecar bindings are made to match the grants (and revoked ones removed)',
+    help: 'a full pass making the sidecar bindings match the grants, besides one on every watched change',
   },
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', default: 'info', help: 'debug, info, warn or error' },
 } as const satisfies Record<string, Setting>;

@@ -13,6 +13,7 @@ import { type ClusterVersions, resolveMode } from './mode.js';
 import { startReconciler } from './reconcile.js';
 import { followCertificate, readPair } from './tls.js';
 import { readClusterVersions } from './versions.js';
+import { type AccountView, watchAccounts } from './view.js';
 
 const VERSION_REFRESH_MS = 5 * 60_000;
 
@@ -44,8 +45,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   } catch (e) {
     clientProblem = (e as Error).message;
   }
+  let view: AccountView | undefined;
   const ensureAccount: EnsureAccount = kubeConfig
-    ? accountEnsurer(kubeConfig, { ownNamespace: config.namespace })
+    ? accountEnsurer(kubeConfig, { ownNamespace: config.namespace, view: () => view })
     : async () => err(`no API client (${clientProblem}); set --kubeconfig or run in a cluster`);
 
   let versions: ClusterVersions | undefined;
@@ -95,6 +97,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         log,
       )
     : undefined;
+  view = kubeConfig
+    ? watchAccounts(kubeConfig, config.serviceAccountName, () => reconciler?.trigger(), log)
+    : undefined;
 
   try {
     await fastify.listen({ host: config.host, port: config.port });
@@ -121,6 +126,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   stopFollowing();
   clearInterval(versionTimer);
   reconciler?.stop();
+  void view?.stop();
   await fastify.close();
   log.info('stopped');
   return 0;

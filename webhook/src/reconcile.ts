@@ -36,6 +36,8 @@ export interface ReconcileLog {
 export interface Reconciler {
   /** One pass; resolves with what it did. */
   runOnce(): Promise<Plan>;
+  /** Asks for a pass soon (a grant changed); calls within the debounce make one pass. */
+  trigger(): void;
   stop(): void;
 }
 
@@ -50,6 +52,9 @@ const accountOf = (m: V1ObjectMeta | undefined): Account => ({
   namespace: m?.namespace ?? '',
   name: m?.name ?? '',
 });
+
+/** A burst of watch events (a namespace deleted with its accounts) makes one pass. */
+const DEBOUNCE_MS = 200;
 
 const gone = (e: unknown): boolean => e instanceof ApiException && (e.code === 404 || e.code === 409);
 
@@ -142,5 +147,21 @@ export function startReconciler(
   tick();
   const timer = setInterval(tick, options.intervalMs);
   timer.unref();
-  return { runOnce, stop: () => clearInterval(timer) };
+  let soon: NodeJS.Timeout | undefined;
+  const trigger = (): void => {
+    if (soon) return;
+    soon = setTimeout(() => {
+      soon = undefined;
+      tick();
+    }, DEBOUNCE_MS);
+    soon.unref();
+  };
+  return {
+    runOnce,
+    trigger,
+    stop: () => {
+      clearInterval(timer);
+      clearTimeout(soon);
+    },
+  };
 }

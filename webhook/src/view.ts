@@ -1,0 +1,128 @@
+/**
+ * What admission needs to know about grants, kept current by three label- or field-selected watches instead of
+ * a request per admission: the dedicated accounts (by name), the accounts labelled granted, and the namespaces
+ * labelled for injection. While a watch is not healthy (starting, failed, reconnecting after an error) the view
+ * says so, and admission reads the API server instead; a failed watch is restarted with a growing, jittered delay.
+ */
+import {
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  ListWatch,
+  type V1Namespace,
+  type V1ServiceAccount,
+  Watch,
+} from '@kubernetes/client-node';
+import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/sidecar/core';
+import { GRANT_LABEL, GRANT_VALUE } from './grants.js';
+
+export interface AccountView {
+  /** True while every watch is listed and running: then the answers below are current. */
+  ready(): boolean;
+  /** The uid of the namespace's dedicated account, or undefined when it has none. */
+  dedicatedAccount(namespace: string): string | undefined;
+  /** The uid of the account when it is labelled granted, else undefined. */
+  grantedAccount(namespace: string, name: string): string | undefined;
+  namespaceEnabled(namespace: string): boolean;
+  stop(): Promise<void>;
+}
+
+export interface ViewLog {
+  warn(fields: object, msg: string): void;
+}
+
+const BASE_DELAY_MS = 1_000;
+const MAX_DELAY_MS = 30_000;
+
+export function watchAccounts(
+  kubeConfig: KubeConfig,
+  dedicatedName: string,
+  onChange: () => void,
+  log: ViewLog,
+): AccountView {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const watch = new Watch(kubeConfig);
+  const enabledSelector = `${NAMESPACE_INJECTION_LABEL}=${NAMESPACE_INJECTION_ENABLED}`;
+  const grantedSelector = `${GRANT_LABEL}=${GRANT_VALUE}`;
+  const dedicatedSelector = `metadata.name=${dedicatedName}`;
+
+  const dedicated = new ListWatch<V1ServiceAccount>(
+    '/api/v1/serviceaccounts',
+    watch,
+    () => core.listServiceAccountForAllNamespaces({ fieldSelector: dedicatedSelector }),
+    false,
+    undefined,
+    dedicatedSelector,
+  );
+  const granted = new ListWatch<V1ServiceAccount>(
+    '/api/v1/serviceaccounts',
+    watch,
+    () => core.listServiceAccountForAllNamespaces({ labelSelector: grantedSelector }),
+    false,
+    grantedSelector,
+  );
+  const namespaces = new ListWatch<V1Namespace>(
+    '/api/v1/namespaces',
+    watch,
+    () => core.listNamespace({ labelSelector: enabledSelector }),
+    false,
+    enabledSelector,
+  );
+
+  let stopped = false;
+  const healthy = new Map<string, boolean>();
+  const timers = new Set<NodeJS.Timeout>();
+  const run = <T extends KubernetesObject>(name: string, informer: ListWatch<T>): void => {
+    let delay = BASE_DELAY_MS;
+    healthy.set(name, false);
+    // A watch refused at once (403, say) reports its error before start() resolves: only an attempt that saw
+    // no error makes the view healthy.
+    let failed = false;
+    const start = (): void => {
+      failed = false;
+      informer.start().then(
+        () => {
+          if (failed) return;
+          healthy.set(name, true);
+          delay = BASE_DELAY_MS;
+        },
+        () => undefined, // reported through the ERROR callback below
+      );
+    };
+    informer.on('error', (e: unknown) => {
+      failed = true;
+      healthy.set(name, false);
+      if (stopped) return;
+      log.warn({ watch: name, error: (e as Error)?.message ?? String(e) }, 'watch failed; retrying');
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          if (!stopped) start();
+        },
+        delay / 2 + Math.random() * (delay / 2),
+      );
+      timer.unref();
+      timers.add(timer);
+      delay = Math.min(delay * 2, MAX_DELAY_MS);
+    });
+    informer.on('add', () => onChange());
+    informer.on('update', () => onChange());
+    informer.on('delete', () => onChange());
+    start();
+  };
+  run('dedicated accounts', dedicated);
+  run('granted accounts', granted);
+  run('enabled namespaces', namespaces);
+
+  return {
+    ready: () => !stopped && [...healthy.values()].every(Boolean),
+    dedicatedAccount: (namespace) => dedicated.get(dedicatedName, namespace)?.metadata?.uid,
+    grantedAccount: (namespace, name) => granted.get(name, namespace)?.metadata?.uid,
+    namespaceEnabled: (namespace) => namespaces.get(namespace) !== undefined,
+    stop: async () => {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      await Promise.all([dedicated.stop(), granted.stop(), namespaces.stop()]);
+    },
+  };
+}
