@@ -16,11 +16,13 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
       'the demo is not part of this build (it needs the test harness); run it from a clone: npm run demo',
     );
   }
-  const { DEMO_HELP, runClusterDemo, runDemo, stopAllControlPlanes } = harness;
+  const { DEMO_HELP, REAL_NODE_DEMO_HELP, runClusterDemo, runDemo, runRealNodeDemo, stopAllControlPlanes } =
+    harness;
   const { values } = parseArgs({
     args,
     options: {
       keep: { type: 'boolean', default: false },
+      'real-node': { type: 'boolean', default: false },
       kubeconfig: { type: 'string' },
       'node-a': { type: 'string' },
       'node-b': { type: 'string' },
@@ -30,8 +32,23 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    io.stdout(DEMO_HELP);
+    io.stdout(DEMO_HELP + REAL_NODE_DEMO_HELP);
     return 0;
+  }
+  if (values['real-node']) {
+    process.once('SIGINT', () => {
+      io.stdout('\nInterrupted: stopping the real node (restoring the host) and the control plane\n');
+      void harness
+        .stopAllRealNodes()
+        .then(() => stopAllControlPlanes())
+        .finally(() => process.exit(130));
+    });
+    try {
+      await runRealNodeDemo({ write: (line) => io.stdout(`${line}\n`) });
+      return 0;
+    } catch (e) {
+      return io.fail(`demo failed: ${(e as Error).message}`);
+    }
   }
   const kubeconfig = values.kubeconfig ?? (values['node-a'] ? process.env.KUBECONFIG : undefined);
   if (kubeconfig) {

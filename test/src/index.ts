@@ -29,7 +29,9 @@ export {
   realNodeLeftovers,
   realNodeUnavailable,
   startRealNode,
+  stopAllRealNodes,
   watchedSysctls,
 } from './real-node.js';
+export { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';

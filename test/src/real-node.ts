@@ -292,6 +292,13 @@ imageGCLowThresholdPercent: 99
 `;
 }
 
+const running = new Set<() => Promise<void>>();
+
+/** Stops every real node this process started (for Ctrl-C in the demo). */
+export async function stopAllRealNodes(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
 async function hostUp(args: readonly string[], timeoutMs = 15 * 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (let said = false; ; said = true) {
@@ -345,6 +352,7 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
     ).stdout;
 
   const stop = async (): Promise<void> => {
+    running.delete(stop);
     await stopProcess(procs.kubelet);
     // The node's logs outlive it (its directory goes), for a failure's post-mortem.
     await mkdir(REAL_NODE_LOGS, { recursive: true });
@@ -362,6 +370,7 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
     await stopProcess(procs.containerd, 2_000);
   };
 
+  running.add(stop);
   try {
     await mkdir(join(NODE_DIR, 'cni/net.d'), { recursive: true });
     await mkdir(join(NODE_DIR, 'containerd'), { recursive: true });
