@@ -671,6 +671,56 @@ describe('the safe cases that already held', () => {
     expect(reply.status).toBe(409);
   });
 
+  it('records Events only about its own pod', async () => {
+    const event = (about: V1Pod, api: 'core' | 'events.k8s.io') =>
+      api === 'core'
+        ? cp.rest(
+            'POST',
+            '/api/v1/namespaces/home/events',
+            {
+              metadata: { generateName: 'x.' },
+              involvedObject: {
+                kind: 'Pod',
+                namespace: 'home',
+                name: about.metadata?.name,
+                uid: about.metadata?.uid,
+              },
+              reason: 'NodeConstraintLost',
+              message: 'forged',
+              type: 'Warning',
+            },
+            as,
+          )
+        : cp.rest(
+            'POST',
+            '/apis/events.k8s.io/v1/namespaces/home/events',
+            {
+              metadata: { generateName: 'x.' },
+              eventTime: new Date().toISOString(),
+              reportingController: 'x',
+              reportingInstance: 'x',
+              action: 'x',
+              regarding: {
+                kind: 'Pod',
+                namespace: 'home',
+                name: about.metadata?.name,
+                uid: about.metadata?.uid,
+              },
+              reason: 'NodeConstraintLost',
+              note: 'forged',
+              type: 'Warning',
+            },
+            as,
+          );
+    const neighbour = await expectStatus(cp.rest('GET', '/api/v1/namespaces/home/pods/neighbour'), 200);
+    const refused = await event(neighbour, 'core');
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.message).toContain('may record Events only about the pod its token was issued for');
+    expect(await status(event(mine, 'core'))).toBe(201);
+    // The role grants no events.k8s.io create; RBAC or the policy refuses it either way.
+    expect(await status(event(neighbour, 'events.k8s.io'))).toBe(403);
+  });
+
   it('cannot list pods, read secrets or list nodes', async () => {
     expect(await status(cp.rest('GET', '/api/v1/namespaces/home/pods', undefined, as))).toBe(403);
     expect(await status(cp.rest('GET', '/api/v1/namespaces/home/secrets', undefined, as))).toBe(403);
