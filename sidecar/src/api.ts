@@ -2,18 +2,33 @@
  * The five API calls the sidecar makes, over node:https. `@kubernetes/client-node` is used for its types only:
  * loading it costs about 87 MB of RSS and a second of start-up in every injected pod (measured on Node 24), more
  * than the whole rest of the sidecar. Every call answers with a value, never an exception, so that the caller
- * decides what an error means (for the sidecar: wait and retry, never delete).
+ * decides what an error means (for the sidecar: wait and retry, never delete). Every request ends when the
+ * shutdown signal aborts, whatever it is waiting for.
  */
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import type { CoreV1Event, V1Node, V1Status } from '@kubernetes/client-node';
 import type { Connection } from './credentials.js';
 
-export type Reply<T> =
-  | { readonly kind: 'ok'; readonly status: number; readonly body: T }
+/** A request that got no usable answer, and why. */
+export type Failure =
   /** The server answered with an error status (a Kubernetes Status, when it sent one). */
-  | { readonly kind: 'refused'; readonly status: number; readonly reason: string; readonly message: string }
-  /** No answer: connection refused or reset, TLS failure, timeout, unreadable token. */
-  | { readonly kind: 'unreachable'; readonly message: string };
+  | {
+      readonly kind: 'refused';
+      readonly status: number;
+      readonly reason: string;
+      readonly message: string;
+      /** The server's `Retry-After`, when it sent one (429, 503). */
+      readonly retryAfterMs?: number;
+    }
+  /** No answer: connection refused or reset, TLS failure, timeout, shutdown. */
+  | { readonly kind: 'unreachable'; readonly message: string }
+  /** An answer that is not what the API sends: a body or a watch line that is not the JSON expected. */
+  | { readonly kind: 'malformed'; readonly message: string }
+  /** No request was made: the token could not be read. */
+  | { readonly kind: 'no-credentials'; readonly message: string };
+
+export type Reply<T> = { readonly kind: 'ok'; readonly status: number; readonly body: T } | Failure;
 
 export type WatchEvent =
   | { readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; readonly object: V1Node }
@@ -22,13 +37,15 @@ export type WatchEvent =
 /** How a watch request ended. */
 export type WatchEnd =
   /** The server closed the stream (its timeout): resume from the last resourceVersion. */
-  { readonly kind: 'closed' } | { readonly kind: 'aborted' } | Exclude<Reply<never>, { kind: 'ok' }>;
+  { readonly kind: 'closed' } | { readonly kind: 'aborted' } | Failure;
+
+/** Where a watch starts: from a resourceVersion, or from now (nothing to resume from, e.g. a deleted node). */
+export type WatchFrom = { readonly from: 'rv'; readonly rv: string } | { readonly from: 'now' };
 
 export interface WatchRequestOptions {
   readonly timeoutSeconds: number;
   /** Abandon the stream when nothing, not even a bookmark, arrives for this long. */
   readonly idleTimeoutMs: number;
-  readonly signal: AbortSignal;
   /** The server accepted the watch (it sends its headers before any event). */
   readonly onOpen?: () => void;
 }
@@ -36,14 +53,18 @@ export interface WatchRequestOptions {
 export interface ApiOptions {
   /** A request that has not answered in this time is abandoned. */
   readonly requestTimeoutMs: number;
+  /** Ends every request, in flight or to come (SIGTERM). */
+  readonly signal: AbortSignal;
 }
+
+const WATCH_TYPES = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
 
 export class Api {
   private readonly agent: Agent;
 
   constructor(
     private readonly connection: Connection,
-    private readonly options: ApiOptions = { requestTimeoutMs: 10_000 },
+    private readonly options: ApiOptions,
   ) {
     this.agent = new Agent({
       keepAlive: true,
@@ -55,10 +76,7 @@ export class Api {
       ...(connection.clientKey ? { key: connection.clientKey } : {}),
       rejectUnauthorized: connection.insecureSkipTlsVerify !== true,
     });
-  }
-
-  close(): void {
-    this.agent.destroy();
+    options.signal.addEventListener('abort', () => this.agent.destroy(), { once: true });
   }
 
   getNode(name: string): Promise<Reply<V1Node>> {
@@ -86,10 +104,13 @@ export class Api {
     return this.call('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, event);
   }
 
-  /** Watches one node from `resourceVersion` (or from now, when undefined), calling `onEvent` per event. */
+  /**
+   * Watches one node, calling `onEvent` per event, until the stream ends. An exception thrown by `onEvent` is a
+   * bug, not bad input: it ends the watch and rejects.
+   */
   async watchNode(
     name: string,
-    resourceVersion: string | undefined,
+    start: WatchFrom,
     options: WatchRequestOptions,
     onEvent: (event: WatchEvent) => void,
   ): Promise<WatchEnd> {
@@ -98,64 +119,111 @@ export class Api {
       watch: 'true',
       allowWatchBookmarks: 'true',
       timeoutSeconds: String(options.timeoutSeconds),
-      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+      ...(start.from === 'rv' ? { resourceVersion: start.rv } : {}),
     });
-    const headers = await this.headers();
-    if (!headers.ok) return { kind: 'unreachable', message: headers.message };
-    return new Promise<WatchEnd>((resolvePromise) => {
-      let settled = false;
-      const finish = (end: WatchEnd): void => {
-        if (settled) return;
-        settled = true;
-        options.signal.removeEventListener('abort', onAbort);
-        resolvePromise(end);
+    const opened = await this.send('GET', `/api/v1/nodes?${query}`, undefined);
+    if (opened.kind !== 'open') return opened.kind === 'aborted' ? opened : opened.failure;
+    const { req, res } = opened;
+    if (res.statusCode !== 200) {
+      try {
+        return refusal(res, await text(res));
+      } catch (e) {
+        return this.options.signal.aborted ? { kind: 'aborted' } : unreachable(e);
+      }
+    }
+    // The headers came in time; from now on only a stream silent for longer than the server's timeout is dead.
+    req.setTimeout(options.idleTimeoutMs);
+    options.onOpen?.();
+    res.setEncoding('utf8');
+    const lines = linesOf(res)[Symbol.asyncIterator]();
+    for (;;) {
+      let line: IteratorResult<string>;
+      try {
+        line = await lines.next();
+      } catch (e) {
+        return this.options.signal.aborted ? { kind: 'aborted' } : unreachable(e);
+      }
+      if (line.done) return { kind: 'closed' };
+      const event = parseWatchEvent(line.value);
+      if (event === undefined) {
+        res.destroy();
+        return {
+          kind: 'malformed',
+          message: `watch event is not JSON of a watch event: ${line.value.slice(0, 80)}`,
+        };
+      }
+      onEvent(event);
+    }
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
+    const opened = await this.send(method, path, body);
+    if (opened.kind === 'aborted') return { kind: 'unreachable', message: 'aborted: shutting down' };
+    if (opened.kind !== 'open') return opened.failure;
+    const { res } = opened;
+    let content: string;
+    try {
+      content = await text(res);
+    } catch (e) {
+      return unreachable(e);
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) return refusal(res, content);
+    try {
+      return { kind: 'ok', status, body: (content ? JSON.parse(content) : undefined) as T };
+    } catch {
+      return { kind: 'malformed', message: `HTTP ${status} with a body that is not JSON` };
+    }
+  }
+
+  /**
+   * Sends a request and resolves when its response headers arrive, or it fails, is aborted, or its socket is
+   * silent for the request timeout (watches included: the API server sends a watch's headers at once).
+   */
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+  ): Promise<
+    | { kind: 'open'; req: ClientRequest; res: IncomingMessage }
+    | { kind: 'aborted' }
+    | { kind: 'failed'; failure: Failure }
+  > {
+    const { signal } = this.options;
+    let token: string | undefined;
+    try {
+      token = await this.connection.token();
+    } catch (e) {
+      return {
+        kind: 'failed',
+        failure: { kind: 'no-credentials', message: `cannot read the token: ${(e as Error).message}` },
       };
-      const req = request(this.url(`/api/v1/nodes?${query}`), {
-        method: 'GET',
+    }
+    // The signal may have fired while the token was being read: a listener added now would never be called.
+    if (signal.aborted) return { kind: 'aborted' };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve) => {
+      const req = request(this.url(path), {
+        method,
         agent: this.agent,
-        headers: headers.value,
+        signal,
+        headers: {
+          accept: 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          // Content-Length explicitly: Node sends a DELETE body without it, and the API server then reads the
+          // body as the next request on the kept-alive connection (answering that one 400).
+          ...(payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
+        },
       });
-      const onAbort = (): void => {
-        req.destroy();
-        finish({ kind: 'aborted' });
-      };
-      options.signal.addEventListener('abort', onAbort, { once: true });
-      req.setTimeout(options.idleTimeoutMs, () => {
-        req.destroy();
-        finish({ kind: 'unreachable', message: `watch idle for ${options.idleTimeoutMs} ms` });
-      });
-      req.on('error', (e) => finish({ kind: 'unreachable', message: e.message }));
-      req.on('response', (res) => {
-        if (res.statusCode !== 200) {
-          collect(res, (text) => finish(refusal(res.statusCode ?? 0, text)));
-          return;
-        }
-        options.onOpen?.();
-        res.setEncoding('utf8');
-        let buffer = '';
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let newline = buffer.indexOf('\n');
-          while (newline >= 0) {
-            const line = buffer.slice(0, newline).trim();
-            buffer = buffer.slice(newline + 1);
-            if (line) {
-              try {
-                onEvent(JSON.parse(line) as WatchEvent);
-              } catch {
-                req.destroy();
-                finish({ kind: 'unreachable', message: 'malformed watch event' });
-                return;
-              }
-            }
-            newline = buffer.indexOf('\n');
-          }
-        });
-        res.on('end', () => finish({ kind: 'closed' }));
-        res.on('error', (e) => finish({ kind: 'unreachable', message: e.message }));
-        res.on('aborted', () => finish({ kind: 'unreachable', message: 'watch connection lost' }));
-      });
-      req.end();
+      const timeoutMs = this.options.requestTimeoutMs;
+      req.setTimeout(timeoutMs, () => req.destroy(new Error("no data within the request's timeout")));
+      req.on('error', (e) =>
+        resolve(signal.aborted ? { kind: 'aborted' } : { kind: 'failed', failure: unreachable(e) }),
+      );
+      req.on('response', (res) => resolve({ kind: 'open', req, res }));
+      req.end(payload);
     });
   }
 
@@ -165,78 +233,82 @@ export class Api {
       this.connection.server.href.endsWith('/') ? this.connection.server : `${this.connection.server.href}/`,
     );
   }
-
-  private async headers(): Promise<
-    { ok: true; value: Record<string, string> } | { ok: false; message: string }
-  > {
-    let token: string | undefined;
-    try {
-      token = await this.connection.token();
-    } catch (e) {
-      return { ok: false, message: `cannot read the token: ${(e as Error).message}` };
-    }
-    return {
-      ok: true,
-      value: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    };
-  }
-
-  private async call<T>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
-    const headers = await this.headers();
-    if (!headers.ok) return { kind: 'unreachable', message: headers.message };
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise<Reply<T>>((resolvePromise) => {
-      const req = request(this.url(path), {
-        method,
-        agent: this.agent,
-        // Content-Length explicitly: Node sends a DELETE body without it, and the API server then reads the body
-        // as the next request on the kept-alive connection (answering that one 400).
-        headers:
-          payload === undefined
-            ? headers.value
-            : {
-                ...headers.value,
-                'content-type': 'application/json',
-                'content-length': String(Buffer.byteLength(payload)),
-              },
-        timeout: this.options.requestTimeoutMs,
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)));
-      req.on('error', (e) => resolvePromise({ kind: 'unreachable', message: e.message }));
-      req.on('response', (res) =>
-        collect(res, (text) => {
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) return resolvePromise(refusal(status, text));
-          try {
-            resolvePromise({ kind: 'ok', status, body: (text ? JSON.parse(text) : undefined) as T });
-          } catch {
-            resolvePromise({ kind: 'unreachable', message: `HTTP ${status} with a body that is not JSON` });
-          }
-        }),
-      );
-      req.end(payload);
-    });
-  }
 }
 
 const podPath = (namespace: string, name: string): string =>
   `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
 
-function collect(res: NodeJS.ReadableStream, done: (text: string) => void): void {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
-  res.on('error', () => done(''));
+const unreachable = (e: unknown): Failure => ({
+  kind: 'unreachable',
+  message: e instanceof Error ? e.message : String(e),
+});
+
+/** The non-empty lines of a stream; a last line cut off without its newline is yielded too (and then fails to parse). */
+export async function* linesOf(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let buffer = '';
+  for await (const chunk of chunks) {
+    buffer += chunk;
+    let newline = buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line) yield line;
+      newline = buffer.indexOf('\n');
+    }
+  }
+  if (buffer.trim()) yield buffer.trim();
 }
 
-function refusal(
-  status: number,
-  text: string,
-): { kind: 'refused'; status: number; reason: string; message: string } {
+/** One line of a watch stream, or undefined when it is not a watch event. */
+export function parseWatchEvent(line: string): WatchEvent | undefined {
+  let value: unknown;
   try {
-    const s = JSON.parse(text) as V1Status;
-    return { kind: 'refused', status, reason: s.reason ?? '', message: s.message ?? text.slice(0, 200) };
+    value = JSON.parse(line);
   } catch {
-    return { kind: 'refused', status, reason: '', message: text.slice(0, 200) };
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { type, object } = value as { type?: unknown; object?: unknown };
+  if (typeof type !== 'string' || !WATCH_TYPES.has(type)) return undefined;
+  if (typeof object !== 'object' || object === null) return undefined;
+  return value as WatchEvent;
+}
+
+async function text(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in milliseconds; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, nowMs: number): number | undefined {
+  if (header === undefined) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1_000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+function refusal(res: IncomingMessage, content: string): Failure {
+  const status = res.statusCode ?? 0;
+  const retryAfter = retryAfterMs(res.headers['retry-after'], Date.now());
+  const extra = retryAfter === undefined ? {} : { retryAfterMs: retryAfter };
+  try {
+    const s = JSON.parse(content) as V1Status;
+    return {
+      kind: 'refused',
+      status,
+      reason: s.reason ?? '',
+      message: s.message ?? content.slice(0, 200),
+      ...extra,
+    };
+  } catch {
+    return { kind: 'refused', status, reason: '', message: content.slice(0, 200), ...extra };
   }
 }
+
+/** A failure in one line, for logs and Events. */
+export const describeFailure = (f: Failure): string =>
+  f.kind === 'refused'
+    ? `HTTP ${f.status}${f.reason ? ` ${f.reason}` : ''}: ${f.message}`
+    : `${f.kind}: ${f.message}`;

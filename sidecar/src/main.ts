@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Api } from './api.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from './core/backoff.js';
 import { ENV, parseSidecarEnv } from './core/env.js';
 import { type Connection, fromKubeconfig, inCluster, SERVICE_ACCOUNT_DIR } from './credentials.js';
 import { createLogger } from './log.js';
@@ -36,10 +36,10 @@ Options:
  */
 export const SIDECAR_NODE_FLAGS: readonly string[] = ['--jitless', '--max-semi-space-size=1'];
 
-/** Capped, jittered backoff for reconnects and retries: 200 ms doubling to 30 s. */
-const BACKOFF = { baseMs: 200, capMs: 30_000 };
-/** The server closes each watch after about this long; the sidecar resumes at once. */
-const WATCH_TIMEOUT_SECONDS = 300;
+/** Each watch asks the server for a timeout between this and twice it (client-go's reflector: 5–10 min). */
+const MIN_WATCH_TIMEOUT_SECONDS = 300;
+/** A request (not a watch) that has not answered in this time is abandoned. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args: {
@@ -95,11 +95,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     });
   }
 
-  const api = new Api(connection.value as Connection);
+  const api = new Api(connection.value as Connection, {
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    signal: controller.signal,
+  });
   const random = Math.random;
-  const retryDelay = (attempt: number): number => backoffDelay(attempt, BACKOFF, random);
   const clock: Clock = {
-    now: () => Date.now(),
+    // Monotonic: a wall-clock step (NTP fixing a Raspberry Pi's clock at boot) must not end a grace period.
+    now: () => performance.now(),
+    wallNow: () => Date.now(),
     setTimer: (fn, ms) => {
       // setTimeout overflows past 2^31-1 ms: wake early and let the decision ask for another wake.
       const timer = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
@@ -112,13 +116,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       api,
       clock,
       log,
-      retryDelay,
+      retryDelay: (attempt, retryAfterMs) => backoffDelay(attempt, random, retryAfterMs),
       watch: {
-        timeoutSeconds: WATCH_TIMEOUT_SECONDS,
-        idleTimeoutMs: (WATCH_TIMEOUT_SECONDS + 60) * 1_000,
-        retryDelay,
+        random,
+        minTimeoutSeconds: MIN_WATCH_TIMEOUT_SECONDS,
         sleep: (ms, signal) =>
           new Promise((resolve) => {
+            if (signal.aborted) return resolve();
             const timer = setTimeout(resolve, ms);
             signal.addEventListener(
               'abort',
@@ -135,6 +139,5 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     },
     controller.signal,
   );
-  api.close();
   return 0;
 }

@@ -1,53 +1,84 @@
 /**
- * Keeps a watch on one Node open for as long as the sidecar runs, feeding every fresh observation onward.
- *
- * Get the node, then watch from its resourceVersion with bookmarks; when the server closes the stream (its
- * timeout), resume from the last resourceVersion at once; on `410 Gone` get the node again; on any failure log,
- * back off (capped, jittered) and resume. A watch that goes silent (no event, no bookmark) for longer than the
- * server's timeout allows is abandoned and resumed. Failures are never observations: only what the API server
- * actually returned about the Node is.
+ * Keeps a watch on one Node open for as long as the sidecar runs, feeding what the API server says about the
+ * Node onward, as client-go's reflector does:
+ * - read the node (a fresh GET), then watch from its resourceVersion with bookmarks;
+ * - each watch asks for a timeout drawn between 5 and 10 minutes, so a fleet never reconnects in step;
+ * - a clean close after a healthy stream resumes at once; `410 Gone` reads the node again (at once the first
+ *   time, with backoff if it repeats); everything else backs off with full jitter (core/backoff.ts), honouring
+ *   `Retry-After`; the backoff is reset only by a watch that stayed open, never by a connection merely opening;
+ * - a watch that goes silent for longer than two and a half bookmark intervals is abandoned.
+ * Failures are never observations: only what the API server actually returned about the Node is. Only GETs carry
+ * a `read` stamp; watch events may replay history after a reconnect.
  */
-
 import type { V1Node } from '@kubernetes/client-node';
-import type { Reply, WatchEnd, WatchEvent, WatchRequestOptions } from './api.js';
-import type { Observation } from './decide.js';
+import {
+  describeFailure,
+  type Failure,
+  type Reply,
+  type WatchEnd,
+  type WatchEvent,
+  type WatchFrom,
+  type WatchRequestOptions,
+} from './api.js';
+import { backoffDelay, reconnect, watchTimeoutSeconds } from './core/backoff.js';
+import type { Observation } from './core/decide.js';
 import type { Logger } from './log.js';
 
 export interface NodeSource {
   getNode(name: string): Promise<Reply<V1Node>>;
   watchNode(
     name: string,
-    resourceVersion: string | undefined,
+    start: WatchFrom,
     options: WatchRequestOptions,
     onEvent: (event: WatchEvent) => void,
   ): Promise<WatchEnd>;
 }
 
 export interface WatchOptions {
-  /** Asked of the server per watch request; it closes the stream after about this long. */
-  readonly timeoutSeconds: number;
-  /** Abandon a watch that has sent nothing for this long. */
-  readonly idleTimeoutMs: number;
-  /** Delay before reconnect attempt `n` (1-based) after failures. */
-  readonly retryDelay: (attempt: number) => number;
+  /** Monotonic milliseconds. */
+  readonly now: () => number;
+  readonly random: () => number;
   /** Resolves after `ms`, or when the signal aborts. */
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** The shortest watch timeout asked of the server; each watch draws between this and twice it. */
+  readonly minTimeoutSeconds: number;
 }
 
-/** A fresh read of the node as an observation; undefined when the API did not answer about the node. */
+/**
+ * A watch that has sent nothing, not even a bookmark, for this long is dead (a half-open connection, a stalled
+ * proxy). kube-apiserver sends a bookmark on every quiet watch once a minute (measured on v1.37: at 60.5 s and
+ * 120.5 s), so two and a half minutes of silence is no longer a quiet node; an older server without periodic
+ * bookmarks only costs one extra, immediate watch every 150 s.
+ */
+export const WATCH_IDLE_MS = 150_000;
+
+/** Where the loop goes next: read the node first, or watch from where the last one left off. */
+type Resume = { readonly from: 'relist' } | WatchFrom;
+
+/**
+ * A GET of the node as an observation (without its `read` stamp, which the caller adds), or the failure that kept
+ * it from being one. Only the API's own NotFound Status means the node is gone: a bare 404 from something in
+ * between (a misrouted proxy) is a failure like any other.
+ */
 export async function readNode(
-  api: NodeSource,
+  api: Pick<NodeSource, 'getNode'>,
   name: string,
-): Promise<{ observation?: Observation; reply: Reply<V1Node> }> {
+): Promise<
+  { observation: Observation & { type: 'node' | 'node-deleted' }; next: WatchFrom } | { failure: Failure }
+> {
   const reply = await api.getNode(name);
-  if (reply.kind === 'ok') return { observation: { type: 'node', node: reply.body }, reply };
-  if (reply.kind === 'refused' && reply.status === 404)
-    return { observation: { type: 'node-deleted', nodeName: name }, reply };
-  return { reply };
+  if (reply.kind === 'ok') {
+    const rv = reply.body.metadata?.resourceVersion;
+    return {
+      observation: { type: 'node', node: reply.body },
+      next: rv ? { from: 'rv', rv } : { from: 'now' },
+    };
+  }
+  // A deleted node has no resourceVersion to resume from: watch from now, which also reports a re-creation.
+  if (reply.kind === 'refused' && reply.status === 404 && reply.reason === 'NotFound')
+    return { observation: { type: 'node-deleted', nodeName: name }, next: { from: 'now' } };
+  return { failure: reply };
 }
-
-const describe = (end: Exclude<Reply<never>, { kind: 'ok' }>): string =>
-  end.kind === 'refused' ? `HTTP ${end.status} ${end.reason}: ${end.message}` : end.message;
 
 export async function watchNode(
   api: NodeSource,
@@ -58,69 +89,84 @@ export async function watchNode(
   onWatching: () => void,
   signal: AbortSignal,
 ): Promise<void> {
-  /** Where to resume: `undefined` means "get the node first". */
-  let resourceVersion: string | undefined;
+  let resume: Resume = { from: 'relist' };
   let failures = 0;
-  const fail = async (what: string): Promise<void> => {
-    failures++;
-    const delay = options.retryDelay(failures);
+  const wait = async (delayMs: number, error: string): Promise<void> => {
+    if (delayMs <= 0) return;
     log.warn('cannot observe the node; waiting before retrying (no action is taken meanwhile)', {
-      error: what,
+      error,
       attempt: failures,
-      retryInMs: Math.round(delay),
+      retryInMs: Math.round(delayMs),
     });
-    await options.sleep(delay, signal);
+    await options.sleep(delayMs, signal);
   };
 
   while (!signal.aborted) {
-    if (resourceVersion === undefined) {
-      const { observation, reply } = await readNode(api, nodeName);
+    if (resume.from === 'relist') {
+      const sentAt = options.now();
+      const read = await readNode(api, nodeName);
       if (signal.aborted) return;
-      if (!observation) {
-        await fail(reply.kind === 'ok' ? 'unexpected' : describe(reply));
+      if ('failure' in read) {
+        failures++;
+        const retryAfter = read.failure.kind === 'refused' ? read.failure.retryAfterMs : undefined;
+        await wait(backoffDelay(failures, options.random, retryAfter), describeFailure(read.failure));
         continue;
       }
-      observe(observation);
-      // A deleted node has no resourceVersion to resume from: watch from now, which also reports a re-creation.
-      resourceVersion = reply.kind === 'ok' ? (reply.body.metadata?.resourceVersion ?? '') : '';
+      observe({ ...read.observation, read: { sentAt, requested: false } });
+      resume = read.next;
     }
 
-    let gone = false;
+    let expired = false;
+    let openedAt: number | undefined;
+    const timeoutSeconds = watchTimeoutSeconds(options.random, options.minTimeoutSeconds);
     const end = await api.watchNode(
       nodeName,
-      resourceVersion === '' ? undefined : resourceVersion,
+      resume,
       {
-        timeoutSeconds: options.timeoutSeconds,
-        idleTimeoutMs: options.idleTimeoutMs,
-        signal,
+        timeoutSeconds,
+        idleTimeoutMs: Math.min(WATCH_IDLE_MS, (timeoutSeconds + 60) * 1_000),
         onOpen: () => {
-          failures = 0;
+          openedAt = options.now();
           onWatching();
         },
       },
       (event) => {
         if (event.type === 'ERROR') {
-          // 410 Gone: the resourceVersion is too old to resume from; get the node again.
-          if (event.object.code === 410) gone = true;
+          // 410 Gone: the resourceVersion is too old to resume from; read the node again.
+          if (event.object.code === 410) expired = true;
           else log.warn('watch error event', { status: event.object.code, message: event.object.message });
           return;
         }
         const rv = event.object.metadata?.resourceVersion;
-        if (rv) resourceVersion = rv;
+        if (rv) resume = { from: 'rv', rv };
         if (event.type === 'ADDED' || event.type === 'MODIFIED')
           observe({ type: 'node', node: event.object });
         else if (event.type === 'DELETED') observe({ type: 'node-deleted', nodeName });
       },
     );
     if (signal.aborted || end.kind === 'aborted') return;
-    if (gone || (end.kind === 'refused' && end.status === 410)) {
-      resourceVersion = undefined;
-      continue;
-    }
-    // The server closed the stream at its timeout: resume from the last resourceVersion at once.
-    if (end.kind === 'closed') continue;
-    // Dropped, refused or silent: resume from the same resourceVersion after a backoff; the watch replays what
-    // happened meanwhile, or answers 410 and the node is read again.
-    await fail(describe(end));
+    expired ||= end.kind === 'refused' && end.status === 410;
+    if (expired) resume = { from: 'relist' };
+    const step = reconnect(
+      failures,
+      {
+        openMs: openedAt === undefined ? 0 : options.now() - openedAt,
+        cleanClose: end.kind === 'closed' && !expired,
+        expired,
+        ...(end.kind === 'refused' && end.retryAfterMs !== undefined
+          ? { retryAfterMs: end.retryAfterMs }
+          : {}),
+      },
+      options.random,
+    );
+    failures = step.failures;
+    await wait(
+      step.delayMs,
+      end.kind === 'closed'
+        ? expired
+          ? 'resourceVersion expired (410)'
+          : 'watch closed early'
+        : describeFailure(end),
+    );
   }
 }

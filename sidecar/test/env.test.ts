@@ -7,7 +7,12 @@ const rule: Rule = {
   nodeSelector: { usb: 'true' },
   nodeSelectorTerms: [{ matchExpressions: [{ key: 'arch', operator: 'In', values: ['arm64'] }] }],
 };
-const settings = { gracePeriodMs: 90_000, action: 'evict', dryRun: true } as const;
+const settings = {
+  gracePeriodMs: 90_000,
+  nfdOutageGracePeriodMs: 600_000,
+  action: 'evict',
+  dryRun: true,
+} as const;
 
 /** What the kubelet does with the env: resolve downward-API references from the pod. */
 function resolve(vars: ReturnType<typeof sidecarEnv>): Record<string, string> {
@@ -58,6 +63,7 @@ describe('the env contract between webhook and sidecar', () => {
     [ENV.rule, '{"source":"elsewhere","nodeSelector":{}}', 'rule.source'],
     [ENV.action, 'explode', '"delete" or "evict"'],
     [ENV.gracePeriod, 'later', '30s'],
+    [ENV.nfdOutageGracePeriod, 'later', '30s'],
     [ENV.dryRun, '1', '"true" or "false"'],
   ])('refuses a malformed %s', (name, value, message) => {
     const env = { ...resolve(sidecarEnv(rule, settings)), [name]: value };

@@ -33,7 +33,13 @@ describe('grace periods are Go durations', () => {
 });
 
 describe('settings annotations', () => {
-  it('default to grace 0s, delete, no dry-run', () => {
+  it('default to grace 10s, an NFD outage grace of 5m, delete, no dry-run', () => {
+    expect(DEFAULT_SETTINGS).toEqual({
+      gracePeriodMs: 10_000,
+      nfdOutageGracePeriodMs: 300_000,
+      action: 'delete',
+      dryRun: false,
+    });
     expect(settingsOf(undefined)).toEqual({ ok: true, value: DEFAULT_SETTINGS });
     expect(settingsOf({ unrelated: 'x' })).toEqual({ ok: true, value: DEFAULT_SETTINGS });
   });
@@ -42,15 +48,20 @@ describe('settings annotations', () => {
     expect(
       settingsOf({
         'sidecar-destruct.io/grace-period': '2m',
+        'sidecar-destruct.io/nfd-outage-grace-period': '15m',
         'sidecar-destruct.io/action': 'evict',
         'sidecar-destruct.io/dry-run': 'true',
       }),
-    ).toEqual({ ok: true, value: { gracePeriodMs: 120_000, action: 'evict', dryRun: true } });
+    ).toEqual({
+      ok: true,
+      value: { gracePeriodMs: 120_000, nfdOutageGracePeriodMs: 900_000, action: 'evict', dryRun: true },
+    });
   });
 
   it.each([
     ['sidecar-destruct.io/grace-period', 'soon', '30s, 2m or 1h30m'],
     ['sidecar-destruct.io/grace-period', '', '30s, 2m or 1h30m'],
+    ['sidecar-destruct.io/nfd-outage-grace-period', 'a while', '30s, 2m or 1h30m'],
     ['sidecar-destruct.io/action', 'kill', '"delete" or "evict"'],
     ['sidecar-destruct.io/action', 'Delete', '"delete" or "evict"'],
     ['sidecar-destruct.io/dry-run', 'yes', '"true" or "false"'],

@@ -1,4 +1,4 @@
-import type { Rule, Settings } from '@sidecar-destruct/sidecar/core';
+import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apply,
@@ -22,7 +22,7 @@ import {
 } from './fixtures.js';
 
 const rule: Rule = { source: 'pod', nodeSelector: { [USB]: 'true' } };
-const settings: Settings = { gracePeriodMs: 0, action: 'delete', dryRun: false };
+const settings: Settings = { ...DEFAULT_SETTINGS, gracePeriodMs: 0 };
 const NS = 'home';
 
 let cp: ControlPlane;
@@ -143,11 +143,12 @@ describe('the sidecar against a real kube-apiserver', () => {
     );
     // The label goes while the sidecar cannot read: that is no reason to act without a fresh observation.
     await setNodeLabels(cp, 'pi-g', { [USB]: null });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(
-      (await expectStatus(cp.rest('GET', `/api/v1/namespaces/${NS}/pods/z2m-g`), 200)).metadata
-        .deletionTimestamp,
-    ).toBeUndefined();
+    const failedReads = () => sidecar.logs.filter((l) => l.msg.startsWith('cannot observe the node')).length;
+    const before = failedReads();
+    // Two more refused reads after the label went: the sidecar had its chances and took none.
+    await sidecar.waitForLog(() => failedReads() >= before + 2, 20_000);
+    expect(sidecar.logs.filter((l) => l.decision !== undefined).map((l) => l.decision)).toEqual([]);
+    expect(await eventsOf(cp, NS, pod.metadata?.uid ?? '')).toEqual([]);
 
     await sidecar.rotateToken(await sidecar.freshToken());
     await podGone(cp, NS, 'z2m-g', pod.metadata?.uid ?? '', 40_000);

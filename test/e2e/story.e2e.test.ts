@@ -4,6 +4,7 @@
  * replacement is scheduled on B. And the eviction path, held back by a PodDisruptionBudget.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apply, type ControlPlane, type Kubelet, readManifests, runClusterDemo } from '../src/index.js';
 import {
@@ -75,15 +76,17 @@ describe('the story', () => {
     const unplugged = performance.now();
     await setNodeLabels(cp, 'pi-a', { [USB]: null });
     await setNodeLabels(cp, 'pi-b', { [USB]: 'true' });
-    const second = await podOn('home', 'pi-b');
+    const second = await podOn('home', 'pi-b', 40_000);
     const moved = performance.now() - unplugged;
     expect(second.metadata?.uid).not.toBe(first.metadata?.uid);
     expect(second.spec?.initContainers?.map((c) => c.name)).toEqual(['sidecar-destruct']);
     expect((await eventsOf(cp, 'home', first.metadata?.uid ?? '')).map((e) => e.reason)).toContain(
       'NodeConstraintLost',
     );
-    // Scheduling and the ReplicaSet controller's own pace are in this figure, not only the sidecar's.
-    expect(moved).toBeLessThan(10_000);
+    // The example sets no grace period: the default (10 s) is waited out, then scheduling and the ReplicaSet
+    // controller's own pace are in this figure too.
+    expect(moved).toBeGreaterThanOrEqual(DEFAULT_SETTINGS.gracePeriodMs);
+    expect(moved).toBeLessThan(DEFAULT_SETTINGS.gracePeriodMs + 10_000);
   });
 
   it('evicts through the PodDisruptionBudget: blocked and reported while it forbids, done once it allows', async () => {
@@ -99,7 +102,10 @@ describe('the story', () => {
             ...deployment?.spec.template,
             metadata: {
               ...deployment?.spec.template.metadata,
-              annotations: { 'sidecar-destruct.io/action': 'evict' },
+              annotations: {
+                'sidecar-destruct.io/action': 'evict',
+                'sidecar-destruct.io/grace-period': '0s',
+              },
             },
           },
         },

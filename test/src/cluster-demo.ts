@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/sidecar/core';
 import { until } from './until.js';
 
 export const DEMO_LABEL = 'sidecar-destruct.io/demo-device';
@@ -61,7 +62,8 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ rea
           strategy: { type: 'Recreate' },
           selector: { matchLabels: { app: 'device-user' } },
           template: {
-            metadata: { labels: { app: 'device-user' } },
+            // The fastest reaction for the demo; the default grace period is 10 s.
+            metadata: { labels: { app: 'device-user' }, annotations: { [GRACE_PERIOD_ANNOTATION]: '0s' } },
             spec: {
               nodeSelector: { [DEMO_LABEL]: run },
               securityContext: {

@@ -19,7 +19,7 @@ export {
   startSidecar,
 } from './kubelet.js';
 export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
-export { registerNode, setNodeLabels } from './nodes.js';
+export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
 export {
   buildRealNode,
   REAL_NODE_DIR,

@@ -69,6 +69,10 @@ export function resolveEnv(pod: V1Pod, env: readonly V1EnvVar[]): Record<string,
 export interface SidecarOptions {
   /** Written into the token file instead of the TokenRequest token (to test a bad or rotated token). */
   readonly token?: string;
+  /** Where the sidecar finds the API server instead of the control plane itself (e.g. a fault-injecting proxy). */
+  readonly apiServer?: { readonly host: string; readonly port: number; readonly caPem: string };
+  /** More node options before the bundle (e.g. `--require` a test-only clock). */
+  readonly nodeOptions?: readonly string[];
 }
 
 export async function startSidecar(
@@ -107,14 +111,17 @@ export async function startSidecar(
   const dir = await mkdtemp(join(cp.dir, `pod-${name}-`));
   const tokenFile = join(dir, 'token');
   await writeFile(tokenFile, options.token ?? (await requestToken()), { mode: 0o600 });
-  await copyFile(cp.caFile, join(dir, 'ca.crt'));
+  if (options.apiServer) await writeFile(join(dir, 'ca.crt'), options.apiServer.caPem);
+  else await copyFile(cp.caFile, join(dir, 'ca.crt'));
   await writeFile(join(dir, 'namespace'), namespace);
-  const { hostname, port } = new URL(cp.server);
+  const { hostname, port } = options.apiServer
+    ? { hostname: options.apiServer.host, port: String(options.apiServer.port) }
+    : new URL(cp.server);
 
   const env = resolveEnv(pod, container.env ?? []);
   const child = spawn(
     process.execPath,
-    [...SIDECAR_NODE_FLAGS, SIDECAR_BUNDLE, '--service-account-dir', dir],
+    [...SIDECAR_NODE_FLAGS, ...(options.nodeOptions ?? []), SIDECAR_BUNDLE, '--service-account-dir', dir],
     {
       env: {
         PATH: process.env.PATH ?? '',

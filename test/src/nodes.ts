@@ -8,8 +8,19 @@ async function ok(reply: ReturnType<ControlPlane['rest']>, ...statuses: number[]
 }
 
 /**
- * A Node as a kubelet would register it: Ready, with room for pods and a kubelet version, and without the
- * not-ready taint that admission puts on new nodes (no node lifecycle controller runs here to lift it).
+ * What node-feature-discovery labels every node with besides its devices (a real node has dozens): the sidecar
+ * tells an unplugged device (one NFD label gone) from an NFD restart (every NFD label gone) by them.
+ */
+export const NFD_BASELINE_LABELS: Readonly<Record<string, string>> = Object.freeze({
+  'feature.node.kubernetes.io/cpu-cpuid.AVX2': 'true',
+  'feature.node.kubernetes.io/kernel-version.major': '6',
+  'feature.node.kubernetes.io/system-os_release.ID': 'debian',
+});
+
+/**
+ * A Node as a kubelet would register it, labelled as NFD labels it: Ready, with room for pods and a kubelet
+ * version, and without the not-ready taint that admission puts on new nodes (no node lifecycle controller runs
+ * here to lift it).
  */
 export async function registerNode(
   cp: ControlPlane,
@@ -18,7 +29,11 @@ export async function registerNode(
   kubeletVersion = 'v1.37.2',
 ): Promise<void> {
   await ok(
-    cp.rest('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels } }),
+    cp.rest('POST', '/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name, labels: { ...NFD_BASELINE_LABELS, ...labels } },
+    }),
     201,
   );
   const resources = { cpu: '4', memory: '8Gi', pods: '110' };

@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   ACTION_ANNOTATION,
+  DEFAULT_SETTINGS,
   DRY_RUN_ANNOTATION,
+  formatDuration,
   GRACE_PERIOD_ANNOTATION,
+  NFD_OUTAGE_GRACE_PERIOD_ANNOTATION,
   SELECTOR_ANNOTATION,
   STATUS_ANNOTATION,
 } from '@sidecar-destruct/sidecar/core';
@@ -52,12 +55,21 @@ describe('README', () => {
     for (const name of [
       SELECTOR_ANNOTATION,
       GRACE_PERIOD_ANNOTATION,
+      NFD_OUTAGE_GRACE_PERIOD_ANNOTATION,
       ACTION_ANNOTATION,
       DRY_RUN_ANNOTATION,
       STATUS_ANNOTATION,
     ]) {
       expect(readme).toContain(`\`${name}\``);
     }
+    // The defaults in the contract table are the code's.
+    const row = (name: string) => readme.split('\n').find((l) => l.startsWith(`| \`${name}\``)) ?? '';
+    expect(row(GRACE_PERIOD_ANNOTATION)).toMatch(
+      new RegExp(`\\| \`${formatDuration(DEFAULT_SETTINGS.gracePeriodMs)}\` \\|$`),
+    );
+    expect(row(NFD_OUTAGE_GRACE_PERIOD_ANNOTATION)).toMatch(
+      new RegExp(`\\| \`${formatDuration(DEFAULT_SETTINGS.nfdOutageGracePeriodMs)}\` \\|$`),
+    );
     expect(readme).toContain(SIDECAR_NODE_FLAGS.join(' '));
   });
 });

@@ -115,14 +115,26 @@ export function inject(original: V1Pod, rule: Rule, settings: Settings, options:
   // The sidecar always brings its own token volume. The ServiceAccount admission plugin mounts the pod's token
   // into the containers that exist when it runs, which is before this webhook; and a pod may have turned
   // automounting off. Either way the sidecar alone gets the token, the CA and the namespace.
-  spec.volumes = [...(spec.volumes ?? []), structuredClone(tokenVolume)];
+  // A container or volume of the pod under the sidecar's names is replaced, never kept beside it: injecting an
+  // injected pod again adds nothing, and a look-alike container brought by the pod does not pass for the sidecar.
+  spec.volumes = [...without(spec.volumes, TOKEN_VOLUME), structuredClone(tokenVolume)];
   const mounts: V1VolumeMount[] = [{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }];
 
   const container = sidecar(rule, settings, options, mounts);
-  if (options.mode === 'native') spec.initContainers = [container, ...(spec.initContainers ?? [])];
-  else spec.containers = [...(spec.containers ?? []), container];
+  const initContainers = spec.initContainers && without(spec.initContainers, SIDECAR_CONTAINER);
+  const containers = without(spec.containers, SIDECAR_CONTAINER);
+  if (options.mode === 'native') {
+    spec.initContainers = [container, ...(initContainers ?? [])];
+    spec.containers = containers;
+  } else {
+    if (initContainers) spec.initContainers = initContainers;
+    spec.containers = [...containers, container];
+  }
   return { pod, serviceAccountName, warnings };
 }
+
+const without = <T extends { name: string }>(items: readonly T[] | undefined, name: string): T[] =>
+  (items ?? []).filter((item) => item.name !== name);
 
 /** Marks a pod that has nothing to enforce, so that re-invocation and the admission policy know it was seen. */
 export function markNothingToEnforce(original: V1Pod): V1Pod {

@@ -11,11 +11,17 @@ import { buildApp } from './app.js';
 import { parseConfig, WEBHOOK_HELP, wantsHelp } from './config.js';
 import { type ClusterVersions, resolveMode } from './mode.js';
 import { startReconciler } from './reconcile.js';
+import { closeWithin } from './shutdown.js';
 import { followCertificate, readPair } from './tls.js';
 import { readClusterVersions } from './versions.js';
 import { type AccountView, watchAccounts } from './view.js';
 
 const VERSION_REFRESH_MS = 5 * 60_000;
+/**
+ * Reviews in flight get this long to finish after SIGTERM before their connections are closed by force: well
+ * inside the Deployment's terminationGracePeriodSeconds (30 s), which ends in SIGKILL.
+ */
+const SHUTDOWN_DEADLINE_MS = 20_000;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (wantsHelp(argv)) {
@@ -127,7 +133,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   clearInterval(versionTimer);
   reconciler?.stop();
   void view?.stop();
-  await fastify.close();
-  log.info('stopped');
+  const how = await closeWithin(fastify, SHUTDOWN_DEADLINE_MS);
+  log.info({ how }, 'stopped');
   return 0;
 }

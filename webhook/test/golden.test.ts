@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
-import { ok } from '@sidecar-destruct/sidecar/core';
+import { ok, STATUS_ANNOTATION } from '@sidecar-destruct/sidecar/core';
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -87,6 +87,19 @@ describe('golden fixtures', () => {
       const again = await run({ ...review, request: { ...review.request, object: mutated } }, mode);
       expect(again.patch).toEqual([]);
       expect(again.reason).toBe('already-injected');
+      // The status annotation short-cuts that second admission; without it, injecting the injected pod once more
+      // must still add no second sidecar, volume or env: only the annotation comes back.
+      const annotations = { ...(mutated.metadata?.annotations ?? {}) };
+      delete annotations[STATUS_ANNOTATION];
+      const unmarked = { ...mutated, metadata: { ...mutated.metadata, annotations } };
+      const reinjected = await run({ ...review, request: { ...review.request, object: unmarked } }, mode);
+      const twice = fastJsonPatch.applyPatch(
+        structuredClone(unmarked),
+        reinjected.patch,
+        true,
+        false,
+      ).newDocument;
+      expect(twice).toEqual(mutated);
     }
   });
 });

@@ -7,7 +7,14 @@ import { formatDuration } from './duration.js';
 import { parseRule } from './objects.js';
 import { err, ok, type Result } from './result.js';
 import type { Rule } from './rule.js';
-import { parseAction, parseDryRun, parseGracePeriod, type Settings } from './settings.js';
+import {
+  DEFAULT_SETTINGS,
+  parseAction,
+  parseDryRun,
+  parseGracePeriod,
+  parseNfdOutageGracePeriod,
+  type Settings,
+} from './settings.js';
 
 export const ENV = Object.freeze({
   nodeName: 'SIDECAR_DESTRUCT_NODE_NAME',
@@ -17,6 +24,7 @@ export const ENV = Object.freeze({
   /** The rule as JSON: `{"source","nodeSelector","nodeSelectorTerms"?,"selector"?}`. */
   rule: 'SIDECAR_DESTRUCT_RULE',
   gracePeriod: 'SIDECAR_DESTRUCT_GRACE_PERIOD',
+  nfdOutageGracePeriod: 'SIDECAR_DESTRUCT_NFD_OUTAGE_GRACE_PERIOD',
   action: 'SIDECAR_DESTRUCT_ACTION',
   dryRun: 'SIDECAR_DESTRUCT_DRY_RUN',
 });
@@ -48,6 +56,7 @@ export function sidecarEnv(rule: Rule, settings: Settings): V1EnvVar[] {
     ...DOWNWARD.map(([name, fieldPath]) => ({ name: ENV[name], valueFrom: { fieldRef: { fieldPath } } })),
     { name: ENV.rule, value: JSON.stringify(rule) },
     { name: ENV.gracePeriod, value: formatDuration(settings.gracePeriodMs) },
+    { name: ENV.nfdOutageGracePeriod, value: formatDuration(settings.nfdOutageGracePeriodMs) },
     { name: ENV.action, value: settings.action },
     { name: ENV.dryRun, value: String(settings.dryRun) },
   ];
@@ -92,10 +101,16 @@ export function parseSidecarEnv(
     errors.push(`${name}: ${parsed.error}`);
     return fallback;
   };
+  const d = DEFAULT_SETTINGS;
   const settings: Settings = {
-    gracePeriodMs: optional(ENV.gracePeriod, 0, parseGracePeriod),
-    action: optional(ENV.action, 'delete', parseAction),
-    dryRun: optional(ENV.dryRun, false, parseDryRun),
+    gracePeriodMs: optional(ENV.gracePeriod, d.gracePeriodMs, parseGracePeriod),
+    nfdOutageGracePeriodMs: optional(
+      ENV.nfdOutageGracePeriod,
+      d.nfdOutageGracePeriodMs,
+      parseNfdOutageGracePeriod,
+    ),
+    action: optional(ENV.action, d.action, parseAction),
+    dryRun: optional(ENV.dryRun, d.dryRun, parseDryRun),
   };
   if (errors.length > 0 || rule === undefined) return err(errors);
   return ok({ identity, rule, settings });

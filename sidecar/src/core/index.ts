@@ -2,12 +2,15 @@
  * The rule core: pure functions shared by the webhook, the sidecar and `sidecar-destruct explain`.
  * No I/O and no Kubernetes client at run time (types only).
  */
+
+export { BACKOFF, backoffDelay, HEALTHY_WATCH_MS, reconnect, watchTimeoutSeconds } from './backoff.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { ENV, type Identity, parseSidecarEnv, type SidecarContract, sidecarEnv } from './env.js';
 export { type Explanation, explain, formatExplanation } from './explain.js';
 export { labelKeyProblem, labelValueProblem } from './labels.js';
 export { type Failure, match, type Verdict } from './match.js';
 export * from './names.js';
+export { dependsOnNfd, NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
 export { parseNode, parsePod, parseRule } from './objects.js';
 export { err, ok, type Result } from './result.js';
 export { describeRule, isEmptyRule, type Rule, ruleOf } from './rule.js';
@@ -20,6 +23,7 @@ export {
   parseAction,
   parseDryRun,
   parseGracePeriod,
+  parseNfdOutageGracePeriod,
   SETTING_FORMS,
   type Settings,
   settingsOf,

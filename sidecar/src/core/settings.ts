@@ -1,6 +1,11 @@
 /** The per-pod settings a user writes as annotations, parsed once at the edge. */
 import { formatDuration, parseDuration } from './duration.js';
-import { ACTION_ANNOTATION, DRY_RUN_ANNOTATION, GRACE_PERIOD_ANNOTATION } from './names.js';
+import {
+  ACTION_ANNOTATION,
+  DRY_RUN_ANNOTATION,
+  GRACE_PERIOD_ANNOTATION,
+  NFD_OUTAGE_GRACE_PERIOD_ANNOTATION,
+} from './names.js';
 import { err, ok, type Result } from './result.js';
 
 export type Action = 'delete' | 'evict';
@@ -8,13 +13,24 @@ export type Action = 'delete' | 'evict';
 export interface Settings {
   /** How long a mismatch must last before acting. */
   readonly gracePeriodMs: number;
+  /**
+   * How long to hold off while node-feature-discovery has removed every label of the node (a worker or master
+   * restart, see nfd.ts) before acting all the same.
+   */
+  readonly nfdOutageGracePeriodMs: number;
   readonly action: Action;
   /** Report (log + Event) but never delete. */
   readonly dryRun: boolean;
 }
 
+/**
+ * 10 s rides out a USB stick that re-enumerates and an API hiccup while a real unplug still acts within seconds;
+ * the label flap of an NFD worker restart (every NFD label gone for tens of seconds) is held off by the longer
+ * NFD outage grace instead, so the short default does not have to cover it.
+ */
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
-  gracePeriodMs: 0,
+  gracePeriodMs: 10_000,
+  nfdOutageGracePeriodMs: 5 * 60_000,
   action: 'delete',
   dryRun: false,
 });
@@ -36,6 +52,13 @@ export function parseGracePeriod(value: string): Result<number> {
   return ms === undefined ? err(invalid(GRACE_PERIOD_ANNOTATION, value, SETTING_FORMS.gracePeriod)) : ok(ms);
 }
 
+export function parseNfdOutageGracePeriod(value: string): Result<number> {
+  const ms = parseDuration(value.trim());
+  return ms === undefined
+    ? err(invalid(NFD_OUTAGE_GRACE_PERIOD_ANNOTATION, value, SETTING_FORMS.gracePeriod))
+    : ok(ms);
+}
+
 export function parseAction(value: string): Result<Action> {
   const v = value.trim();
   return v === 'delete' || v === 'evict'
@@ -53,18 +76,23 @@ export function parseDryRun(value: string): Result<boolean> {
 /** Every setting annotation of a pod; an absent one takes its default. All errors are reported together. */
 export function settingsOf(annotations: Annotations | undefined): Result<Settings, string[]> {
   const a = annotations ?? {};
-  const grace = Object.hasOwn(a, GRACE_PERIOD_ANNOTATION)
-    ? parseGracePeriod(a[GRACE_PERIOD_ANNOTATION] ?? '')
-    : ok(0);
-  const action = Object.hasOwn(a, ACTION_ANNOTATION)
-    ? parseAction(a[ACTION_ANNOTATION] ?? '')
-    : ok('delete' as const);
-  const dryRun = Object.hasOwn(a, DRY_RUN_ANNOTATION) ? parseDryRun(a[DRY_RUN_ANNOTATION] ?? '') : ok(false);
-  const errors = [grace, action, dryRun].flatMap((r) => (r.ok ? [] : [r.error]));
-  if (!grace.ok || !action.ok || !dryRun.ok) return err(errors);
-  return ok({ gracePeriodMs: grace.value, action: action.value, dryRun: dryRun.value });
+  const read = <T>(name: string, parse: (v: string) => Result<T>, fallback: T): Result<T> =>
+    Object.hasOwn(a, name) ? parse(a[name] ?? '') : ok(fallback);
+  const d = DEFAULT_SETTINGS;
+  const grace = read(GRACE_PERIOD_ANNOTATION, parseGracePeriod, d.gracePeriodMs);
+  const nfd = read(NFD_OUTAGE_GRACE_PERIOD_ANNOTATION, parseNfdOutageGracePeriod, d.nfdOutageGracePeriodMs);
+  const action = read(ACTION_ANNOTATION, parseAction, d.action);
+  const dryRun = read(DRY_RUN_ANNOTATION, parseDryRun, d.dryRun);
+  const errors = [grace, nfd, action, dryRun].flatMap((r) => (r.ok ? [] : [r.error]));
+  if (!grace.ok || !nfd.ok || !action.ok || !dryRun.ok) return err(errors);
+  return ok({
+    gracePeriodMs: grace.value,
+    nfdOutageGracePeriodMs: nfd.value,
+    action: action.value,
+    dryRun: dryRun.value,
+  });
 }
 
 export function describeSettings(settings: Settings): string {
-  return `grace-period ${formatDuration(settings.gracePeriodMs)}, action ${settings.action}, dry-run ${settings.dryRun}`;
+  return `grace-period ${formatDuration(settings.gracePeriodMs)}, nfd-outage-grace-period ${formatDuration(settings.nfdOutageGracePeriodMs)}, action ${settings.action}, dry-run ${settings.dryRun}`;
 }

@@ -1,0 +1,214 @@
+/**
+ * A fault-injecting HTTPS proxy on loopback, between sidecars and the real kube-apiserver, for the soak test.
+ * While faults are on, each request draws one outcome from a seeded mix: pass through, connection reset, stall
+ * (never answer), 500, 429 with Retry-After, 410 on a watch, a truncated response, a 401 for the token; a watch
+ * that passes is also cut at a random moment. It counts requests per bearer token (one per sidecar), so a test
+ * can bound each sidecar's request rate, and it resets every client connection while the API server is down.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, request, type Server } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+
+export type Fault =
+  | 'reset'
+  | 'stall'
+  | 'error500'
+  | 'throttle429'
+  | 'gone410'
+  | 'truncate'
+  | 'unauthorized401';
+
+/** The share of requests that meet each fault while faults are on; the rest pass. */
+export type FaultMix = Readonly<Record<Fault, number>>;
+
+export interface FaultProxyOptions {
+  /** The API server: its URL and the CA that verifies it. */
+  readonly target: { readonly url: string; readonly caPem: string };
+  readonly seed: number;
+  readonly mix: FaultMix;
+  /** A watch that passes is cut after a random time up to this (ms), while faults are on. */
+  readonly maxWatchMs: number;
+}
+
+export interface FaultProxy {
+  readonly host: string;
+  readonly port: number;
+  /** The CA a client trusts to reach the proxy. */
+  readonly caPem: string;
+  /** Turns faults on or off; off, every request passes. */
+  setFaults(on: boolean): void;
+  /** Requests seen per bearer token. */
+  requestsByToken(): ReadonlyMap<string, number>;
+  /** How often each fault was injected. */
+  faultCounts(): Readonly<Record<Fault | 'pass', number>>;
+  stop(): Promise<void>;
+}
+
+/** A reproducible pseudo-random sequence in [0, 1) (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const status = (code: number, reason: string, message: string) =>
+  JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
+
+export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  const ca = createCertificateAuthority('sidecar-destruct fault proxy CA', { validityDays: 1 });
+  const serving = createServingCertificate(ca, {
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    validityDays: 1,
+  });
+  const random = seededRandom(options.seed);
+  const target = new URL(options.target.url);
+  const counts: Record<Fault | 'pass', number> = {
+    pass: 0,
+    reset: 0,
+    stall: 0,
+    error500: 0,
+    throttle429: 0,
+    gone410: 0,
+    truncate: 0,
+    unauthorized401: 0,
+  };
+  const byToken = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  let faults = false;
+
+  const draw = (isWatch: boolean): Fault | 'pass' => {
+    if (!faults) return 'pass';
+    let r = random();
+    for (const [fault, share] of Object.entries(options.mix) as Array<[Fault, number]>) {
+      if (fault === 'gone410' && !isWatch) continue;
+      if (r < share) return fault;
+      r -= share;
+    }
+    return 'pass';
+  };
+
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    cutAfterMs: number | undefined,
+    truncate: boolean,
+  ) => {
+    const upstream = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host },
+        ca: options.target.caPem,
+        agent: false,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        // As the API server does: a watch's headers go out at once, before any event.
+        res.flushHeaders();
+        if (truncate) {
+          // Half of the first chunk, then the connection goes.
+          up.once('data', (chunk: Buffer) => {
+            res.write(chunk.subarray(0, Math.max(1, Math.floor(chunk.length / 2))));
+            up.destroy();
+            res.socket?.destroy();
+          });
+          return;
+        }
+        up.pipe(res);
+        // The API server went away mid-stream (it was stopped): the client's connection goes too, as it would.
+        up.on('error', () => res.socket?.destroy());
+        up.on('close', () => {
+          if (!up.complete) res.socket?.destroy();
+        });
+        if (cutAfterMs !== undefined) {
+          const timer = setTimeout(() => {
+            up.destroy();
+            res.socket?.destroy();
+          }, cutAfterMs);
+          up.once('close', () => clearTimeout(timer));
+        }
+      },
+    );
+    // The API server is down or the connection dropped: the client sees its connection reset.
+    upstream.on('error', () => res.socket?.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  };
+
+  const server: Server = createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+    const token = req.headers.authorization ?? '';
+    byToken.set(token, (byToken.get(token) ?? 0) + 1);
+    const isWatch = new URL(req.url ?? '/', 'https://x').searchParams.get('watch') === 'true';
+    const fault = draw(isWatch);
+    counts[fault]++;
+    switch (fault) {
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'stall':
+        // Never answer: the client must give up by itself.
+        req.resume();
+        return;
+      case 'error500':
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(status(500, 'InternalError', 'etcdserver: request timed out'));
+        return;
+      case 'throttle429':
+        res
+          .writeHead(429, {
+            'content-type': 'application/json',
+            'retry-after': String(1 + Math.floor(random() * 5)),
+          })
+          .end(status(429, 'TooManyRequests', 'the server has received too many requests'));
+        return;
+      case 'unauthorized401':
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(status(401, 'Unauthorized', 'Unauthorized'));
+        return;
+      case 'gone410':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          `${JSON.stringify({ type: 'ERROR', object: JSON.parse(status(410, 'Expired', 'too old resource version')) })}\n`,
+        );
+        return;
+      case 'truncate':
+        forward(req, res, undefined, true);
+        return;
+      case 'pass':
+        forward(req, res, isWatch && faults ? Math.floor(random() * options.maxWatchMs) : undefined, false);
+        return;
+    }
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    caPem: ca.certPem,
+    setFaults: (on) => {
+      faults = on;
+    },
+    requestsByToken: () => byToken,
+    faultCounts: () => ({ ...counts }),
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

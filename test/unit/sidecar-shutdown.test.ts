@@ -1,0 +1,145 @@
+/**
+ * The sidecar process exits within 1 s of SIGTERM whatever it is doing: the kubelet sends SIGTERM when the pod is
+ * deleted (often by the sidecar itself) and SIGKILLs at the end of the grace period, which would hold up every
+ * rescheduling. Each case starts the shipped bundle against a local HTTPS server scripted to hold the sidecar in
+ * one state, sends SIGTERM once that state is reached, and times the exit. (A lifecycle test of the process;
+ * everything about the Kubernetes API itself is tested against a real kube-apiserver in test/e2e.)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+import { ENV } from '@sidecar-destruct/sidecar/core';
+import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIDECAR_BUNDLE } from '../src/kubelet.js';
+
+const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
+/** The node keeps its other NFD labels: the stick was unplugged, NFD did not restart. */
+const NFD = { 'feature.node.kubernetes.io/cpu-cpuid.AVX2': 'true' };
+const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
+const serving = createServingCertificate(ca, {
+  dnsNames: ['localhost'],
+  ipAddresses: ['127.0.0.1'],
+  validityDays: 1,
+});
+const node = (labels: Record<string, string>) =>
+  JSON.stringify({ kind: 'Node', metadata: { name: 'pi', resourceVersion: '7', labels } });
+
+/** How the scripted API server answers each kind of request; `hold` never answers. */
+interface Script {
+  readonly get: 'plugged' | 'unplugged' | 'fail' | 'hold';
+  readonly watch: 'stream' | 'hold';
+  readonly delete: 'hold';
+}
+
+let dir: string;
+const servers: Server[] = [];
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-sigterm-'));
+  await writeFile(join(dir, 'ca.crt'), ca.certPem);
+  await writeFile(join(dir, 'token'), 'a-token');
+});
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const s of servers) s.closeAllConnections();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts a scripted server and the sidecar against it; resolves once `reached` has been seen by the server. */
+async function sidecarIn(script: Script, grace: string, reached: string) {
+  const held: ServerResponse[] = [];
+  const seen: string[] = [];
+  let notify: () => void = () => {};
+  const reachedState = new Promise<void>((resolve) => {
+    notify = resolve;
+  });
+  const server = createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://x');
+    const kind =
+      req.method === 'DELETE'
+        ? 'delete'
+        : url.searchParams.get('watch') === 'true'
+          ? 'watch'
+          : req.method === 'POST'
+            ? 'event'
+            : 'get';
+    seen.push(kind);
+    req.resume();
+    if (kind === 'event') res.writeHead(201).end('{}');
+    else if (kind === 'get' && script.get === 'fail')
+      res.writeHead(500).end('{"kind":"Status","message":"etcd"}');
+    else if (kind === 'get' && script.get !== 'hold')
+      res.writeHead(200).end(node(script.get === 'plugged' ? { [USB]: 'true', ...NFD } : NFD));
+    else if (kind === 'watch' && script.watch === 'stream') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '8' } } })}\n`);
+      held.push(res);
+    } else held.push(res);
+    if (kind === reached) notify();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const rule = JSON.stringify({ source: 'pod', nodeSelector: { [USB]: 'true' } });
+  const child = spawn(
+    process.execPath,
+    [...SIDECAR_NODE_FLAGS, SIDECAR_BUNDLE, '--service-account-dir', dir],
+    {
+      env: {
+        PATH: process.env.PATH,
+        KUBERNETES_SERVICE_HOST: '127.0.0.1',
+        KUBERNETES_SERVICE_PORT: String((server.address() as AddressInfo).port),
+        [ENV.nodeName]: 'pi',
+        [ENV.podName]: 'z2m',
+        [ENV.podNamespace]: 'home',
+        [ENV.podUid]: 'uid-1',
+        [ENV.rule]: rule,
+        [ENV.gracePeriod]: grace,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.push(child);
+  const logs: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await Promise.race([reachedState, new Promise((r) => setTimeout(r, 5_000))]);
+  if (!seen.includes(reached))
+    throw new Error(`never reached ${reached}: saw ${seen.join(',')}; logs: ${logs.join('')}`);
+  // Let the sidecar settle into the state (e.g. start its backoff sleep after the refusal).
+  await new Promise((r) => setTimeout(r, 150));
+  return { child, exited, seen, logs };
+}
+
+async function timeToExit(s: Awaited<ReturnType<typeof sidecarIn>>): Promise<number> {
+  const started = performance.now();
+  s.child.kill('SIGTERM');
+  const code = await s.exited;
+  expect(code, s.logs.join('')).toBe(0);
+  return performance.now() - started;
+}
+
+describe('the sidecar on SIGTERM', () => {
+  it.each([
+    ['awaiting the first read of the node', { get: 'hold', watch: 'hold', delete: 'hold' }, '0s', 'get'],
+    ['awaiting the headers of its watch', { get: 'plugged', watch: 'hold', delete: 'hold' }, '0s', 'watch'],
+    ['watching', { get: 'plugged', watch: 'stream', delete: 'hold' }, '0s', 'watch'],
+    ['backing off after a refused read', { get: 'fail', watch: 'hold', delete: 'hold' }, '0s', 'get'],
+    ['waiting out a grace period', { get: 'unplugged', watch: 'stream', delete: 'hold' }, '10m', 'watch'],
+    ['with its delete in flight', { get: 'unplugged', watch: 'hold', delete: 'hold' }, '0s', 'delete'],
+  ] as const)(
+    'exits 0 within 1 s while %s',
+    async (_state, script, grace, reached) => {
+      const sidecar = await sidecarIn(script, grace, reached);
+      expect(await timeToExit(sidecar)).toBeLessThan(1_000);
+    },
+    15_000,
+  );
+});
