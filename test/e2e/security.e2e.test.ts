@@ -771,6 +771,37 @@ describe('namespaces deleted and recreated (issue 13)', () => {
   });
 });
 
+describe('upgrade', () => {
+  it("applied over 0.1.0's policies, leaves no binding that refuses injected pods", async () => {
+    // 0.1.0's binding of require-injection: no parameter, no match resources (its policy took none). Left in
+    // place, it would evaluate the policy without the image parameter and refuse every injected pod.
+    const old = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: 'sidecar-destruct-require-injection' },
+      spec: { policyName: 'sidecar-destruct-require-injection', validationActions: ['Deny'] },
+    };
+    await cp.kubectl(['apply', '-f', '-'], JSON.stringify(old));
+    await cp.kubectl([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      `${DEPLOY_DIR}base/admission-policies.yaml`,
+    ]);
+    await namespace('upgraded', { 'sidecar-destruct.io/injection': 'enabled' });
+    await eventually(async () => {
+      for (const p of [
+        pod(`injected-${Date.now()}`),
+        { ...pod(`free-${Date.now()}`), spec: { ...pod('x').spec, nodeSelector: {} } },
+      ]) {
+        const reply = await cp.rest('POST', '/api/v1/namespaces/upgraded/pods', p);
+        expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+      }
+    }, 10_000);
+  });
+});
+
 describe('uninstall', () => {
   it("the README's commands remove everything the webhook made, and its roles and policies", async () => {
     expect((await managedBindings()).length).toBeGreaterThan(0);
