@@ -16,6 +16,7 @@
 #   IMAGES=sidecar PLATFORMS=linux/amd64 bash images/build.sh
 #   REGISTRY=ghcr.io/you PUSH=1 bash images/build.sh    # also push (credentials from ~/.docker/config.json)
 #   bash images/build.sh --tool                         # only build the OCI tool; print its path
+#   SIDECAR_BUNDLE=FILE, WEBHOOK_BUNDLE=FILE            # bundles other than sidecar/dist, cli/dist (tests)
 #
 # Output: $CACHE/images/VERSION/<image>.oci.tar (an OCI image archive: `ctr images import`, `skopeo copy
 # oci-archive:…`, k3s's agent/images) and <image>.digest. Prints one line per image: name, digest, archive path.
@@ -183,10 +184,10 @@ flags="$(node -e "import('./sidecar/dist/main.js').then(m => console.log(JSON.st
 for name in $IMAGES; do
   case "$name" in
     # The flags come from SIDECAR_NODE_FLAGS, the ones the harness and the benchmarks measure.
-    sidecar) image sidecar sidecar/dist/sidecar.cjs sidecar.cjs \
+    sidecar) image sidecar "${SIDECAR_BUNDLE:-sidecar/dist/sidecar.cjs}" sidecar.cjs \
       "$(node -e 'console.log(JSON.stringify(["/usr/local/bin/node", ...JSON.parse(process.argv[1]), "/app/sidecar.cjs"]))' "$flags")" \
       '[]' '[]' ;;
-    webhook) image webhook cli/dist/sidecar-destruct.mjs sidecar-destruct.mjs \
+    webhook) image webhook "${WEBHOOK_BUNDLE:-cli/dist/sidecar-destruct.mjs}" sidecar-destruct.mjs \
       '["/usr/local/bin/node","/app/sidecar-destruct.mjs"]' '["webhook"]' '["8443/tcp"]' ;;
     *) log "error: unknown image $name (sidecar, webhook)"; exit 1 ;;
   esac

@@ -9,7 +9,7 @@
  * 443 to the API server on 127.0.0.1, standing in for kube-proxy.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, cp as copyTree, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { arch, tmpdir } from 'node:os';
@@ -115,8 +115,8 @@ export interface RealNode {
   readonly sysctlsBefore: ReadonlyMap<string, string>;
   /** Runs ctr against this node's containerd, in the k8s.io namespace. */
   ctr(args: readonly string[]): Promise<string>;
-  /** Process ids, for memory figures. */
-  pids(): Readonly<Record<string, number | undefined>>;
+  /** Process ids, for memory figures: kubelet, containerd, and the runc shims (one per pod). */
+  pids(): { kubelet?: number; containerd?: number; shims: number[] };
   /** Peak memory (bytes) of a container's cgroup, from the kernel's own counter; undefined once it is gone. */
   containerPeakMemory(podUid: string, containerId: string): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -294,6 +294,22 @@ imageGCLowThresholdPercent: 99
 
 const running = new Set<() => Promise<void>>();
 
+/** The containerd-shim-runc-v2 processes of this node (they leave containerd's process tree). */
+function shimPids(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('containerd-shim-runc-v2') && cmdline.includes(NODE_DIR))
+        found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 /** Stops every real node this process started (for Ctrl-C in the demo). */
 export async function stopAllRealNodes(): Promise<void> {
   await Promise.all([...running].map((stop) => stop()));
@@ -454,6 +470,7 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
     pids: () => ({
       kubelet: procs.kubelet?.child.pid,
       containerd: procs.containerd?.child.pid,
+      shims: shimPids(),
     }),
     containerPeakMemory: async (podUid, containerId) => {
       // cgroup v1: memory/kubepods[/<qos>]/pod<uid>/<id>/memory.max_usage_in_bytes; v2: …/memory.peak
