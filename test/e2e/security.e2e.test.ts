@@ -252,6 +252,46 @@ describe('attack 1: a pod names an account to have it bound', () => {
     ).toBe(403);
   });
 
+  it('lets no one without the right to bind the roles grant them, not even who may edit the account', async () => {
+    await serviceAccount('team', 'editor');
+    await expectStatus(
+      cp.rest('POST', `${RBAC}/namespaces/team/rolebindings`, {
+        metadata: { name: 'editor-edit' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+        subjects: [{ kind: 'ServiceAccount', name: 'editor', namespace: 'team' }],
+      }),
+      201,
+    );
+    const editor = await tokenOf('team', 'editor');
+    const label = (account: string) =>
+      cp.rest(
+        'PATCH',
+        `/api/v1/namespaces/team/serviceaccounts/${account}`,
+        { metadata: { labels: { [GRANT]: 'granted' } } },
+        { contentType: 'application/merge-patch+json', ...editor },
+      );
+    // The editor may update the account (another label is fine), but not grant it the roles.
+    await eventually(async () => {
+      const other = await cp.rest(
+        'PATCH',
+        '/api/v1/namespaces/team/serviceaccounts/deployer',
+        { metadata: { labels: { team: 'ci' } } },
+        { contentType: 'application/merge-patch+json', ...editor },
+      );
+      expect(other.status, JSON.stringify(other.body)).toBe(200);
+    });
+    const refused = await label('deployer');
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.message).toContain('may not grant the sidecar roles');
+    const created = await cp.rest(
+      'POST',
+      '/api/v1/namespaces/team/serviceaccounts',
+      { metadata: { name: 'self-granted', labels: { [GRANT]: 'granted' } } },
+      editor,
+    );
+    expect(created.status).toBe(403);
+  });
+
   it('once its admin grants the account, confines it to its own pod: never a neighbour', async () => {
     await expectStatus(
       cp.rest(
