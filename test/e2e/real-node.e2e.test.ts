@@ -246,6 +246,11 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
     expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe('65532');
     expect(/^Seccomp:\s+(\d+)/m.exec(status)?.[1]).toBe('2');
     expect(/^NoNewPrivs:\s+(\d+)/m.exec(status)?.[1]).toBe('1');
+    // The pod's network: routes to the node IP and the Service IP only, nothing else leaves the bridge.
+    const routes = (await run('nsenter', ['-t', String(task?.[1]), '-n', 'ip', '-4', 'route'])).stdout;
+    expect(routes).not.toMatch(/^default/m);
+    expect(routes).toMatch(/^10\.96\.0\.1 via 10\.88\.77\.1/m);
+    expect(routes).toMatch(/^10\.254\.254\.1 via 10\.88\.77\.1/m);
 
     // It read its projected token and watches its node through the Service address.
     const logDir = join(node.dir, 'pod-logs', `${NS}_${first.metadata?.name}_${first.metadata?.uid}`);
