@@ -31,6 +31,7 @@ import {
   registerNode,
   SIDECAR_CONTAINER,
   startControlPlane,
+  startLocalRegistry,
   startRealNode,
   startWebhook,
   WEBHOOK_NAMESPACE,
@@ -396,6 +397,29 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
       expect(digests[1]).toBe(digests[0]);
       figure(`sidecar image ${digests[0]}: built twice from scratch, same digest`);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('pushes the images to a registry as the README says, and containerd pulls the same digest from it', async () => {
+    // A registry on a loopback port (go-containerregistry's cmd/registry): the push route, never leaving here.
+    const registry = await startLocalRegistry();
+    const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-push-'));
+    try {
+      const { stdout } = await run('bash', [join(ROOT, 'images/build.sh')], {
+        cwd: ROOT,
+        env: { ...process.env, OUT: dir, IMAGES: 'sidecar', REGISTRY: `${registry.host}/you`, PUSH: '1' },
+      });
+      const [name, digest] = stdout.trim().split(' ');
+      expect(name).toBe(`${registry.host}/you/sidecar:${build.shipped.sidecar.name.split(':').at(-1)}`);
+      await node.ctr(['images', 'pull', '--plain-http', name ?? '']);
+      const listed = await node.ctr(['images', 'ls', '--quiet']);
+      expect(listed).toContain(name);
+      const info = (await node.ctr(['images', 'ls'])).split('\n').find((l) => l.startsWith(name ?? ''));
+      expect(info).toContain(digest);
+      figure(`pushed ${name} (${digest?.slice(0, 19)}…) and containerd pulled the same digest`);
+    } finally {
+      await registry.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -28,6 +28,7 @@ export {
   type RealNodeBuild,
   realNodeLeftovers,
   realNodeUnavailable,
+  startLocalRegistry,
   startRealNode,
   stopAllRealNodes,
   watchedSysctls,

@@ -515,3 +515,42 @@ export async function watchedSysctls(): Promise<Map<string, string>> {
     }),
   );
 }
+
+/**
+ * go-containerregistry's in-memory registry (cmd/registry, from the module images/ocibuild already uses) on a
+ * loopback port: the push route of images/build.sh, and a pull by containerd, without leaving this machine.
+ */
+export async function startLocalRegistry(): Promise<{ host: string; stop(): Promise<void> }> {
+  const [tool] = await buildStep(join(ROOT, 'images/build.sh'), ['--tool']);
+  if (!tool) throw new Error('images/build.sh --tool printed nothing');
+  const binary = join(tool, '..', 'registry');
+  await run(
+    'go',
+    ['build', '-trimpath', '-o', binary, 'github.com/google/go-containerregistry/cmd/registry'],
+    {
+      cwd: join(ROOT, 'images/ocibuild'),
+      env: { ...process.env, CGO_ENABLED: '0' },
+    },
+  );
+  const child = spawn(binary, ['-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`the registry did not start: ${text}`)), 10_000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const found = /serving on port (\d+)/.exec(text)?.[1];
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+  });
+  return {
+    host: `localhost:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
