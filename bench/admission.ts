@@ -6,12 +6,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
 import { freePort } from '@sidecar-destruct/test';
+import { postReview } from '../webhook/test/https.ts';
 import { sleep, type Table } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -146,29 +146,7 @@ export function realisticReview(): object {
   };
 }
 
-function post(port: number, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        rejectUnauthorized: false,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (port: number, body: string) => postReview({ port, body });
 
 async function ready(port: number, body: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;

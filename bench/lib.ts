@@ -8,6 +8,7 @@ import {
   readManifests,
   registerNode,
   startSidecar,
+  until,
 } from '@sidecar-destruct/test';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
@@ -130,24 +131,24 @@ export async function podWithSidecar(cp: ControlPlane, name: string, node: strin
 }
 
 /** Resolves when every pod (by uid) is being deleted or gone, with the time each was first seen so. */
-export async function waitGone(
+export function waitGone(
   cp: ControlPlane,
   uids: ReadonlySet<string>,
   timeoutMs: number,
 ): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
-  const deadline = performance.now() + timeoutMs;
-  while (seen.size < uids.size) {
-    if (performance.now() > deadline)
-      throw new Error(`${uids.size - seen.size} pods still there after ${timeoutMs} ms`);
-    const list = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods`);
-    const now = performance.now();
-    const live = new Set<string>();
-    for (const p of list.items) if (!p.metadata.deletionTimestamp) live.add(p.metadata.uid);
-    for (const uid of uids) if (!live.has(uid) && !seen.has(uid)) seen.set(uid, now);
-    await sleep(5);
-  }
-  return seen;
+  return until(
+    () => `${uids.size - seen.size} pods to go`,
+    async () => {
+      const list = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods`);
+      const now = performance.now();
+      const live = new Set<string>();
+      for (const p of list.items) if (!p.metadata.deletionTimestamp) live.add(p.metadata.uid);
+      for (const uid of uids) if (!live.has(uid) && !seen.has(uid)) seen.set(uid, now);
+      return seen.size === uids.size ? seen : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export interface Table {

@@ -91,7 +91,7 @@ export async function scaleBench(cp: ControlPlane, sizes: readonly number[], idl
     rows,
     notes: [
       'Targets: zero requests per minute while idle beyond the watches; every pod deleting within 2 s at N = 100.',
-      'Each idle sidecar holds one watch (re-opened every 5 minutes); after the label goes each makes two requests (Event, delete).',
+      'Each idle sidecar holds one watch (re-opened every 5 to 10 minutes); after the label goes each makes three requests (the confirming read, the Event, the delete).',
     ],
   };
 }

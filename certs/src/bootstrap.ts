@@ -11,6 +11,8 @@ import {
   ApiException,
   CoreV1Api,
   KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
   type V1Secret,
 } from '@kubernetes/client-node';
 import {
@@ -167,16 +169,19 @@ export async function ensureCertificates(
       });
     } else if (step.kind === 'patch-ca-bundle' && ca) {
       const bundle = b64(caBundle(ca.certPem, existing.ca?.certPem, now));
-      const patch = (configuration.webhooks ?? []).map((_, i) => ({
-        op: 'add',
-        path: `/webhooks/${i}/clientConfig/caBundle`,
-        value: bundle,
-      }));
+      // A strategic merge patch keyed by each webhook's name (its merge key): no index paths, so a webhook added
+      // or reordered between the read and this write cannot receive another one's caBundle.
+      const patch = {
+        webhooks: (configuration.webhooks ?? []).map((w) => ({
+          name: w.name,
+          clientConfig: { caBundle: bundle },
+        })),
+      };
       try {
-        await admission.patchMutatingWebhookConfiguration({
-          name: options.webhookConfiguration,
-          body: patch,
-        });
+        await admission.patchMutatingWebhookConfiguration(
+          { name: options.webhookConfiguration, body: patch },
+          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        );
       } catch (e) {
         throw explainFailure(
           e,

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { isObject } from './core/objects.js';
 import { err, ok, type Result } from './core/result.js';
 
 export interface Connection {
@@ -45,7 +46,7 @@ export async function inCluster(
 }
 
 type Doc = Record<string, unknown>;
-const isDoc = (x: unknown): x is Doc => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isDoc: (x: unknown) => x is Doc = isObject;
 const named = (list: unknown, name: string, key: string): Doc | undefined => {
   if (!Array.isArray(list)) return undefined;
   const entry = list.find((e) => isDoc(e) && e.name === name);

@@ -110,10 +110,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       return () => clearTimeout(timer);
     },
   };
+  const serviceAccount = await serviceAccountOf(connection.value as Connection);
   await runSidecar(
     contract.value,
     {
       api,
+      ...(serviceAccount ? { serviceAccount } : {}),
       clock,
       log,
       retryDelay: (attempt, retryAfterMs) => backoffDelay(attempt, random, retryAfterMs),
@@ -140,4 +142,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     controller.signal,
   );
   return 0;
+}
+
+/** The ServiceAccount a bound token was issued for (its `sub` claim), to name it in advice; undefined if unknown. */
+export async function serviceAccountOf(
+  connection: Pick<Connection, 'token'>,
+): Promise<{ namespace: string; name: string } | undefined> {
+  try {
+    const token = await connection.token();
+    const payload = token?.split('.')[1];
+    if (!payload) return undefined;
+    const sub: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')).sub;
+    const match = typeof sub === 'string' ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub) : null;
+    return match ? { namespace: match[1] ?? '', name: match[2] ?? '' } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,6 +7,7 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import { type Api, describeFailure, type Reply } from './api.js';
 import {
   type Effect,
+  grantAdvice,
   INITIAL,
   type Note,
   next,
@@ -43,6 +44,8 @@ export interface SidecarDeps {
   readonly retryDelay: Policy['retryDelay'];
   /** Called once, when the first watch is established. */
   readonly onWatching?: () => void;
+  /** The pod's ServiceAccount, when known (from the token): named in the advice on a 403. */
+  readonly serviceAccount?: { readonly namespace: string; readonly name: string };
 }
 
 /** One log line per note: its level and sentence. */
@@ -64,8 +67,7 @@ const NOTE_LOG: Record<Note['event'], { level: 'info' | 'warn' | 'error'; messag
   retry: { level: 'warn', message: 'the action was refused for now; retrying after a backoff' },
   forbidden: {
     level: 'error',
-    message:
-      "the API server forbids this pod's deletion: its ServiceAccount lacks the sidecar role (see the README's security model for the grant command); retrying after a backoff",
+    message: "the API server forbids this pod's deletion; retrying after a backoff",
   },
   done: { level: 'info', message: 'done; waiting for termination' },
 };
@@ -187,7 +189,12 @@ export async function runSidecar(
 ): Promise<void> {
   const { rule, settings } = contract;
   const { clock, log } = deps;
-  const policy: Policy = { rule, settings, retryDelay: deps.retryDelay };
+  const policy: Policy = {
+    rule,
+    settings,
+    retryDelay: deps.retryDelay,
+    grantAdvice: grantAdvice(deps.serviceAccount),
+  };
   let state: State = INITIAL;
 
   const feed = (observation: Observation): void => {
@@ -208,7 +215,7 @@ export async function runSidecar(
   await watchNode(
     deps.api,
     contract.identity.nodeName,
-    { ...deps.watch, now: clock.now },
+    { ...deps.watch, now: clock.now, forbiddenAdvice: policy.grantAdvice },
     log,
     feed,
     () => {

@@ -1,7 +1,7 @@
 /**
  * Keeps a watch on one Node open for as long as the sidecar runs, feeding what the API server says about the
  * Node onward, as client-go's reflector does:
- * - read the node (a fresh GET), then watch from its resourceVersion with bookmarks;
+ * - read the node (a GET), then watch from now with bookmarks, resuming from the last event's resourceVersion;
  * - each watch asks for a timeout drawn between 5 and 10 minutes, so a fleet never reconnects in step;
  * - a clean close after a healthy stream resumes at once; `410 Gone` reads the node again (at once the first
  *   time, with backoff if it repeats); everything else backs off with full jitter (core/backoff.ts), honouring
@@ -42,6 +42,8 @@ export interface WatchOptions {
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** The shortest watch timeout asked of the server; each watch draws between this and twice it. */
   readonly minTimeoutSeconds: number;
+  /** Logged with a 403: how to grant the pod's account the sidecar roles. */
+  readonly forbiddenAdvice?: string;
 }
 
 /**
@@ -63,20 +65,11 @@ type Resume = { readonly from: 'relist' } | WatchFrom;
 export async function readNode(
   api: Pick<NodeSource, 'getNode'>,
   name: string,
-): Promise<
-  { observation: Observation & { type: 'node' | 'node-deleted' }; next: WatchFrom } | { failure: Failure }
-> {
+): Promise<{ observation: Observation & { type: 'node' | 'node-deleted' } } | { failure: Failure }> {
   const reply = await api.getNode(name);
-  if (reply.kind === 'ok') {
-    const rv = reply.body.metadata?.resourceVersion;
-    return {
-      observation: { type: 'node', node: reply.body },
-      next: rv ? { from: 'rv', rv } : { from: 'now' },
-    };
-  }
-  // A deleted node has no resourceVersion to resume from: watch from now, which also reports a re-creation.
+  if (reply.kind === 'ok') return { observation: { type: 'node', node: reply.body } };
   if (reply.kind === 'refused' && reply.status === 404 && reply.reason === 'NotFound')
-    return { observation: { type: 'node-deleted', nodeName: name }, next: { from: 'now' } };
+    return { observation: { type: 'node-deleted', nodeName: name } };
   return { failure: reply };
 }
 
@@ -91,12 +84,13 @@ export async function watchNode(
 ): Promise<void> {
   let resume: Resume = { from: 'relist' };
   let failures = 0;
-  const wait = async (delayMs: number, error: string): Promise<void> => {
+  const wait = async (delayMs: number, error: string, forbidden = false): Promise<void> => {
     if (delayMs <= 0) return;
     log.warn('cannot observe the node; waiting before retrying (no action is taken meanwhile)', {
       error,
       attempt: failures,
       retryInMs: Math.round(delayMs),
+      ...(forbidden && options.forbiddenAdvice ? { advice: options.forbiddenAdvice } : {}),
     });
     await options.sleep(delayMs, signal);
   };
@@ -109,11 +103,19 @@ export async function watchNode(
       if ('failure' in read) {
         failures++;
         const retryAfter = read.failure.kind === 'refused' ? read.failure.retryAfterMs : undefined;
-        await wait(backoffDelay(failures, options.random, retryAfter), describeFailure(read.failure));
+        const forbidden = read.failure.kind === 'refused' && read.failure.status === 403;
+        await wait(
+          backoffDelay(failures, options.random, retryAfter),
+          describeFailure(read.failure),
+          forbidden,
+        );
         continue;
       }
       observe({ ...read.observation, read: { sentAt, requested: false } });
-      resume = read.next;
+      // From now, not from the node's resourceVersion: that is when the node last changed, which after an API
+      // server restart can be older than its watch cache and would be answered 410 again and again. A watch
+      // from now starts with the node as it is (an ADDED event), so nothing between the read and it is lost.
+      resume = { from: 'now' };
     }
 
     let expired = false;
@@ -127,6 +129,7 @@ export async function watchNode(
         idleTimeoutMs: Math.min(WATCH_IDLE_MS, (timeoutSeconds + 60) * 1_000),
         onOpen: () => {
           openedAt = options.now();
+          observe({ type: 'watch', up: true });
           onWatching();
         },
       },
@@ -145,6 +148,7 @@ export async function watchNode(
       },
     );
     if (signal.aborted || end.kind === 'aborted') return;
+    if (openedAt !== undefined) observe({ type: 'watch', up: false });
     expired ||= end.kind === 'refused' && end.status === 410;
     if (expired) resume = { from: 'relist' };
     const step = reconnect(
@@ -167,6 +171,7 @@ export async function watchNode(
           ? 'resourceVersion expired (410)'
           : 'watch closed early'
         : describeFailure(end),
+      end.kind === 'refused' && end.status === 403,
     );
   }
 }

@@ -1,6 +1,15 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { type Effect, INITIAL, next, type Observation, type Policy, type State } from '../src/core/decide.js';
+import {
+  type Effect,
+  grantAdvice,
+  INITIAL,
+  next,
+  type Observation,
+  type Policy,
+  SETTLE_MS,
+  type State,
+} from '../src/core/decide.js';
 import type { Rule } from '../src/core/rule.js';
 import { DEFAULT_SETTINGS, type Settings } from '../src/core/settings.js';
 
@@ -41,9 +50,14 @@ const policy = (settings: Partial<Settings> = {}): Policy => ({
   retryDelay: (attempt, retryAfterMs) => Math.max(1_000 * attempt, retryAfterMs ?? 0),
 });
 
+/** The watch has long been up: what the machine sees in a healthy sidecar. */
+const WATCHING: State = { ...INITIAL, link: { up: true, since: -60_000 } };
+const watchUp: Observation = { type: 'watch', up: true };
+const watchDown: Observation = { type: 'watch', up: false };
+
 /** Feeds observations at the given (monotonic) times; returns every effect and the final state. */
-function play(p: Policy, steps: ReadonlyArray<readonly [number, Observation]>) {
-  let state: State = INITIAL;
+function play(p: Policy, steps: ReadonlyArray<readonly [number, Observation]>, from: State = WATCHING) {
+  let state: State = from;
   const effects: Array<[number, Effect]> = [];
   for (const [now, observation] of steps) {
     const step = next(state, observation, now, p);
@@ -86,7 +100,7 @@ describe('acting only on a current read made after the grace period', () => {
       [30, answer('plugged', 10)],
     ]);
     expect(acts(effects)).toEqual([]);
-    expect(state).toEqual(INITIAL);
+    expect(state.phase).toBe('matching');
   });
 
   it("never acts on an answer that an event of the label's return overtook, even at grace 0", () => {
@@ -110,22 +124,25 @@ describe('acting only on a current read made after the grace period', () => {
       [20, answer('plugged', 15)],
     ]);
     expect(acts(again.effects)).toEqual([]);
-    expect(again.state).toEqual(INITIAL);
+    expect(again.state.phase).toBe('matching');
   });
 
-  it('does not act on a read sent before the grace period ran out; it reads once more', () => {
+  it("starts the grace period afresh on the watch loop's relist: history lost to a 410 may hide a return", () => {
     const grace = policy({ gracePeriodMs: 30_000 });
     const { effects } = play(grace, [
       [0, event('unplugged')],
-      // The watch loop read the node just before the deadline; its answer comes just after.
-      [30_010, relist('unplugged', 29_990)],
-      [30_020, answer('unplugged', 30_010)],
+      [20_000, relist('unplugged', 19_990)],
+      [30_000, timer],
+      [50_000, timer],
+      [50_010, answer('unplugged', 50_000)],
     ]);
     expect(effects).toEqual([
       [0, { type: 'wake', at: 30_000 }],
-      [30_010, { type: 'read-node' }],
-      [30_020, expect.objectContaining({ type: 'record' })],
-      [30_020, DELETE_1],
+      [20_000, { type: 'wake', at: 50_000 }],
+      [30_000, { type: 'wake', at: 50_000 }],
+      [50_000, { type: 'read-node' }],
+      [50_010, expect.objectContaining({ type: 'record' })],
+      [50_010, DELETE_1],
     ]);
   });
 
@@ -196,6 +213,72 @@ describe('acting only on a current read made after the grace period', () => {
   });
 });
 
+describe('reading only while the watch is up', () => {
+  const grace = policy({ gracePeriodMs: 3_000 });
+
+  it('reads nothing while the watch is down, and reads once it is back and has replayed', () => {
+    const { effects } = play(grace, [
+      [0, event('unplugged')],
+      [1_000, watchDown],
+      [3_000, timer],
+      [9_000, watchUp],
+      [9_000 + SETTLE_MS, timer],
+    ]);
+    expect(effects).toEqual([
+      [0, { type: 'wake', at: 3_000 }],
+      [9_000, { type: 'wake', at: 9_000 + SETTLE_MS }],
+      [9_000 + SETTLE_MS, { type: 'read-node' }],
+    ]);
+  });
+
+  it('deletes nothing for two short flaps that a blind sidecar would sample as one long mismatch', () => {
+    // Flap A is seen and the watch drops before its end is; when the watch is back its replay shows the
+    // label's return before any read can be made, and flap B, shorter than the grace, ends before a read.
+    const { effects, state } = play(grace, [
+      [0, event('unplugged')],
+      [500, watchDown],
+      [3_000, timer],
+      [20_000, watchUp],
+      [20_010, event('plugged')],
+      [20_020, event('unplugged')],
+      [20_030, event('plugged')],
+    ]);
+    expect(acts(effects)).toEqual([]);
+    expect(effects.filter(([, e]) => e.type === 'read-node')).toEqual([]);
+    expect(state.phase).toBe('matching');
+  });
+
+  it('does not act on an answer that arrives after the watch went down', () => {
+    const { effects } = play(grace, [
+      [0, event('unplugged')],
+      [3_000, timer],
+      [3_005, watchDown],
+      [3_010, answer('unplugged', 3_000)],
+    ]);
+    expect(acts(effects)).toEqual([]);
+  });
+
+  it('waits for a watch that just came up to settle before reading', () => {
+    const early = play(
+      grace,
+      [
+        [0, relist('unplugged', 0)],
+        [2_900, watchUp],
+        [3_000, timer],
+        [2_900 + SETTLE_MS, timer],
+        [3_600, answer('unplugged', 2_900 + SETTLE_MS)],
+      ],
+      INITIAL,
+    );
+    expect(early.effects.slice(0, 3)).toEqual([
+      [0, { type: 'wake', at: 3_000 }],
+      [3_000, { type: 'wake', at: 2_900 + SETTLE_MS }],
+      [2_900 + SETTLE_MS, { type: 'read-node' }],
+    ]);
+    expect(acts(early.effects)).toEqual([[3_600, DELETE_1]]);
+  });
+});
+
 describe('grace period', () => {
   const grace = policy({ gracePeriodMs: 30_000 });
 
@@ -227,7 +310,7 @@ describe('grace period', () => {
       [30_000, timer],
     ]);
     expect(effects).toEqual([[0, { type: 'wake', at: 30_000 }]]);
-    expect(state).toEqual(INITIAL);
+    expect(state.phase).toBe('matching');
   });
 
   it('restarts from zero after a flap: a mismatch, a match, a mismatch', () => {
@@ -258,14 +341,6 @@ describe('grace period', () => {
         [2_000, event('deleted')],
       ]).effects,
     ).toEqual([[0, { type: 'wake', at: 30_000 }]]);
-  });
-
-  it("acts on the watch loop's read when it was made after the deadline, even before the timer", () => {
-    const { effects } = play(grace, [
-      [0, event('unplugged')],
-      [31_000, relist('unplugged', 30_500)],
-    ]);
-    expect(effects.at(-1)).toEqual([31_000, DELETE_1]);
   });
 
   it('re-arms a timer that fires before the deadline, instead of forgetting it', () => {
@@ -310,7 +385,7 @@ describe('node-feature-discovery outages', () => {
     ]);
     expect(acts(effects)).toEqual([]);
     expect(effects[0]).toEqual([1_000, { type: 'wake', at: 301_000 }]);
-    expect(state).toEqual(INITIAL);
+    expect(state.phase).toBe('matching');
   });
 
   it('still acts within the ordinary grace when only the device label goes', () => {
@@ -428,6 +503,28 @@ describe('failures of the action', () => {
     expect(effects.at(-1)).toEqual([1_200, { type: 'wake', at: 3_200 }]);
   });
 
+  it("names the command that grants the pod's account the sidecar roles when its delete is forbidden", () => {
+    const advised: Policy = {
+      ...policy(),
+      grantAdvice: grantAdvice({ namespace: 'team', name: 'deployer' }),
+    };
+    const { effects } = play(advised, [
+      [0, event('unplugged')],
+      [2, answer('unplugged', 0)],
+      [100, { type: 'acted', result: 'forbidden', detail: 'HTTP 403 Forbidden' }],
+    ]);
+    expect(effects).toContainEqual([
+      100,
+      {
+        type: 'record',
+        reason: 'SelfDestructForbidden',
+        message: expect.stringContaining(
+          'kubectl label serviceaccount deployer -n team sidecar-destruct.io/sidecar-roles=granted',
+        ),
+      },
+    ]);
+  });
+
   it('records EvictionBlocked once while a PodDisruptionBudget blocks the eviction', () => {
     const blocked: Observation = { type: 'acted', result: 'blocked', detail: 'HTTP 429' };
     const { effects } = play(policy({ action: 'evict' }), [
@@ -472,7 +569,7 @@ describe('failures of the action', () => {
       [1_100, timer],
     ]);
     expect(acts(effects)).toHaveLength(1);
-    expect(state).toEqual(INITIAL);
+    expect(state.phase).toBe('matching');
   });
 
   it('stays done after the pod is deleted, whatever comes next', () => {
@@ -485,7 +582,7 @@ describe('failures of the action', () => {
       [400, timer],
     ]);
     expect(acts(effects)).toHaveLength(1);
-    expect(state).toEqual({ phase: 'done', outcome: 'deleted' });
+    expect(state).toMatchObject({ phase: 'done', outcome: 'deleted' });
   });
 
   it('ignores observations while the action is in flight', () => {

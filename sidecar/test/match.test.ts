@@ -1,5 +1,6 @@
 import type { V1Node, V1NodeSelectorRequirement, V1NodeSelectorTerm } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { describeVerdict, placedFailures } from '../src/core/explain.js';
 import { match } from '../src/core/match.js';
 import type { Rule } from '../src/core/rule.js';
 
@@ -451,10 +452,12 @@ const rows: Row[] = [
 
 describe('match follows the scheduler semantics', () => {
   it.each(rows)('$name', ({ rule, labels, nodeName, matches, reason }) => {
-    const verdict = match(rule, node(labels, nodeName));
+    const subject = node(labels, nodeName);
+    const verdict = match(rule, subject);
     expect(verdict.matches).toBe(matches);
-    if (reason !== undefined) expect(verdict.reason).toContain(reason);
-    if (!verdict.matches) expect(verdict.failures.length).toBeGreaterThan(0);
+    if (reason !== undefined)
+      expect(describeVerdict(rule, subject.metadata?.name ?? '', verdict)).toContain(reason);
+    if (!verdict.matches) expect(placedFailures(rule, verdict).length).toBeGreaterThan(0);
   });
 
   it('names the node value of each failed requirement', () => {
@@ -464,10 +467,16 @@ describe('match follows the scheduler semantics', () => {
     );
     expect(verdict).toMatchObject({
       matches: false,
-      failures: [
-        { where: 'term 1', requirement: 'arch=arm64', nodeValue: 'amd64' },
-        { where: 'term 1', requirement: 'usb', why: 'node has no label usb' },
-      ],
+      selector: [],
+      terms: {
+        kind: 'failed',
+        perTerm: [
+          [
+            { requirement: 'arch=arm64', nodeValue: 'amd64' },
+            { requirement: 'usb', why: 'node has no label usb' },
+          ],
+        ],
+      },
     });
   });
 

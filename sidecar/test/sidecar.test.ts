@@ -4,6 +4,7 @@ import type { Reply, WatchEnd, WatchEvent } from '../src/api.js';
 import type { SidecarContract } from '../src/core/env.js';
 import { DEFAULT_SETTINGS } from '../src/core/settings.js';
 import type { Logger } from '../src/log.js';
+import { serviceAccountOf } from '../src/main.js';
 import { type Clock, runSidecar, type SidecarDeps } from '../src/sidecar.js';
 
 const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
@@ -156,12 +157,32 @@ describe('the executor', () => {
       controller.signal,
     );
     await time.settle();
+    await time.advance(2_000); // the watch has settled
     emit({ type: 'MODIFIED', object: unplugged }); // asks for a read
+    expect(calls).toEqual(['get', 'get']);
     emit({ type: 'MODIFIED', object: plugged }); // the label is back before the answer
     answerGet(unplugged); // the answer was served while the label was gone
     await time.settle();
     expect(calls).not.toContain('delete');
     controller.abort();
     await running;
+  });
+});
+
+describe("the pod's ServiceAccount", () => {
+  const token = (claims: object) => `x.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+
+  it("is read from the bound token's subject, to name it in advice", async () => {
+    const read = async () => token({ sub: 'system:serviceaccount:team:deployer' });
+    expect(await serviceAccountOf({ token: read })).toEqual({ namespace: 'team', name: 'deployer' });
+  });
+
+  it.each([
+    ['no token', async () => undefined],
+    ['a token that is not a JWT', async () => 'opaque'],
+    ['a user token', async () => token({ sub: 'alice' })],
+    ['an unreadable token file', async () => Promise.reject(new Error('ENOENT'))],
+  ])('is unknown with %s', async (_what, read) => {
+    expect(await serviceAccountOf({ token: read })).toBeUndefined();
   });
 });

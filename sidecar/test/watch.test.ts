@@ -60,6 +60,7 @@ const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 
 async function run(api: ReturnType<typeof scripted>, random = () => 1) {
   const observations: Observation[] = [];
+  const links: boolean[] = [];
   const sleeps: number[] = [];
   await watchNode(
     api.source,
@@ -74,11 +75,11 @@ async function run(api: ReturnType<typeof scripted>, random = () => 1) {
       },
     },
     quiet,
-    (o) => observations.push(o),
+    (o) => (o.type === 'watch' ? links.push(o.up) : observations.push(o)),
     () => {},
     api.controller.signal,
   );
-  return { observations, sleeps, calls: api.calls, timeouts: api.timeouts };
+  return { observations, links, sleeps, calls: api.calls, timeouts: api.timeouts };
 }
 
 const unreachable: WatchEnd = { kind: 'unreachable', message: 'ECONNREFUSED' };
@@ -90,7 +91,7 @@ const timedOut = (events: WatchEvent[] = []): ScriptedWatch => ({
 });
 
 describe('the node watch', () => {
-  it('reads the node, then watches from its resourceVersion and follows bookmarks, resuming at once after a healthy stream', async () => {
+  it('reads the node, then watches from now and follows bookmarks, resuming at once after a healthy stream', async () => {
     const api = scripted(
       [ok(node('10'))],
       [
@@ -99,7 +100,7 @@ describe('the node watch', () => {
       ],
     );
     const { calls, observations, sleeps } = await run(api);
-    expect(calls).toEqual(['get', 'watch@10', 'watch@15', 'watch@20']);
+    expect(calls).toEqual(['get', 'watch@now', 'watch@15', 'watch@20']);
     expect(observations.map((o) => [o.type, 'read' in o && o.read !== undefined])).toEqual([
       ['node', true],
       ['node', false],
@@ -125,6 +126,18 @@ describe('the node watch', () => {
     ]);
   });
 
+  it('says when the watch comes up and when it goes down, and nothing for a watch refused before it opened', async () => {
+    const api = scripted(
+      [ok(node('10'))],
+      [
+        timedOut(),
+        { end: { kind: 'refused', status: 500, reason: 'InternalError', message: '' }, refused: true },
+        timedOut(),
+      ],
+    );
+    expect((await run(api)).links).toEqual([true, false, true, false]);
+  });
+
   it('asks each watch for a timeout drawn between 5 and 10 minutes', async () => {
     const draws = [0, 0.5, 0.99];
     const api = scripted([ok(node('10'))], [timedOut(), timedOut(), timedOut()]);
@@ -142,7 +155,7 @@ describe('the node watch', () => {
       ],
     );
     const { calls, sleeps } = await run(api);
-    expect(calls).toEqual(['get', 'watch@10', 'get', 'watch@30', 'get', 'watch@40']);
+    expect(calls).toEqual(['get', 'watch@now', 'get', 'watch@now', 'get', 'watch@now']);
     expect(sleeps).toEqual([1_600]);
   });
 
@@ -157,7 +170,7 @@ describe('the node watch', () => {
       [failing(unreachable), failing({ kind: 'closed' }), failing(unreachable), failing(unreachable)],
     );
     const { calls, sleeps, observations } = await run(api);
-    expect(calls).toEqual(['get', 'watch@10', 'watch@10', 'watch@10', 'watch@10', 'watch@10']);
+    expect(calls).toEqual(['get', 'watch@now', 'watch@now', 'watch@now', 'watch@now', 'watch@now']);
     expect(sleeps).toEqual([800, 1_600, 3_200, 6_400]);
     expect(observations).toHaveLength(1);
   });
@@ -229,5 +242,18 @@ describe('the node watch', () => {
     const { calls, observations } = await run(api);
     expect(calls).toEqual(['get', 'watch@now', 'watch@51']);
     expect(observations.map((o) => o.type)).toEqual(['node-deleted', 'node', 'node-deleted']);
+  });
+});
+
+describe('after an API server restart', () => {
+  it("watches from now after a read, never from the node's own resourceVersion, which the new watch cache may not hold", async () => {
+    // The node last changed long ago (rv 3); the restarted server's cache starts at rv 900.
+    const old = node('3');
+    const api = scripted(
+      [{ kind: 'ok', status: 200, body: old }],
+      [timedOut([{ type: 'ADDED', object: node('900') }])],
+    );
+    const { calls } = await run(api);
+    expect(calls).toEqual(['get', 'watch@now', 'watch@900']);
   });
 });

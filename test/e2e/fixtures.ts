@@ -10,6 +10,7 @@ import {
   SIDECAR_CONTAINER,
   startControlPlane,
   startWebhook,
+  until,
 } from '../src/index.js';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
@@ -86,34 +87,45 @@ export async function createPod(cp: ControlPlane, namespace: string, pod: V1Pod)
 }
 
 /** Polls until the pod is being deleted (deletionTimestamp) or gone; resolves with the time it saw that. */
-export async function podGone(
+export function podGone(
   cp: ControlPlane,
   namespace: string,
   name: string,
   uid: string,
   timeoutMs = 10_000,
 ): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const reply = await cp.rest('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
-    if (reply.status === 404 || reply.body?.metadata?.uid !== uid || reply.body?.metadata?.deletionTimestamp)
-      return performance.now();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`pod ${namespace}/${name} still there after ${timeoutMs} ms`);
+  return until(
+    `pod ${namespace}/${name} to go`,
+    async () => {
+      const reply = await cp.rest('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
+      const gone =
+        reply.status === 404 || reply.body?.metadata?.uid !== uid || reply.body?.metadata?.deletionTimestamp;
+      return gone ? performance.now() : undefined;
+    },
+    timeoutMs,
+    10,
+  );
 }
 
 /** Retries `check` until it stops throwing, for state the API server reaches asynchronously. */
 export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (performance.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  let last: unknown;
+  const settled = await until(
+    () => (last instanceof Error ? last.message : String(last)),
+    async () => {
+      try {
+        return { value: await check() };
+      } catch (e) {
+        last = e;
+        return undefined;
+      }
+    },
+    timeoutMs,
+    50,
+  ).catch((timeout: Error) => {
+    throw last instanceof Error ? last : timeout;
+  });
+  return settled.value;
 }
 
 export async function eventsOf(

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/sidecar/core';
+import { GRACE_PERIOD_ANNOTATION, SIDECAR_CONTAINER } from '@sidecar-destruct/sidecar/core';
 import { until } from './until.js';
 
 export const DEMO_LABEL = 'sidecar-destruct.io/demo-device';
@@ -104,8 +104,8 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ rea
       );
     const first = await running(options.nodeA);
     const injected =
-      first.spec?.initContainers?.some((c) => c.name === 'sidecar-destruct') ||
-      first.spec?.containers.some((c) => c.name === 'sidecar-destruct');
+      first.spec?.initContainers?.some((c) => c.name === SIDECAR_CONTAINER) ||
+      first.spec?.containers.some((c) => c.name === SIDECAR_CONTAINER);
     if (!injected)
       throw new Error('the pod was not injected: is sidecar-destruct installed (kubectl apply -k deploy/)?');
     say(`Pod ${first.metadata?.name} running on ${options.nodeA} with the sidecar`);

@@ -5,7 +5,12 @@
  * Deployment pinned to a USB stick, and the stick moved from one node to the other.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { EVENT_REASON, GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/sidecar/core';
+import {
+  EVENT_REASON,
+  GRACE_PERIOD_ANNOTATION,
+  SIDECAR_CONTAINER,
+  TOKEN_VOLUME,
+} from '@sidecar-destruct/sidecar/core';
 import { startControlPlane } from './controlplane.js';
 import { Kubelet, type RunningSidecar } from './kubelet.js';
 import { apply, readManifests } from './manifests.js';
@@ -172,7 +177,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     const second = await livePodOn(NODE_B, first.metadata?.uid);
     const rescheduledMs = performance.now() - unplugged;
-    const injected = second.spec?.initContainers?.some((c) => c.name === 'sidecar-destruct');
+    const injected = second.spec?.initContainers?.some((c) => c.name === SIDECAR_CONTAINER);
     say(
       `Replacement ${second.metadata?.name} scheduled on ${NODE_B}${injected ? ', with its own sidecar' : ''}`,
     );
@@ -221,7 +226,7 @@ export function describeInjection(template: V1Pod['spec'], pod: V1Pod): string[]
   }
   const volumes = new Set((template?.volumes ?? []).map((v) => v.name));
   for (const v of pod.spec?.volumes ?? [])
-    if (!volumes.has(v.name) && v.name.startsWith('sidecar-destruct')) lines.push(`+ volumes: ${v.name}`);
+    if (!volumes.has(v.name) && v.name === TOKEN_VOLUME) lines.push(`+ volumes: ${v.name}`);
   const status = pod.metadata?.annotations?.['sidecar-destruct.io/status'];
   if (status) lines.push(`+ annotation sidecar-destruct.io/status=${status}`);
   return lines;

@@ -10,11 +10,13 @@ import { copyFile, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { SIDECAR_CONTAINER } from '@sidecar-destruct/sidecar/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import type { ControlPlane } from './controlplane.js';
+import { until } from './until.js';
 
 export const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/dist/sidecar.cjs', import.meta.url));
-export const SIDECAR_CONTAINER = 'sidecar-destruct';
+export { SIDECAR_CONTAINER };
 
 export interface LogLine {
   readonly msg: string;
@@ -234,15 +236,13 @@ export class Kubelet {
     return this.sidecars.get(uid);
   }
 
-  async waitForSidecar(uid: string, timeoutMs = 15_000): Promise<RunningSidecar> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.sidecars.get(uid);
-      if (found) return found;
-      if (Date.now() > deadline)
-        throw new Error(`no sidecar started for pod ${uid}; ${this.errors.slice(-3).join('; ')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  waitForSidecar(uid: string, timeoutMs = 15_000): Promise<RunningSidecar> {
+    return until(
+      () => `a sidecar for pod ${uid}; ${this.errors.slice(-3).join('; ')}`,
+      async () => this.sidecars.get(uid),
+      timeoutMs,
+      20,
+    );
   }
 
   private async tick(): Promise<void> {

@@ -4,7 +4,7 @@
  * same settings with the same defaults.
  */
 import { parseArgs } from 'node:util';
-import { err, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import { err, ok, type Result, SIDECAR_ACCOUNT } from '@sidecar-destruct/sidecar/core';
 
 export type SidecarMode = 'auto' | 'native' | 'container';
 
@@ -91,7 +91,7 @@ export const SETTINGS = {
   serviceAccountName: {
     flag: 'service-account-name',
     env: 'SERVICE_ACCOUNT_NAME',
-    default: 'sidecar-destruct',
+    default: SIDECAR_ACCOUNT,
     help: 'account given to pods that use the default one',
   },
   namespace: {

@@ -6,12 +6,16 @@
  * Both the admission path (for the pod's account, at once) and the reconciler (for every account, plus the
  * clean-up) decide from here.
  */
-import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/sidecar/core';
+import {
+  GRANT_LABEL,
+  NAMESPACE_INJECTION_ENABLED,
+  NAMESPACE_INJECTION_LABEL,
+  NODE_READER_CLUSTER_ROLE,
+  SIDECAR_CLUSTER_ROLE,
+} from '@sidecar-destruct/sidecar/core';
 
-export const SIDECAR_CLUSTER_ROLE = 'sidecar-destruct-sidecar';
-export const NODE_READER_CLUSTER_ROLE = 'sidecar-destruct-node-reader';
-/** ServiceAccount label: someone with rights on the account granted it the sidecar's roles. */
-export const GRANT_LABEL = 'sidecar-destruct.io/sidecar-roles';
+// The contract's names live in the sidecar's core; re-exported for the webhook's own modules.
+export { GRANT_LABEL, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE };
 export const GRANT_VALUE = 'granted';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'sidecar-destruct-webhook';

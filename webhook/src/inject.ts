@@ -7,14 +7,16 @@ import type { V1Container, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@ku
 import {
   type Rule,
   type Settings,
+  SIDECAR_CONTAINER,
   STATUS_ANNOTATION,
   STATUS_INJECTED,
   sidecarEnv,
+  TOKEN_VOLUME,
 } from '@sidecar-destruct/sidecar/core';
 import type { Resources } from './config.js';
 
-export const SIDECAR_CONTAINER = 'sidecar-destruct';
-export const TOKEN_VOLUME = 'sidecar-destruct-token';
+export { SIDECAR_CONTAINER, TOKEN_VOLUME };
+
 const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The uid/gid of the image's unprivileged user (node:24-alpine's `node` user would be 1000; see the Dockerfile). */
 const SIDECAR_UID = 65532;

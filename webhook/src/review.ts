@@ -3,7 +3,7 @@
  * the request once into a typed value or a clear error, and answer through a handful of constructors that always
  * echo the uid.
  */
-import { err, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import { err, isObject, ok, type Result } from '@sidecar-destruct/sidecar/core';
 import type { Operation } from 'fast-json-patch';
 
 export const REVIEW_API_VERSION = 'admission.k8s.io/v1';
@@ -41,8 +41,6 @@ export interface AdmissionReview {
   readonly response: AdmissionResponse;
 }
 
-const isObject = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && !Array.isArray(x);
 const text = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
 
 /** The request of an AdmissionReview body; the error says what is wrong, for a 400. */

@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { closeWithin } from '../src/shutdown.js';
 import { reviewOf, testConfig } from './helpers.js';
+import { postReview } from './https.js';
 
 const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
 const serving = createServingCertificate(ca, {
@@ -37,27 +38,8 @@ async function listening() {
   return { app, port: (app.fastify.server.address() as AddressInfo).port };
 }
 
-function review(port: number, agent: Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        ca: ca.certPem,
-        agent,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const review = async (port: number, agent: Agent) =>
+  (await postReview({ port, body, ca: ca.certPem, agent })).status;
 
 /** A keep-alive connection with a review whose body is only half sent: a review in flight. */
 async function halfSent(port: number): Promise<{ socket: TLSSocket; finish: () => Promise<string> }> {

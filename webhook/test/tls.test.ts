@@ -1,5 +1,4 @@
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { followCertificate, readPair } from '../src/tls.js';
 import { reviewOf, testConfig } from './helpers.js';
+import { postReview } from './https.js';
 
 const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
 const serving = () =>
@@ -29,36 +29,17 @@ async function install(pair: KeyPair): Promise<void> {
 }
 
 /** One new connection: the serial of the certificate it was served, and the review's HTTP status. */
-function call(): Promise<{ serial: string; status: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        ca: ca.certPem,
-        agent: false,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber;
-        res.resume();
-        res.on('end', () => resolve({ serial, status: res.statusCode ?? 0 }));
-      },
-    );
-    req.on('error', reject);
-    req.end(
-      JSON.stringify(
-        reviewOf({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'p', namespace: 'home' },
-          spec: { nodeSelector: { a: 'b' }, containers: [] },
-        }),
-      ),
-    );
-  });
+async function call(): Promise<{ serial: string; status: number }> {
+  const body = JSON.stringify(
+    reviewOf({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'home' },
+      spec: { nodeSelector: { a: 'b' }, containers: [] },
+    }),
+  );
+  const { serial, status } = await postReview({ port, body, ca: ca.certPem });
+  return { serial, status };
 }
 
 beforeAll(async () => {

@@ -1,16 +1,91 @@
-/** `sidecar-destruct explain`: would this pod self-destruct on this node, and why. Pure: documents in, report out. */
-import { match, type Verdict } from './match.js';
+/**
+ * Verdicts in words, and `sidecar-destruct explain`: would this pod self-destruct on this node, and why. Pure:
+ * documents in, report out. The sidecar's logs and Events use the same sentences.
+ */
+import { type Failure, match, type Verdict } from './match.js';
 import { parseNode, parsePod } from './objects.js';
 import { err, ok, type Result } from './result.js';
 import { describeRule, type Rule, ruleOf } from './rule.js';
 import { describeSettings, type Settings, settingsOf } from './settings.js';
+
+/** A failed requirement and where in the rule it is: `nodeSelector`, `term 2`, `selector`. */
+export interface PlacedFailure extends Failure {
+  readonly where: string;
+}
+
+/** The verdict as `explain --json` prints it. */
+export type WordedVerdict =
+  | { readonly matches: true; readonly reason: string }
+  | { readonly matches: false; readonly reason: string; readonly failures: readonly PlacedFailure[] };
 
 export interface Explanation {
   readonly pod: { readonly namespace?: string; readonly name?: string };
   readonly node: string;
   readonly rule: Rule;
   readonly settings: Settings;
-  readonly verdict: Verdict;
+  readonly verdict: WordedVerdict;
+}
+
+/** Every failed requirement of a verdict, with where it is in the rule. */
+export function placedFailures(rule: Rule, verdict: Verdict): PlacedFailure[] {
+  const selector = verdict.selector.map((f) => ({ where: 'nodeSelector', ...f }));
+  const { terms } = verdict;
+  if (terms.kind === 'no-terms') {
+    return [
+      ...selector,
+      {
+        where: 'required node affinity',
+        requirement: '(no terms)',
+        why: 'a required node affinity without terms matches no node',
+      },
+    ];
+  }
+  if (terms.kind !== 'failed') return selector;
+  const annotation = rule.source === 'annotation';
+  return [
+    ...selector,
+    ...terms.perTerm.flatMap((failures, i) =>
+      failures.map((f) => ({ where: annotation ? 'selector' : `term ${i + 1}`, ...f })),
+    ),
+  ];
+}
+
+const render = (failures: readonly Failure[]): string =>
+  failures.map((f) => `${f.requirement}: ${f.why}`).join('; ');
+
+/** The verdict in one sentence, naming the node: the reason in logs, Events and `explain`. */
+export function describeVerdict(rule: Rule, nodeName: string, verdict: Verdict): string {
+  const subject = nodeName ? `node ${nodeName}` : 'the node';
+  const annotation = rule.source === 'annotation';
+  const { terms } = verdict;
+  if (verdict.matches) {
+    if (annotation) return `${subject} matches the selector annotation`;
+    if (Object.keys(rule.nodeSelector).length === 0 && terms.kind === 'none')
+      return 'nothing to enforce: the pod has no node constraints';
+    const parts: string[] = [];
+    if (Object.keys(rule.nodeSelector).length > 0) parts.push('every nodeSelector entry');
+    if (terms.kind === 'matched') parts.push(`required node affinity term ${terms.index + 1}`);
+    return `${subject} matches ${parts.join(' and ')}`;
+  }
+  const clauses: string[] = [];
+  if (verdict.selector.length > 0) clauses.push(`nodeSelector ${render(verdict.selector)}`);
+  if (terms.kind === 'no-terms') clauses.push('required node affinity has no terms, so it matches no node');
+  if (terms.kind === 'failed') {
+    if (annotation) clauses.push(`selector ${render(terms.perTerm.flat())}`);
+    else {
+      const byTerm = terms.perTerm.map((failures, i) => `term ${i + 1}: ${render(failures)}`);
+      clauses.push(`no required node affinity term matches (${byTerm.join(' | ')})`);
+    }
+  }
+  return `${subject} does not match: ${clauses.join('; ')}`;
+}
+
+/** The verdict with its sentence and, when it fails, each failed requirement placed in the rule. */
+export function wordVerdict(rule: Rule, nodeName: string, verdict: Verdict): WordedVerdict {
+  const reason = describeVerdict(rule, nodeName, verdict);
+  return verdict.matches
+    ? { matches: true, reason }
+    : { matches: false, reason, failures: placedFailures(rule, verdict) };
 }
 
 /** Parses both documents and matches; an error is one line saying which input is wrong and how. */
@@ -32,7 +107,7 @@ export function explain(podDocument: unknown, nodeDocument: unknown): Result<Exp
     node: node.value.metadata?.name ?? '',
     rule: rule.value,
     settings: settings.value,
-    verdict: match(rule.value, node.value),
+    verdict: wordVerdict(rule.value, node.value.metadata?.name ?? '', match(rule.value, node.value)),
   });
 }
 

@@ -6,12 +6,21 @@
 export { BACKOFF, backoffDelay, HEALTHY_WATCH_MS, reconnect, watchTimeoutSeconds } from './backoff.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { ENV, type Identity, parseSidecarEnv, type SidecarContract, sidecarEnv } from './env.js';
-export { type Explanation, explain, formatExplanation } from './explain.js';
+export {
+  describeVerdict,
+  type Explanation,
+  explain,
+  formatExplanation,
+  type PlacedFailure,
+  placedFailures,
+  type WordedVerdict,
+  wordVerdict,
+} from './explain.js';
 export { labelKeyProblem, labelValueProblem } from './labels.js';
-export { type Failure, match, type Verdict } from './match.js';
+export { type Failure, match, type TermsVerdict, type Verdict } from './match.js';
 export * from './names.js';
 export { dependsOnNfd, NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
-export { parseNode, parsePod, parseRule } from './objects.js';
+export { isObject, parseNode, parsePod, parseRule } from './objects.js';
 export { err, ok, type Result } from './result.js';
 export { describeRule, isEmptyRule, type Rule, ruleOf } from './rule.js';
 export { formatRequirement, parseSelector, SELECTOR_FORM } from './selector.js';

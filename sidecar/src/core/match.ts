@@ -1,6 +1,6 @@
 /**
  * Matching a rule against a Node with the scheduler's semantics (component-helpers `nodeaffinity`,
- * apimachinery `labels.Requirement.Matches`), returning the reason a user can read:
+ * apimachinery `labels.Requirement.Matches`), returning what failed and where (explain.ts words it):
  * - nodeSelector entries are ANDed, and ANDed with the required node affinity;
  * - nodeSelectorTerms are ORed; an empty term, or an empty list of terms, matches nothing;
  * - within a term, matchExpressions and matchFields are ANDed;
@@ -15,10 +15,9 @@ import { labelKeyProblem, labelValueProblem, parseInt64 } from './labels.js';
 import type { Rule } from './rule.js';
 import { formatRequirement } from './selector.js';
 
+/** One requirement the node fails. */
 export interface Failure {
-  /** Which part of the rule failed: `nodeSelector`, `term 2`, or `selector`. */
-  readonly where: string;
-  /** The requirement in label-selector syntax. */
+  /** The requirement in label-selector syntax (`field ` before a matchFields requirement). */
   readonly requirement: string;
   /** The node's value for the requirement's key; absent when the node has no such label. */
   readonly nodeValue?: string;
@@ -26,9 +25,24 @@ export interface Failure {
   readonly why: string;
 }
 
-export type Verdict =
-  | { readonly matches: true; readonly reason: string }
-  | { readonly matches: false; readonly reason: string; readonly failures: readonly Failure[] };
+/** How the required node affinity (or the selector annotation's one term) fared. */
+export type TermsVerdict =
+  /** The rule has no required node affinity. */
+  | { readonly kind: 'none' }
+  /** Term `index` (0-based) matches; the terms are ORed. */
+  | { readonly kind: 'matched'; readonly index: number }
+  /** The list of terms is empty, which matches no node. */
+  | { readonly kind: 'no-terms' }
+  /** No term matches: each term's failures, in order. */
+  | { readonly kind: 'failed'; readonly perTerm: ReadonlyArray<readonly Failure[]> };
+
+/** The verdict as data: what failed, where. `explain.ts` turns it into sentences. */
+export interface Verdict {
+  readonly matches: boolean;
+  /** The nodeSelector entries the node fails (all must hold). */
+  readonly selector: readonly Failure[];
+  readonly terms: TermsVerdict;
+}
 
 type Labels = Readonly<Record<string, string>>;
 type Check =
@@ -130,11 +144,11 @@ function checkField(r: V1NodeSelectorRequirement, nodeName: string): Check {
 }
 
 /** The failures of one term against the node; an empty list means the term matches. */
-function termFailures(term: V1NodeSelectorTerm, where: string, labels: Labels, nodeName: string): Failure[] {
+function termFailures(term: V1NodeSelectorTerm, labels: Labels, nodeName: string): Failure[] {
   const expressions = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (expressions.length === 0 && fields.length === 0) {
-    return [{ where, requirement: '(empty term)', why: 'an empty term matches no node' }];
+    return [{ requirement: '(empty term)', why: 'an empty term matches no node' }];
   }
   const invalid: Failure[] = [
     ...expressions.map((r) => [r, labelRequirementProblem(r)] as const),
@@ -144,7 +158,6 @@ function termFailures(term: V1NodeSelectorTerm, where: string, labels: Labels, n
       ? []
       : [
           {
-            where,
             requirement: formatRequirement(r),
             why: `invalid requirement, so the term matches no node: ${problem}`,
           },
@@ -158,8 +171,8 @@ function termFailures(term: V1NodeSelectorTerm, where: string, labels: Labels, n
     const requirement = prefix + formatRequirement(r);
     failures.push(
       check.nodeValue === undefined
-        ? { where, requirement, why: check.why }
-        : { where, requirement, why: check.why, nodeValue: check.nodeValue },
+        ? { requirement, why: check.why }
+        : { requirement, why: check.why, nodeValue: check.nodeValue },
     );
   };
   for (const r of expressions) add(r, checkLabel(r, labels));
@@ -167,78 +180,34 @@ function termFailures(term: V1NodeSelectorTerm, where: string, labels: Labels, n
   return failures;
 }
 
-const renderFailure = (f: Failure): string => `${f.requirement}: ${f.why}`;
-
-/** Does the node satisfy the rule, and why (not). */
+/** Does the node satisfy the rule: every failed requirement, grouped by nodeSelector and by term. */
 export function match(rule: Rule, node: V1Node): Verdict {
   const labels: Labels = node.metadata?.labels ?? {};
   const nodeName = node.metadata?.name ?? '';
-  const subject = nodeName ? `node ${nodeName}` : 'the node';
+  const selector: Failure[] = Object.entries(rule.nodeSelector).flatMap(([key, wanted]): Failure[] => {
+    const value = lookup(labels, key);
+    const requirement = `${key}=${wanted}`;
+    if (value === wanted) return [];
+    return value === undefined
+      ? [{ requirement, why: `node has no label ${key}` }]
+      : [{ requirement, nodeValue: value, why: `node has ${key}=${value}` }];
+  });
+  const terms = termsVerdict(rule.nodeSelectorTerms, labels, nodeName);
+  return {
+    matches: selector.length === 0 && (terms.kind === 'none' || terms.kind === 'matched'),
+    selector,
+    terms,
+  };
+}
 
-  const selectorFailures: Failure[] = Object.entries(rule.nodeSelector).flatMap(
-    ([key, wanted]): Failure[] => {
-      const value = lookup(labels, key);
-      const requirement = `${key}=${wanted}`;
-      if (value === wanted) return [];
-      return value === undefined
-        ? [{ where: 'nodeSelector', requirement, why: `node has no label ${key}` }]
-        : [{ where: 'nodeSelector', requirement, nodeValue: value, why: `node has ${key}=${value}` }];
-    },
-  );
-
-  const terms = rule.nodeSelectorTerms;
-  const annotation = rule.source === 'annotation';
-  let termFailureList: Failure[] = [];
-  let matchedTerm: number | undefined;
-  if (terms !== undefined) {
-    const perTerm = terms.map((term, i) =>
-      termFailures(term, annotation ? 'selector' : `term ${i + 1}`, labels, nodeName),
-    );
-    const index = perTerm.findIndex((f) => f.length === 0);
-    if (index >= 0) matchedTerm = index;
-    else if (terms.length > 0) termFailureList = perTerm.flat();
-    else {
-      termFailureList = [
-        {
-          where: 'required node affinity',
-          requirement: '(no terms)',
-          why: 'a required node affinity without terms matches no node',
-        },
-      ];
-    }
-  }
-
-  const failures = [...selectorFailures, ...termFailureList];
-  if (failures.length === 0) {
-    let reason: string;
-    if (annotation) reason = `${subject} matches the selector annotation`;
-    else if (Object.keys(rule.nodeSelector).length === 0 && terms === undefined)
-      reason = 'nothing to enforce: the pod has no node constraints';
-    else {
-      const parts: string[] = [];
-      if (Object.keys(rule.nodeSelector).length > 0) parts.push('every nodeSelector entry');
-      if (matchedTerm !== undefined) parts.push(`required node affinity term ${matchedTerm + 1}`);
-      reason = `${subject} matches ${parts.join(' and ')}`;
-    }
-    return { matches: true, reason };
-  }
-
-  const clauses: string[] = [];
-  if (selectorFailures.length > 0)
-    clauses.push(`nodeSelector ${selectorFailures.map(renderFailure).join('; ')}`);
-  if (terms !== undefined && matchedTerm === undefined) {
-    if (annotation) clauses.push(`selector ${termFailureList.map(renderFailure).join('; ')}`);
-    else if (terms.length === 0) clauses.push('required node affinity has no terms, so it matches no node');
-    else {
-      const byTerm = terms.map((_, i) => {
-        const where = `term ${i + 1}`;
-        return `${where}: ${termFailureList
-          .filter((f) => f.where === where)
-          .map(renderFailure)
-          .join('; ')}`;
-      });
-      clauses.push(`no required node affinity term matches (${byTerm.join(' | ')})`);
-    }
-  }
-  return { matches: false, reason: `${subject} does not match: ${clauses.join('; ')}`, failures };
+function termsVerdict(
+  terms: readonly V1NodeSelectorTerm[] | undefined,
+  labels: Labels,
+  nodeName: string,
+): TermsVerdict {
+  if (terms === undefined) return { kind: 'none' };
+  if (terms.length === 0) return { kind: 'no-terms' };
+  const perTerm = terms.map((term) => termFailures(term, labels, nodeName));
+  const index = perTerm.findIndex((f) => f.length === 0);
+  return index >= 0 ? { kind: 'matched', index } : { kind: 'failed', perTerm };
 }

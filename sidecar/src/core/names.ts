@@ -1,6 +1,7 @@
 /**
- * The user-facing contract: label and annotation names. They are part of the product (README, DESIGN.md);
- * keep them stable.
+ * The contract, in one place: the labels and annotations users write, and the names the webhook, the sidecar,
+ * the admission policies and RBAC in deploy/ share (test/unit/names.test.ts checks deploy/ against them). They
+ * are part of the product (README, DESIGN.md); keep them stable.
  */
 const PREFIX = 'sidecar-destruct.io';
 
@@ -21,3 +22,14 @@ export const EVENT_REASON = 'NodeConstraintLost';
 export const EVENT_REASON_BLOCKED = 'EvictionBlocked';
 /** The API refused the sidecar's delete or eviction outright (403): its account lacks the sidecar role. */
 export const EVENT_REASON_FORBIDDEN = 'SelfDestructForbidden';
+
+/** The injected container, and the volume with its own token. */
+export const SIDECAR_CONTAINER = 'sidecar-destruct';
+export const TOKEN_VOLUME = 'sidecar-destruct-token';
+/** The dedicated ServiceAccount a pod on `default` is switched to. */
+export const SIDECAR_ACCOUNT = 'sidecar-destruct';
+/** The ClusterRoles an account needs to run the sidecar: own-pod delete/evict and Events, and Node get/watch. */
+export const SIDECAR_CLUSTER_ROLE = 'sidecar-destruct-sidecar';
+export const NODE_READER_CLUSTER_ROLE = 'sidecar-destruct-node-reader';
+/** The ServiceAccount label (`granted`) by which someone with rights over an account grants it the sidecar roles. */
+export const GRANT_LABEL = `${PREFIX}/sidecar-roles`;

@@ -8,7 +8,8 @@ import type { Rule } from './rule.js';
 
 class ShapeError extends Error {}
 
-const isObject = (x: unknown): x is Record<string, unknown> =>
+/** A JSON object: not null, not an array. */
+export const isObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** null and undefined are both "absent", as in Kubernetes JSON. */
