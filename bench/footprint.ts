@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import type { ControlPlane } from '@sidecar-destruct/test';
-import { type Memory, median, memoryMb, podWithSidecar, sleep, type Table } from './lib.ts';
+import { type Memory, median, memoryMb, sleep, startedSidecar, type Table } from './lib.ts';
 
 const TLS_WATCH_FLOOR = `
 const { request, Agent } = require('node:https');
@@ -39,7 +39,7 @@ export async function footprintBench(cp: ControlPlane, samples: number, settleMs
         TOKEN: cp.adminToken,
       }),
     );
-    const { sidecar, startupMs } = await podWithSidecar(cp, `footprint-${i}`, `footprint-node-${i}`);
+    const { sidecar, startupMs } = await startedSidecar(cp, `footprint-${i}`, `footprint-node-${i}`);
     startup.push(startupMs);
     await sleep(settleMs);
     side.push(await memoryMb(sidecar.child.pid ?? 0));

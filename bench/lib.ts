@@ -1,11 +1,11 @@
 /** Shared pieces of the benchmark scripts: statistics, process memory, the setup every sidecar scenario needs. */
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { DEFAULT_SETTINGS, sidecarEnv } from '@sidecar-destruct/sidecar/core';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
 import {
-  apply as applyManifests,
   type ControlPlane,
-  readManifests,
+  sidecarNamespace as harnessNamespace,
+  podWithSidecar,
   registerNode,
   startSidecar,
   until,
@@ -66,25 +66,7 @@ export const setLabel = (cp: ControlPlane, node: string, value: string | null) =
   );
 
 /** The namespace with the sidecar's account and bindings (deploy/'s roles), as the webhook would leave it. */
-export async function sidecarNamespace(cp: ControlPlane): Promise<void> {
-  await applyManifests(cp, await readManifests('base/sidecar-rbac.yaml'));
-  await rest(cp, 'POST', '/api/v1/namespaces', { metadata: { name: NS } });
-  await rest(cp, 'POST', `/api/v1/namespaces/${NS}/serviceaccounts`, {
-    metadata: { name: 'sidecar-destruct' },
-  });
-  const subject = { kind: 'ServiceAccount', name: 'sidecar-destruct', namespace: NS };
-  const roleRef = (name: string) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name });
-  await rest(cp, 'POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
-    metadata: { name: 'sidecar-destruct-sidecar' },
-    roleRef: roleRef('sidecar-destruct-sidecar'),
-    subjects: [subject],
-  });
-  await rest(cp, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    metadata: { name: `sidecar-destruct-node-reader:${NS}` },
-    roleRef: roleRef('sidecar-destruct-node-reader'),
-    subjects: [subject],
-  });
-}
+export const sidecarNamespace = (cp: ControlPlane): Promise<void> => harnessNamespace(cp, NS);
 
 export async function ensureNode(cp: ControlPlane, name: string): Promise<void> {
   const existing = await cp.rest('GET', `/api/v1/nodes/${name}`);
@@ -92,37 +74,29 @@ export async function ensureNode(cp: ControlPlane, name: string): Promise<void> 
   else await setLabel(cp, name, 'true');
 }
 
-/** A pod bound to `node` with the sidecar's container spec, as the webhook injects it. */
+/** A pod bound to `node`, with the sidecar as the webhook injects it (or, for the baseline, without). */
 export async function createPod(
   cp: ControlPlane,
   name: string,
   node: string,
   withSidecar = true,
 ): Promise<string> {
-  const env = sidecarEnv(
+  // Grace 0: the benchmark measures the fastest reaction (the default grace period is 10 s).
+  const pod = podWithSidecar(
+    name,
+    node,
     { source: 'pod', nodeSelector: { [USB]: 'true' } },
-    // Grace 0: the benchmark measures the fastest reaction (the default grace period is 10 s).
-    { ...DEFAULT_SETTINGS, gracePeriodMs: 0 },
-  );
-  const pod = await rest(cp, 'POST', `/api/v1/namespaces/${NS}/pods`, {
-    metadata: { name },
-    spec: {
-      nodeName: node,
-      serviceAccountName: 'sidecar-destruct',
-      ...(withSidecar
-        ? {
-            initContainers: [
-              { name: 'sidecar-destruct', image: 'sidecar-destruct:dev', restartPolicy: 'Always', env },
-            ],
-          }
-        : {}),
-      containers: [{ name: 'app', image: 'busybox' }],
+    {
+      ...DEFAULT_SETTINGS,
+      gracePeriodMs: 0,
     },
-  });
-  return pod.metadata.uid as string;
+  );
+  if (!withSidecar && pod.spec) delete pod.spec.initContainers;
+  const created = await rest(cp, 'POST', `/api/v1/namespaces/${NS}/pods`, pod);
+  return created.metadata.uid as string;
 }
 
-export async function podWithSidecar(cp: ControlPlane, name: string, node: string) {
+export async function startedSidecar(cp: ControlPlane, name: string, node: string) {
   await ensureNode(cp, node);
   const uid = await createPod(cp, name, node);
   const sidecar = await startSidecar(cp, NS, name);

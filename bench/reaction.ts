@@ -12,10 +12,10 @@ import {
   createPod,
   ensureNode,
   NS,
-  podWithSidecar,
   quantile,
   setLabel,
   sleep,
+  startedSidecar,
   type Table,
   USB,
   waitGone,
@@ -74,7 +74,7 @@ async function trials(
 
 export async function reactionBench(cp: ControlPlane, count: number): Promise<Table> {
   const ours = await trials(cp, count, 'reaction', async (name, node) => {
-    const { sidecar, uid }: { sidecar: RunningSidecar; uid: string } = await podWithSidecar(cp, name, node);
+    const { sidecar, uid }: { sidecar: RunningSidecar; uid: string } = await startedSidecar(cp, name, node);
     return { uid, stop: () => sidecar.stop() };
   });
   const baseline = await trials(cp, count, 'loop', async (name, node) => {

@@ -1,20 +1,18 @@
 /** Objects the e2e suites create, written as a user (or the webhook) would write them. */
 import type { V1Pod } from '@kubernetes/client-node';
-import { type Rule, type Settings, sidecarEnv } from '@sidecar-destruct/sidecar/core';
 import {
   type ControlPlane,
   type ControlPlaneOptions,
   Kubelet,
   type RunningWebhook,
   registerNode,
-  SIDECAR_CONTAINER,
   startControlPlane,
   startWebhook,
   until,
 } from '../src/index.js';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
-export const SIDECAR_ACCOUNT = 'sidecar-destruct';
+export { SIDECAR_ACCOUNT } from '@sidecar-destruct/sidecar/core';
 
 export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ...ok: number[]) {
   const reply = await promise;
@@ -22,65 +20,12 @@ export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ..
   return reply.body;
 }
 
-export { registerNode as createNode, setNodeLabels } from '../src/index.js';
-
-/** A namespace with the sidecar's account and the bindings the webhook creates for it. */
-export async function sidecarNamespace(cp: ControlPlane, namespace: string): Promise<void> {
-  await expectStatus(cp.rest('POST', '/api/v1/namespaces', { metadata: { name: namespace } }), 201);
-  await expectStatus(
-    cp.rest('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
-      metadata: { name: SIDECAR_ACCOUNT },
-    }),
-    201,
-  );
-  const subject = { kind: 'ServiceAccount', name: SIDECAR_ACCOUNT, namespace };
-  await expectStatus(
-    cp.rest('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
-      metadata: { name: 'sidecar-destruct-sidecar' },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: 'sidecar-destruct-sidecar',
-      },
-      subjects: [subject],
-    }),
-    201,
-  );
-  await expectStatus(
-    cp.rest('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-      metadata: { name: `sidecar-destruct-node-reader:${namespace}` },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: 'sidecar-destruct-node-reader',
-      },
-      subjects: [subject],
-    }),
-    201,
-  );
-}
-
-/** A pod bound to `node` carrying the sidecar with the env contract, as the webhook injects it. */
-export function podWithSidecar(name: string, node: string, rule: Rule, settings: Settings): V1Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: {
-      nodeName: node,
-      serviceAccountName: SIDECAR_ACCOUNT,
-      initContainers: [
-        {
-          name: SIDECAR_CONTAINER,
-          image: 'sidecar-destruct:dev',
-          restartPolicy: 'Always',
-          env: sidecarEnv(rule, settings),
-        },
-      ],
-      containers: [{ name: 'app', image: 'busybox' }],
-    },
-  };
-}
+export {
+  podWithSidecar,
+  registerNode as createNode,
+  setNodeLabels,
+  sidecarNamespace,
+} from '../src/index.js';
 
 export async function createPod(cp: ControlPlane, namespace: string, pod: V1Pod): Promise<V1Pod> {
   return expectStatus(cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, pod), 201);

@@ -1,13 +1,6 @@
 import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  apply,
-  type ControlPlane,
-  type RunningSidecar,
-  readManifests,
-  startControlPlane,
-  startSidecar,
-} from '../src/index.js';
+import { type ControlPlane, type RunningSidecar, startControlPlane, startSidecar } from '../src/index.js';
 import {
   createNode,
   createPod,
@@ -30,7 +23,6 @@ const running: RunningSidecar[] = [];
 
 beforeAll(async () => {
   cp = await startControlPlane();
-  await apply(cp, await readManifests('base/sidecar-rbac.yaml'));
   await sidecarNamespace(cp, NS);
 });
 

@@ -35,5 +35,6 @@ export {
 } from './real-node.js';
 export { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
+export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
 export { until } from './until.js';
 export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';

@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { type AdmitDeps, admit } from './admit.js';
+import { REASONS } from './decide.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { errored, parseReview } from './review.js';
 
@@ -89,7 +90,8 @@ export function buildApp(options: AppOptions): App {
           warnings: admission.review.response.warnings,
           error: admission.error,
         },
-        'admission',
+        // The reason's sentence (the same table gives the metrics their `reason` label and the warnings their text).
+        `admission: ${REASONS[admission.reason]}`,
       );
       return admission.review;
     } catch (e) {

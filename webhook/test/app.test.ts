@@ -4,6 +4,7 @@ import { ok } from '@sidecar-destruct/sidecar/core';
 import fastJsonPatch from 'fast-json-patch';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { REASONS } from '../src/decide.js';
 import { reviewOf, testConfig } from './helpers.js';
 
 const POD = {
@@ -251,6 +252,28 @@ function gc(): () => void {
     run();
   };
 }
+
+describe('the log line of a review', () => {
+  it('says the reason in words, from the same table as the metrics label', async () => {
+    const lines: Array<{ msg: string; reason: string }> = [];
+    const logged = buildApp({
+      config: testConfig(),
+      mode: () => 'native',
+      ensureAccount: async () => ok(undefined),
+      logger: { level: 'info', stream: { write: (line: string) => lines.push(JSON.parse(line)) } },
+    });
+    await logged.fastify.inject({
+      method: 'POST',
+      url: '/mutate',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(reviewOf(POD)),
+    });
+    await logged.fastify.close();
+    expect(lines.filter((l) => l.reason === 'inject').map((l) => l.msg)).toEqual([
+      `admission: ${REASONS.inject}`,
+    ]);
+  });
+});
 
 describe('probes and metrics', () => {
   it('answers /healthz and /readyz', async () => {
