@@ -7,6 +7,7 @@ import {
   DRY_RUN_ANNOTATION,
   formatDuration,
   GRACE_PERIOD_ANNOTATION,
+  GRANT_LABEL,
   NFD_OUTAGE_GRACE_PERIOD_ANNOTATION,
   SELECTOR_ANNOTATION,
   STATUS_ANNOTATION,
@@ -62,6 +63,7 @@ describe('README', () => {
     ]) {
       expect(readme).toContain(`\`${name}\``);
     }
+    expect(readme).toContain(`| \`${GRANT_LABEL}=granted\` | ServiceAccount label |`);
     // The defaults in the contract table are the code's.
     const row = (name: string) => readme.split('\n').find((l) => l.startsWith(`| \`${name}\``)) ?? '';
     expect(row(GRACE_PERIOD_ANNOTATION)).toMatch(
