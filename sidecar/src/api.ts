@@ -307,6 +307,10 @@ function refusal(res: IncomingMessage, content: string): Failure {
   }
 }
 
+/** The server's `Retry-After` of a failure, as a field to spread (none when it sent none). */
+export const retryAfterOf = (f: Failure): { retryAfterMs?: number } =>
+  f.kind === 'refused' && f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {};
+
 /** A failure in one line, for logs and Events. */
 export const describeFailure = (f: Failure): string =>
   f.kind === 'refused'

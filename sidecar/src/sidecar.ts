@@ -4,7 +4,7 @@
  * pod — feeding each outcome back as the next observation. Nothing here decides anything.
  */
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { type Api, describeFailure, type Reply } from './api.js';
+import { type Api, describeFailure, type Reply, retryAfterOf } from './api.js';
 import {
   type Effect,
   grantAdvice,
@@ -80,7 +80,7 @@ export function outcomeOf(
   if (reply.kind === 'ok') return { result: action === 'delete' ? 'deleted' : 'evicted' };
   const detail = describeFailure(reply);
   if (reply.kind !== 'refused') return { result: 'retry', detail };
-  const retryAfter = reply.retryAfterMs === undefined ? {} : { retryAfterMs: reply.retryAfterMs };
+  const retryAfter = retryAfterOf(reply);
   switch (reply.status) {
     // The API's own NotFound: the pod is gone. A bare 404 from something in between is retried.
     case 404:
@@ -146,13 +146,7 @@ function executor(
         void readNode(api, identity.nodeName).then((read) =>
           feed(
             'failure' in read
-              ? {
-                  type: 'read-failed',
-                  detail: describeFailure(read.failure),
-                  ...(read.failure.kind === 'refused' && read.failure.retryAfterMs !== undefined
-                    ? { retryAfterMs: read.failure.retryAfterMs }
-                    : {}),
-                }
+              ? { type: 'read-failed', detail: describeFailure(read.failure), ...retryAfterOf(read.failure) }
               : { ...read.observation, read: { sentAt, requested: true } },
           ),
         );

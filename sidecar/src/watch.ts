@@ -15,6 +15,7 @@ import {
   describeFailure,
   type Failure,
   type Reply,
+  retryAfterOf,
   type WatchEnd,
   type WatchEvent,
   type WatchFrom,
@@ -84,10 +85,12 @@ export async function watchNode(
 ): Promise<void> {
   let resume: Resume = { from: 'relist' };
   let failures = 0;
-  const wait = async (delayMs: number, error: string, forbidden = false): Promise<void> => {
+  /** Waits out a backoff, saying why: a failure of the API (with advice on a 403), or a watch that ended early. */
+  const wait = async (delayMs: number, why: Failure | string): Promise<void> => {
     if (delayMs <= 0) return;
+    const forbidden = typeof why !== 'string' && why.kind === 'refused' && why.status === 403;
     log.warn('cannot observe the node; waiting before retrying (no action is taken meanwhile)', {
-      error,
+      error: typeof why === 'string' ? why : describeFailure(why),
       attempt: failures,
       retryInMs: Math.round(delayMs),
       ...(forbidden && options.forbiddenAdvice ? { advice: options.forbiddenAdvice } : {}),
@@ -102,12 +105,9 @@ export async function watchNode(
       if (signal.aborted) return;
       if ('failure' in read) {
         failures++;
-        const retryAfter = read.failure.kind === 'refused' ? read.failure.retryAfterMs : undefined;
-        const forbidden = read.failure.kind === 'refused' && read.failure.status === 403;
         await wait(
-          backoffDelay(failures, options.random, retryAfter),
-          describeFailure(read.failure),
-          forbidden,
+          backoffDelay(failures, options.random, retryAfterOf(read.failure).retryAfterMs),
+          read.failure,
         );
         continue;
       }
@@ -157,21 +157,14 @@ export async function watchNode(
         openMs: openedAt === undefined ? 0 : options.now() - openedAt,
         cleanClose: end.kind === 'closed' && !expired,
         expired,
-        ...(end.kind === 'refused' && end.retryAfterMs !== undefined
-          ? { retryAfterMs: end.retryAfterMs }
-          : {}),
+        ...(end.kind === 'closed' ? {} : retryAfterOf(end)),
       },
       options.random,
     );
     failures = step.failures;
     await wait(
       step.delayMs,
-      end.kind === 'closed'
-        ? expired
-          ? 'resourceVersion expired (410)'
-          : 'watch closed early'
-        : describeFailure(end),
-      end.kind === 'refused' && end.status === 403,
+      end.kind !== 'closed' ? end : expired ? 'resourceVersion expired (410)' : 'watch closed early',
     );
   }
 }

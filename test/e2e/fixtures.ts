@@ -12,7 +12,6 @@ import {
 } from '../src/index.js';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
-export { SIDECAR_ACCOUNT } from '@sidecar-destruct/sidecar/core';
 
 export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ...ok: number[]) {
   const reply = await promise;

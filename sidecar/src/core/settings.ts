@@ -47,17 +47,16 @@ export type Annotations = Readonly<Record<string, string>>;
 const invalid = (annotation: string, value: string, form: string): string =>
   `annotation ${annotation}: "${value}" is not valid; use ${form}`;
 
-export function parseGracePeriod(value: string): Result<number> {
-  const ms = parseDuration(value.trim());
-  return ms === undefined ? err(invalid(GRACE_PERIOD_ANNOTATION, value, SETTING_FORMS.gracePeriod)) : ok(ms);
-}
+/** A parser of a duration annotation, naming that annotation in its error. */
+const durationOf =
+  (annotation: string) =>
+  (value: string): Result<number> => {
+    const ms = parseDuration(value.trim());
+    return ms === undefined ? err(invalid(annotation, value, SETTING_FORMS.gracePeriod)) : ok(ms);
+  };
 
-export function parseNfdOutageGracePeriod(value: string): Result<number> {
-  const ms = parseDuration(value.trim());
-  return ms === undefined
-    ? err(invalid(NFD_OUTAGE_GRACE_PERIOD_ANNOTATION, value, SETTING_FORMS.gracePeriod))
-    : ok(ms);
-}
+export const parseGracePeriod = durationOf(GRACE_PERIOD_ANNOTATION);
+export const parseNfdOutageGracePeriod = durationOf(NFD_OUTAGE_GRACE_PERIOD_ANNOTATION);
 
 export function parseAction(value: string): Result<Action> {
   const v = value.trim();
