@@ -75,6 +75,11 @@ export interface SidecarOptions {
   readonly apiServer?: { readonly host: string; readonly port: number; readonly caPem: string };
   /** More node options before the bundle (e.g. `--require` a test-only clock). */
   readonly nodeOptions?: readonly string[];
+  /**
+   * The runtime that runs the bundle instead of this process's own node (the benchmarks run sidecars from a copy of
+   * the binary, so that the file pages they share are not also shared with the benchmark itself).
+   */
+  readonly executable?: string;
 }
 
 export async function startSidecar(
@@ -122,7 +127,7 @@ export async function startSidecar(
 
   const env = resolveEnv(pod, container.env ?? []);
   const child = spawn(
-    process.execPath,
+    options.executable ?? process.execPath,
     [...SIDECAR_NODE_FLAGS, ...(options.nodeOptions ?? []), SIDECAR_BUNDLE, '--service-account-dir', dir],
     {
       env: {
