@@ -7,7 +7,7 @@ bash scripts/setup.sh
 echo "[test] lint and format (biome)" >&2
 npx biome ci .
 echo "[test] control-plane binaries (built once into the cache; about 8 minutes the first time)" >&2
-bash test/controlplane/build.sh >/dev/null || { echo "[test] cannot build the control plane: the e2e suites cannot run" >&2; exit 1; }
+bash cluster/controlplane/build.sh >/dev/null || { echo "[test] cannot build the control plane: the e2e suites cannot run" >&2; exit 1; }
 echo "[test] vitest: unit and e2e projects" >&2
 npx vitest run
 echo "[test] real node: kubelet, containerd and runc run the shipped images (root, Linux; the first run builds them)" >&2

@@ -1,19 +1,19 @@
 /**
- * `sidecar-destruct demo [--keep]`: runs the narrated story (test/src/demo.ts) on a local control plane, or on an
- * existing cluster with --kubeconfig (test/src/cluster-demo.ts); Ctrl-C always cleans up.
+ * `sidecar-destruct demo [--keep]`: runs the narrated story (cluster/src/demo.ts) on a local control plane, or on
+ * an existing cluster with --kubeconfig (cluster/src/cluster-demo.ts); Ctrl-C always cleans up.
  */
 import { parseArgs } from 'node:util';
 import type { Io } from './io.js';
 
 export async function demoCommand(args: string[], io: Io): Promise<number> {
-  // Loaded here, not at the top: the container image leaves the test harness out, and its bundle must not
-  // import it at start-up.
-  let harness: typeof import('@sidecar-destruct/test');
+  // Loaded here, not at the top: the container image leaves the local cluster harness out, and its bundle must
+  // not import it at start-up.
+  let harness: typeof import('@sidecar-destruct/cluster');
   try {
-    harness = await import('@sidecar-destruct/test');
+    harness = await import('@sidecar-destruct/cluster');
   } catch {
     return io.fail(
-      'the demo is not part of this build (it needs the test harness); run it from a clone: npm run demo',
+      'the demo is not part of this build (it needs the local cluster harness); run it from a clone: npm run demo',
     );
   }
   const { DEMO_HELP, REAL_NODE_DEMO_HELP, runClusterDemo, runDemo, runRealNodeDemo, stopAllControlPlanes } =

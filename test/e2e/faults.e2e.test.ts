@@ -13,16 +13,18 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
-import { BACKOFF, DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/sidecar/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, seededRandom, startFaultProxy } from '../src/faultproxy.js';
 import {
   type ControlPlane,
+  type FaultProxy,
   NFD_BASELINE_LABELS,
   type RunningSidecar,
+  seededRandom,
   startControlPlane,
+  startFaultProxy,
   startSidecar,
-} from '../src/index.js';
+} from '@sidecar-destruct/cluster';
+import { BACKOFF, DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/sidecar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode, createPod, podWithSidecar, setNodeLabels, sidecarNamespace, USB } from './fixtures.js';
 
 const SOAK_MS = Number(process.env.SIDECAR_DESTRUCT_SOAK_SECONDS ?? 300) * 1_000;

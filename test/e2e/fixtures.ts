@@ -9,7 +9,7 @@ import {
   startControlPlane,
   startWebhook,
   until,
-} from '../src/index.js';
+} from '@sidecar-destruct/cluster';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 
@@ -24,7 +24,7 @@ export {
   registerNode as createNode,
   setNodeLabels,
   sidecarNamespace,
-} from '../src/index.js';
+} from '@sidecar-destruct/cluster';
 
 export async function createPod(cp: ControlPlane, namespace: string, pod: V1Pod): Promise<V1Pod> {
   return expectStatus(cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, pod), 201);

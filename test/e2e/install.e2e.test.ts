@@ -6,8 +6,13 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type ControlPlane,
+  DEPLOY_DIR,
+  serviceAccountKubeconfig,
+  startControlPlane,
+} from '@sidecar-destruct/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, DEPLOY_DIR, serviceAccountKubeconfig, startControlPlane } from '../src/index.js';
 import { expectStatus } from './fixtures.js';
 
 const CLI = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));

@@ -13,8 +13,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apply,
   buildRealNode,
@@ -36,7 +34,9 @@ import {
   startWebhook,
   WEBHOOK_NAMESPACE,
   watchedSysctls,
-} from '../src/index.js';
+} from '@sidecar-destruct/cluster';
+import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
 
 const SKIP = process.env.SIDECAR_DESTRUCT_REAL_NODE === '0';

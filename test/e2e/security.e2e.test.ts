@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
+import type { ControlPlane, Reply, RunningWebhook } from '@sidecar-destruct/cluster';
+import { DEPLOY_DIR, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from '@sidecar-destruct/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ControlPlane, Reply, RunningWebhook } from '../src/index.js';
-import { DEPLOY_DIR, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from '../src/index.js';
 import { eventually, expectStatus, type InstalledCluster, installedCluster, USB } from './fixtures.js';
 
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';

@@ -1,6 +1,11 @@
+import {
+  type ControlPlane,
+  type RunningSidecar,
+  startControlPlane,
+  startSidecar,
+} from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, type RunningSidecar, startControlPlane, startSidecar } from '../src/index.js';
 import {
   createNode,
   createPod,

@@ -4,9 +4,15 @@
  * replacement is scheduled on B. And the eviction path, held back by a PodDisruptionBudget.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import {
+  apply,
+  type ControlPlane,
+  type Kubelet,
+  readManifests,
+  runClusterDemo,
+} from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apply, type ControlPlane, type Kubelet, readManifests, runClusterDemo } from '../src/index.js';
 import {
   eventsOf,
   eventually,

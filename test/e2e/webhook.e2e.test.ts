@@ -6,7 +6,6 @@
 import { readdir } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ControlPlane,
   DEPLOY_DIR,
@@ -14,7 +13,8 @@ import {
   type RunningWebhook,
   readManifests,
   TEST_SIDECAR_IMAGE,
-} from '../src/index.js';
+} from '@sidecar-destruct/cluster';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   eventsOf,
   expectStatus,

@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+import { SIDECAR_BUNDLE } from '@sidecar-destruct/cluster';
 import { ENV } from '@sidecar-destruct/sidecar/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIDECAR_BUNDLE } from '../src/kubelet.js';
 
 const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 /** The node keeps its other NFD labels: the stick was unplugged, NFD did not restart. */

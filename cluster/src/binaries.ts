@@ -19,7 +19,7 @@ export function controlPlaneBinaries(): Promise<string> {
     child.on('exit', (code) => {
       const dir = out.trim().split('\n').at(-1);
       if (code === 0 && dir) resolve(dir);
-      else reject(new Error(`test/controlplane/build.sh failed (exit ${code}); see its output above`));
+      else reject(new Error(`cluster/controlplane/build.sh failed (exit ${code}); see its output above`));
     });
   });
   return cached;

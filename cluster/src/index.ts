@@ -10,6 +10,14 @@ export {
 } from './controlplane.js';
 export { DEMO_HELP, type DemoOptions, type DemoResult, describeInjection, runDemo } from './demo.js';
 export {
+  type Fault,
+  type FaultMix,
+  type FaultProxy,
+  type FaultProxyOptions,
+  seededRandom,
+  startFaultProxy,
+} from './faultproxy.js';
+export {
   Kubelet,
   type LogLine,
   type RunningSidecar,

@@ -1,7 +1,7 @@
 /**
  * A real node on this machine: containerd, runc and a kubelet joined to the harness's control plane, running
  * pods from images imported into containerd (no registry). Host changes (addresses on lo, the CNI bridge,
- * sysctls, mounts, cgroups, processes) are recorded and undone by test/node/host.sh, which also cleans what a
+ * sysctls, mounts, cgroups, processes) are recorded and undone by cluster/node/host.sh, which also cleans what a
  * killed run left behind at the next start. Needs Linux and root; `realNodeUnavailable()` says why not.
  *
  * Network: the node IP and the kubernetes Service IP are /32s on lo; pods sit on a bridge with routes to those
@@ -88,7 +88,8 @@ function buildStep(script: string, args: readonly string[] = []): Promise<string
 export async function buildRealNode(): Promise<RealNodeBuild> {
   const built = await buildStep(join(NODE_SCRIPTS, 'build.sh'));
   const [nodeBin, cpBin] = built.slice(-2);
-  if (!nodeBin || !cpBin) throw new Error(`test/node/build.sh printed no directories: ${built.join(' | ')}`);
+  if (!nodeBin || !cpBin)
+    throw new Error(`cluster/node/build.sh printed no directories: ${built.join(' | ')}`);
   const shippedLines = await buildStep(join(ROOT, 'images/build.sh'));
   const shipped: Record<string, { name: string; digest: string; archive: string }> = {};
   for (const line of shippedLines) {
@@ -322,7 +323,7 @@ async function hostUp(args: readonly string[], timeoutMs = 15 * 60_000): Promise
       return (await run('bash', args)).stderr;
     } catch (e) {
       const { code, stderr } = e as { code?: number; stderr?: string };
-      if (code !== 3 || Date.now() > deadline) throw new Error(`test/node/host.sh up: ${stderr ?? e}`);
+      if (code !== 3 || Date.now() > deadline) throw new Error(`cluster/node/host.sh up: ${stderr ?? e}`);
       if (!said) console.error(`${stderr?.trim()}; waiting`);
       await sleep(5_000);
     }
@@ -381,7 +382,7 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
     await relay?.close();
     // host.sh stops the containers, shims and containerd, unmounts, and restores the host.
     await run('bash', [host, 'down'], { maxBuffer: 4 * 1024 * 1024 }).catch((e) => {
-      throw new Error(`test/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
+      throw new Error(`cluster/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
     });
     await stopProcess(procs.containerd, 2_000);
   };

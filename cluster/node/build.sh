@@ -2,7 +2,7 @@
 # Builds what a real node needs besides the kubelet: containerd (daemon, runc shim, ctr), runc (with seccomp),
 # the CNI plugins bridge, host-local and loopback, and the pause binary; all from the Go module proxy (pause from
 # the pause.c that k8s.io/kubernetes ships), into a cache outside the work tree keyed by version. The kubelet is
-# built by test/controlplane/build.sh beside the control plane (same module, same Go build cache).
+# built by cluster/controlplane/build.sh beside the control plane (same module, same Go build cache).
 #
 # Prints two lines on stdout: the directory of the node binaries, then the control-plane directory (which holds
 # kubelet). Progress goes to stderr.
