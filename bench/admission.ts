@@ -1,34 +1,29 @@
 /**
- * Admission throughput and latency: autocannon (pinned to core 1) against the webhook's /mutate over TLS (pinned
- * to core 0) with a realistic AdmissionReview, next to a bare Fastify HTTPS route that echoes the same body on
- * the same core. The reviews are dry runs, so the run measures decide → inject → patch and no API calls (in a
- * cluster the account check is remembered for 10 minutes per namespace and account).
+ * Admission latency and throughput: vegeta (pinned to core 1; open loop at a fixed rate, latency per request in
+ * nanoseconds) against the webhook's /mutate over TLS (pinned to core 0) with a realistic AdmissionReview, next to
+ * a bare Fastify HTTPS route that echoes the same body on the same core. The webhook runs at the production log
+ * level (`info`: one line per review, to a pipe this process reads, as a container runtime does) and at `warn`.
+ * The reviews are dry runs, so the run measures decide → inject → patch and no API calls (in a cluster the
+ * account check is remembered per namespace and account).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
-import { freePort } from '@sidecar-destruct/test';
+import { freePort } from '@sidecar-destruct/cluster';
 import { postReview } from '../webhook/test/https.ts';
-import { sleep, type Table } from './lib.ts';
+import { ROOT, sleep } from './lib.ts';
+import type { AdmissionRaw, AdmissionRun } from './tables.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-
-export interface AdmissionOptions {
+export interface AdmissionSizes {
   readonly durationS: number;
-  readonly fixedRate: number;
-  /** Connections for the throughput runs. */
-  readonly connections: number;
+  /** Fixed rates, requests per second. */
+  readonly rates: readonly number[];
+  /** Connections for the as-fast-as-it-can run. */
+  readonly maxConnections: number;
 }
-
-/**
- * Connections for the fixed-rate runs. autocannon paces a rate per connection in bursts: with 20 connections even
- * the echo shows a p99 over 40 ms at 1,000 requests/s (measured), which is the load generator, not the server.
- * The API server keeps a few connections per webhook, so a handful is also the realistic shape.
- */
-const FIXED_RATE_CONNECTIONS = 4;
 
 /** A pod of a 3-container Deployment, as a ReplicaSet creates it, in an AdmissionReview (about 4 KB). */
 export function realisticReview(): object {
@@ -146,14 +141,12 @@ export function realisticReview(): object {
   };
 }
 
-const post = (port: number, body: string) => postReview({ port, body });
-
 async function ready(port: number, body: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode})`);
     try {
-      if ((await post(port, body)).status === 200) return;
+      if ((await postReview({ port, body })).status === 200) return;
     } catch {
       // not listening yet
     }
@@ -162,66 +155,41 @@ async function ready(port: number, body: string, child: ChildProcess): Promise<v
   }
 }
 
-interface Load {
-  readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly failures: number;
-}
-
-function autocannon(
+/** One vegeta attack; resolves with every request's latency (µs) and status. */
+async function attack(
+  vegeta: string,
   port: number,
   bodyFile: string,
   durationS: number,
-  connections: number,
-  rate?: number,
-): Promise<Load> {
-  const args = [
-    '-c',
-    '1',
-    'node',
-    join(ROOT, 'node_modules/autocannon/autocannon.js'),
-    '--json',
-    '-c',
-    String(connections),
-    '-d',
-    String(durationS),
-    '-m',
-    'POST',
-    '-H',
-    'content-type=application/json',
-    '-i',
-    bodyFile,
-    ...(rate ? ['-R', String(rate)] : []),
-    `https://127.0.0.1:${port}/mutate`,
-  ];
-  return new Promise((resolve, reject) => {
-    // Self-signed certificate of a loopback benchmark.
-    const child = spawn('taskset', args, {
-      env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on('exit', (code) => {
-      try {
-        const r = JSON.parse(out);
-        resolve({
-          rps: r.requests.average,
-          p50: r.latency.p50,
-          p99: r.latency.p99,
-          failures: r.errors + r.timeouts + r.non2xx,
-        });
-      } catch {
-        reject(new Error(`autocannon failed (${code}): ${out.slice(0, 200)}`));
-      }
-    });
-  });
+  rate: number,
+  workers: number,
+): Promise<Pick<AdmissionRun, 'latenciesUs' | 'codes'>> {
+  const target = `POST https://127.0.0.1:${port}/mutate\nContent-Type: application/json\n@${bodyFile}\n`;
+  const rateArgs = rate === 0 ? ['-rate=0', `-max-workers=${workers}`] : [`-rate=${rate}/s`, '-workers=4'];
+  // A self-signed certificate on loopback: -insecure.
+  const attacker = spawn(
+    'taskset',
+    ['-c', '1', vegeta, 'attack', '-format=http', '-insecure', `-duration=${durationS}s`, ...rateArgs],
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', GOMAXPROCS: '1' } },
+  );
+  attacker.stdin.end(target);
+  const encoder = spawn(vegeta, ['encode', '--to=json'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  attacker.stdout.pipe(encoder.stdin);
+  const latenciesUs: number[] = [];
+  const codes: number[] = [];
+  for await (const line of createInterface({ input: encoder.stdout })) {
+    const r = JSON.parse(line) as { latency: number; code: number };
+    latenciesUs.push(Math.round(r.latency / 1_000));
+    codes.push(r.code);
+  }
+  return { latenciesUs, codes };
 }
 
-export async function admissionBench(options: AdmissionOptions): Promise<Table> {
+export async function admissionBench(
+  toolsDir: string,
+  sizes: AdmissionSizes,
+  log: (line: string) => void,
+): Promise<AdmissionRaw> {
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-bench-'));
   const ca = createCertificateAuthority('bench CA', { validityDays: 1 });
   const pair = createServingCertificate(ca, {
@@ -237,80 +205,71 @@ export async function admissionBench(options: AdmissionOptions): Promise<Table> 
   const bodyFile = join(dir, 'review.json');
   await writeFile(bodyFile, body);
 
-  const servers: ChildProcess[] = [];
-  const start = async (args: string[]): Promise<number> => {
+  const start = async (args: string[]): Promise<{ port: number; server: ChildProcess }> => {
     const port = await freePort();
-    const child = spawn(
+    const server = spawn(
       'taskset',
       ['-c', '0', process.execPath, ...args.map((a) => a.replace('PORT', String(port)))],
       {
         env: { PATH: process.env.PATH ?? '', POD_NAMESPACE: 'sidecar-destruct-system' },
-        stdio: 'ignore',
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    servers.push(child);
-    await ready(port, body, child);
-    return port;
+    // Read what it writes, as a container runtime does.
+    server.stdout?.resume();
+    server.stderr?.resume();
+    await ready(port, body, server);
+    return { port, server };
   };
-  try {
-    const webhookPort = await start([
-      join(ROOT, 'cli/dist/main.js'),
-      'webhook',
-      '--host=127.0.0.1',
-      '--port=PORT',
-      `--tls-cert-file=${certFile}`,
-      `--tls-key-file=${keyFile}`,
-      '--sidecar-mode=native',
-      '--log-level=warn',
-      '--kubeconfig=/dev/null/none',
-    ]);
-    const echoPort = await start([join(ROOT, 'bench/echo-server.ts'), certFile, keyFile, 'PORT']);
-    const response = JSON.parse((await post(webhookPort, body)).text);
-    if (!response.response?.patch) throw new Error('the webhook did not inject the benchmark review');
-
-    const { durationS, connections, fixedRate } = options;
-    const echo = await autocannon(echoPort, bodyFile, durationS, connections);
-    const webhook = await autocannon(webhookPort, bodyFile, durationS, connections);
-    const echoFixed = await autocannon(echoPort, bodyFile, durationS, FIXED_RATE_CONNECTIONS, fixedRate);
-    const fixed = await autocannon(webhookPort, bodyFile, durationS, FIXED_RATE_CONNECTIONS, fixedRate);
-    const ratio = webhook.rps / echo.rps;
-    return {
-      title: `Admission: /mutate over TLS vs a bare Fastify echo, one core each (${Buffer.byteLength(body)}-byte review, ${options.connections} connections, ${options.durationS} s)`,
-      columns: ['server', 'requests/s', 'ratio to echo', 'p50 ms', 'p99 ms', 'failed', 'target'],
-      rows: [
-        ['Fastify echo (baseline)', echo.rps.toFixed(0), '1.00', echo.p50, echo.p99, echo.failures, ''],
-        [
-          'sidecar-destruct webhook',
-          webhook.rps.toFixed(0),
-          ratio.toFixed(2),
-          webhook.p50,
-          webhook.p99,
-          webhook.failures,
-          '>= 0.5x echo',
-        ],
-        [
-          `echo at a fixed ${fixedRate} requests/s (${FIXED_RATE_CONNECTIONS} connections)`,
-          echoFixed.rps.toFixed(0),
-          '',
-          echoFixed.p50,
-          echoFixed.p99,
-          echoFixed.failures,
-          '',
-        ],
-        [
-          `webhook at a fixed ${fixedRate} requests/s (${FIXED_RATE_CONNECTIONS} connections)`,
-          fixed.rps.toFixed(0),
-          '',
-          fixed.p50,
-          fixed.p99,
-          fixed.failures,
-          'p99 < 5 ms',
-        ],
+  const servers: Array<{ server: string; logLevel: string; args: string[] }> = [
+    { server: 'echo', logLevel: '—', args: [join(ROOT, 'bench/echo-server.ts'), certFile, keyFile, 'PORT'] },
+    ...['info', 'warn'].map((logLevel) => ({
+      server: 'webhook',
+      logLevel,
+      args: [
+        join(ROOT, 'cli/dist/main.js'),
+        'webhook',
+        '--host=127.0.0.1',
+        '--port=PORT',
+        `--tls-cert-file=${certFile}`,
+        `--tls-key-file=${keyFile}`,
+        '--sidecar-mode=native',
+        `--log-level=${logLevel}`,
+        '--kubeconfig=/dev/null/none',
       ],
-      notes: ['autocannon reports latency in whole milliseconds.'],
-    };
+    })),
+  ];
+  const vegeta = join(toolsDir, 'vegeta');
+  const runs: AdmissionRun[] = [];
+  try {
+    for (const s of servers) {
+      const { port, server } = await start(s.args);
+      try {
+        if (s.server === 'webhook') {
+          const response = JSON.parse((await postReview({ port, body })).text);
+          if (!response.response?.patch) throw new Error('the webhook did not inject the benchmark review');
+        }
+        for (const rate of [0, ...sizes.rates]) {
+          const workers = rate === 0 ? sizes.maxConnections : 4;
+          const samples = await attack(vegeta, port, bodyFile, sizes.durationS, rate, workers);
+          runs.push({
+            server: s.server,
+            logLevel: s.logLevel,
+            rate,
+            workers,
+            durationS: sizes.durationS,
+            ...samples,
+          });
+          log(
+            `admission: ${s.server} ${s.logLevel} rate ${rate || 'max'}: ${samples.latenciesUs.length} requests`,
+          );
+        }
+      } finally {
+        server.kill('SIGTERM');
+      }
+    }
   } finally {
-    for (const s of servers) s.kill('SIGTERM');
     await rm(dir, { recursive: true, force: true });
   }
+  return { reviewBytes: Buffer.byteLength(body), runs };
 }

@@ -1,42 +1,23 @@
-/** Shared pieces of the benchmark scripts: statistics, process memory, the setup every sidecar scenario needs. */
+/**
+ * Shared pieces of the benchmark scripts: the API calls, the pods of each scenario, the deletion clock (a watch),
+ * process memory as the kernel accounts it, and the tools built from the Go module proxy.
+ */
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { cpus, totalmem } from 'node:os';
-import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
-import {
-  type ControlPlane,
-  sidecarNamespace as harnessNamespace,
-  podWithSidecar,
-  registerNode,
-  startSidecar,
-  until,
-} from '@sidecar-destruct/test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { V1Pod } from '@kubernetes/client-node';
+import { type ControlPlane, podWithSidecar, registerNode } from '@sidecar-destruct/cluster';
+import { ruleOf, type Settings } from '@sidecar-destruct/sidecar/core';
+import { SCENARIO_WORDS, type Scenario } from './tables.ts';
 
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 export const NS = 'bench';
 
-export function quantile(xs: readonly number[], q: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const i = (sorted.length - 1) * q;
-  const lo = Math.floor(i);
-  const hi = Math.ceil(i);
-  return (sorted[lo] ?? Number.NaN) + ((sorted[hi] ?? Number.NaN) - (sorted[lo] ?? Number.NaN)) * (i - lo);
-}
-export const median = (xs: readonly number[]): number => quantile(xs, 0.5);
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export interface Memory {
-  /** VmRSS: what the targets are stated in. */
-  readonly rss: number;
-  /** RssAnon: private memory; the node binary's file pages are shared by every Node process on a machine. */
-  readonly anon: number;
-}
-
-export async function memoryMb(pid: number): Promise<Memory> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) =>
-    Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
-  return { rss: field('VmRSS'), anon: field('RssAnon') };
-}
 
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -65,81 +46,226 @@ export const setLabel = (cp: ControlPlane, node: string, value: string | null) =
     'application/merge-patch+json',
   );
 
-/** The namespace with the sidecar's account and bindings (deploy/'s roles), as the webhook would leave it. */
-export const sidecarNamespace = (cp: ControlPlane): Promise<void> => harnessNamespace(cp, NS);
-
+/** A node with the device's label (registered once, relabelled after). */
 export async function ensureNode(cp: ControlPlane, name: string): Promise<void> {
   const existing = await cp.rest('GET', `/api/v1/nodes/${name}`);
   if (existing.status === 404) await registerNode(cp, name, { [USB]: 'true' });
   else await setLabel(cp, name, 'true');
 }
 
-/** A pod bound to `node`, with the sidecar as the webhook injects it (or, for the baseline, without). */
-export async function createPod(
-  cp: ControlPlane,
-  name: string,
-  node: string,
-  withSidecar = true,
-): Promise<string> {
-  // Grace 0: the benchmark measures the fastest reaction (the default grace period is 10 s).
-  const pod = podWithSidecar(
-    name,
-    node,
-    { source: 'pod', nodeSelector: { [USB]: 'true' } },
-    {
-      ...DEFAULT_SETTINGS,
-      gracePeriodMs: 0,
+/**
+ * What the pod asks of its node (bench/tables.ts names the scenarios). Every pod has an owner (a ReplicaSet, as a
+ * Deployment's pods do: the descheduler leaves bare pods alone) and no resource requests (any other labelled node
+ * fits it); `nofit` also names its own node in the affinity, so that once the label goes no node fits.
+ */
+export const SCENARIOS = Object.keys(SCENARIO_WORDS) as Scenario[];
+
+function scenarioSpec(scenario: Scenario, node: string): Partial<NonNullable<V1Pod['spec']>> {
+  if (scenario === 'selector') return { nodeSelector: { [USB]: 'true' } };
+  const expressions = [{ key: USB, operator: 'In', values: ['true'] }];
+  if (scenario === 'nofit')
+    expressions.push({ key: 'kubernetes.io/hostname', operator: 'In', values: [node] });
+  const affinity = {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchExpressions: expressions }],
+      },
     },
-  );
-  if (!withSidecar && pod.spec) delete pod.spec.initContainers;
+  };
+  if (scenario !== 'hostpath') return { affinity };
+  return { affinity, volumes: [{ name: 'stick', hostPath: { path: '/dev/ttyUSB0', type: 'CharDevice' } }] };
+}
+
+/** The pod of a scenario, bound to `node`; with the sidecar as the webhook injects it when `settings` are given. */
+export function scenarioPod(name: string, node: string, scenario: Scenario, settings?: Settings): V1Pod {
+  const spec = scenarioSpec(scenario, node);
+  const base: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { nodeName: node, containers: [] },
+  };
+  let pod: V1Pod = base;
+  if (settings) {
+    const rule = ruleOf({ spec: { containers: [], ...spec } });
+    if (!rule.ok) throw new Error(rule.error);
+    pod = podWithSidecar(name, node, rule.value, settings);
+  }
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      name,
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: `${name}-rs`,
+          uid: '00000000-0000-4000-8000-000000000000',
+          controller: true,
+        },
+      ],
+    },
+    spec: {
+      ...pod.spec,
+      ...spec,
+      nodeName: node,
+      containers: [
+        {
+          name: 'app',
+          image: 'busybox',
+          volumeMounts: spec.volumes ? [{ name: 'stick', mountPath: '/dev/ttyUSB0' }] : [],
+        },
+      ],
+    },
+  };
+}
+
+export async function createPod(cp: ControlPlane, pod: V1Pod): Promise<string> {
   const created = await rest(cp, 'POST', `/api/v1/namespaces/${NS}/pods`, pod);
   return created.metadata.uid as string;
 }
 
-export async function startedSidecar(cp: ControlPlane, name: string, node: string) {
-  await ensureNode(cp, node);
-  const uid = await createPod(cp, name, node);
-  const sidecar = await startSidecar(cp, NS, name);
-  const watching = await sidecar.waitForLog((l) => l.msg === 'watching the node', 30_000);
-  return { sidecar, uid, startupMs: watching.startupMs as number };
+/**
+ * The deletion clock: one watch on the benchmark's pods; a pod counts as acted on when the API server first reports
+ * it terminating (deletionTimestamp set, which is what delete and eviction both do with no kubelet to finish them)
+ * or gone. Times are this process's performance.now(), the same clock the label removal is stamped with.
+ */
+export class Deletions {
+  private readonly seen = new Map<string, number>();
+  private readonly waiters = new Map<string, Array<(t: number) => void>>();
+  private resourceVersion = '';
+  private closed = false;
+  private current?: ReturnType<typeof request>;
+
+  private readonly cp: ControlPlane;
+
+  private constructor(cp: ControlPlane) {
+    this.cp = cp;
+  }
+
+  static async start(cp: ControlPlane): Promise<Deletions> {
+    const d = new Deletions(cp);
+    const list = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods?limit=1`);
+    d.resourceVersion = list.metadata.resourceVersion;
+    await d.open();
+    return d;
+  }
+
+  private async open(): Promise<void> {
+    const ca = await readFile(this.cp.caFile);
+    const url = new URL(
+      `/api/v1/namespaces/${NS}/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=3600&resourceVersion=${this.resourceVersion}`,
+      this.cp.server,
+    );
+    await new Promise<void>((resolve, reject) => {
+      const req = request(url, { ca, headers: { authorization: `Bearer ${this.cp.adminToken}` } }, (res) => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`watch pods: HTTP ${res.statusCode}`));
+          return;
+        }
+        resolve();
+        let buffer = '';
+        res.on('data', (chunk: Buffer) => {
+          const now = performance.now();
+          buffer += chunk.toString();
+          for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+            this.onEvent(JSON.parse(buffer.slice(0, i)), now);
+            buffer = buffer.slice(i + 1);
+          }
+        });
+        res.on('end', () => {
+          if (!this.closed) void this.open();
+        });
+      });
+      req.on('error', (e) => (this.closed ? resolve() : reject(e)));
+      req.end();
+      this.current = req;
+    });
+  }
+
+  private onEvent(event: { type: string; object: V1Pod }, now: number): void {
+    const meta = event.object.metadata;
+    if (meta?.resourceVersion) this.resourceVersion = meta.resourceVersion;
+    if (event.type === 'BOOKMARK' || !meta?.uid) return;
+    if (event.type !== 'DELETED' && !meta.deletionTimestamp) return;
+    if (this.seen.has(meta.uid)) return;
+    this.seen.set(meta.uid, now);
+    for (const w of this.waiters.get(meta.uid) ?? []) w(now);
+    this.waiters.delete(meta.uid);
+  }
+
+  /** When the pod was first seen terminating, or undefined if not within `timeoutMs`. */
+  wait(uid: string, timeoutMs: number): Promise<number | undefined> {
+    const seen = this.seen.get(uid);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      const list = this.waiters.get(uid) ?? [];
+      list.push((t) => {
+        clearTimeout(timer);
+        resolve(t);
+      });
+      this.waiters.set(uid, list);
+    });
+  }
+
+  stop(): void {
+    this.closed = true;
+    this.current?.destroy();
+  }
 }
 
-/** Resolves when every pod (by uid) is being deleted or gone, with the time each was first seen so. */
-export function waitGone(
-  cp: ControlPlane,
-  uids: ReadonlySet<string>,
-  timeoutMs: number,
-): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  return until(
-    () => `${uids.size - seen.size} pods to go`,
-    async () => {
-      const list = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods`);
-      const now = performance.now();
-      const live = new Set<string>();
-      for (const p of list.items) if (!p.metadata.deletionTimestamp) live.add(p.metadata.uid);
-      for (const uid of uids) if (!live.has(uid) && !seen.has(uid)) seen.set(uid, now);
-      return seen.size === uids.size ? seen : undefined;
-    },
-    timeoutMs,
-  );
+/** Runs `jobs` with at most `limit` at a time, in order of start. */
+export async function pool<T>(limit: number, jobs: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await (jobs[i] as () => Promise<T>)();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  return results;
 }
 
-export interface Table {
-  readonly title: string;
-  readonly columns: readonly string[];
-  readonly rows: ReadonlyArray<readonly (string | number)[]>;
-  readonly notes?: readonly string[];
+/** Memory of one process as `/proc/PID/smaps_rollup` accounts it, in kB. */
+export interface ProcessMemory {
+  readonly rss: number;
+  /** Proportional set size: shared pages divided among the processes that map them. */
+  readonly pss: number;
+  /** Unique set size: pages no other process maps (Private_Clean + Private_Dirty). */
+  readonly uss: number;
 }
 
-export function markdown(table: Table): string {
-  return [
-    `### ${table.title}`,
-    '',
-    `| ${table.columns.join(' | ')} |`,
-    `| ${table.columns.map(() => '---').join(' | ')} |`,
-    ...table.rows.map((r) => `| ${r.join(' | ')} |`),
-    ...(table.notes?.length ? ['', ...table.notes] : []),
-    '',
-  ].join('\n');
+export async function processMemory(pid: number): Promise<ProcessMemory> {
+  const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { rss: kb('Rss'), pss: kb('Pss'), uss: kb('Private_Clean') + kb('Private_Dirty') };
+}
+
+/** A process and its descendants (a bash loop's kubectl, for instance). */
+export async function processTree(pid: number): Promise<number[]> {
+  const out: number[] = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const children = await readFile(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').catch(() => '');
+    for (const c of children.split(' ').filter(Boolean)) out.push(Number(c));
+  }
+  return out;
+}
+
+/** Builds (once; cached outside the tree) the descheduler and vegeta; resolves with the directory holding both. */
+export async function benchTools(): Promise<string> {
+  const { stdout } = await promisify(execFile)('bash', [`${ROOT}bench/tools/build.sh`], {
+    maxBuffer: 1 << 24,
+  });
+  return stdout.trim().split('\n').at(-1) ?? '';
+}
+
+/** The versions of the tools, as their cache directory names them (bench/tools/build.sh). */
+export function toolVersions(toolsDir: string): { descheduler: string; vegeta: string } {
+  const m = /descheduler-(v[^-/]+)-vegeta-(v[^/]+)\/bin$/.exec(toolsDir);
+  return { descheduler: m?.[1] ?? 'unknown', vegeta: m?.[2] ?? 'unknown' };
 }

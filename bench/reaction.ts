@@ -1,30 +1,37 @@
 /**
- * Reaction time, label removed → pod being deleted, for the sidecar and for the original approach: a loop that
- * runs `kubectl get nodes -l LABEL --field-selector metadata.name=NODE` every 5 s and then `kubectl delete pod`,
- * re-implemented here with the same kubectl (and the original's bug: an empty answer, even from a failed
- * request, counts as "label gone"). Each trial has its own node and pod; labels are removed one at a time.
+ * Reaction, label removed → pod terminating, per approach and scenario, on one control plane in one run:
+ *   the sidecar with `grace-period: 0s` and with the default grace period (one sidecar process per pod);
+ *   the original loop (bash running `kubectl get nodes -l LABEL --field-selector metadata.name=NODE` every 10 s,
+ *   then `kubectl delete pod`; with its bug: an empty answer, even from a failed request, counts as "label gone");
+ *   the descheduler at a 5 s interval and at its 2 min default (one process for the cluster).
+ * Each trial has its own node; the label is removed at a random moment after the approach is running.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ControlPlane, RunningSidecar } from '@sidecar-destruct/test';
+import { type ControlPlane, startSidecar } from '@sidecar-destruct/cluster';
+import { DEFAULT_SETTINGS, SETTLE_MS, type Settings } from '@sidecar-destruct/sidecar/core';
+import { DESCHEDULER_DEFAULT_INTERVAL_S, startDescheduler } from './descheduler.ts';
 import {
   createPod,
+  type Deletions,
   ensureNode,
   NS,
-  quantile,
+  pool,
+  rest,
+  SCENARIOS,
+  scenarioPod,
   setLabel,
   sleep,
-  startedSidecar,
-  type Table,
   USB,
-  waitGone,
 } from './lib.ts';
+import type { ReactionApproach, ReactionRaw, ReactionTrial, Scenario } from './tables.ts';
 
-export const BASELINE_INTERVAL_S = 5;
+/** The original script's interval. */
+export const LOOP_INTERVAL_S = 10;
 
 /** The original loop, as a shell script around kubectl. */
-function baselineScript(kubectl: string, kubeconfig: string, node: string, pod: string): string {
+function loopScript(kubectl: string, kubeconfig: string, node: string, pod: string): string {
   return `#!/usr/bin/env bash
 while true; do
   count=$(${kubectl} --kubeconfig=${kubeconfig} get nodes -l ${USB}=true --field-selector metadata.name=${node} --no-headers 2>/dev/null | wc -l)
@@ -32,77 +39,226 @@ while true; do
     ${kubectl} --kubeconfig=${kubeconfig} -n ${NS} delete pod ${pod} --wait=false
     exit 0
   fi
-  sleep ${BASELINE_INTERVAL_S}
+  sleep ${LOOP_INTERVAL_S}
 done
 `;
 }
 
-export async function startBaselineLoop(cp: ControlPlane, node: string, pod: string): Promise<ChildProcess> {
-  const script = join(cp.dir, `baseline-${pod}.sh`);
-  await writeFile(script, baselineScript(join(cp.binDir, 'kubectl'), cp.kubeconfig, node, pod), {
-    mode: 0o755,
-  });
+export async function startLoop(cp: ControlPlane, node: string, pod: string): Promise<ChildProcess> {
+  const script = join(cp.dir, `loop-${pod}.sh`);
+  await writeFile(script, loopScript(join(cp.binDir, 'kubectl'), cp.kubeconfig, node, pod), { mode: 0o755 });
   return spawn('bash', [script], { stdio: 'ignore' });
 }
 
-async function trials(
-  cp: ControlPlane,
-  count: number,
-  prefix: string,
-  start: (name: string, node: string) => Promise<{ uid: string; stop: () => void | Promise<void> }>,
-): Promise<number[]> {
-  const running: Array<{ uid: string; node: string; stop: () => void | Promise<void> }> = [];
-  for (let i = 0; i < count; i++) {
-    const node = `${prefix}-node-${i}`;
-    await ensureNode(cp, node);
-    running.push({ ...(await start(`${prefix}-${i}`, node)), node });
-  }
-  // Let every loop reach a random phase of its interval.
-  await sleep(BASELINE_INTERVAL_S * 1_000 + 500);
-  const latencies: number[] = [];
-  for (const r of running) {
-    // A random moment within the loop's interval: polling's delay depends on where in its cycle the change lands.
-    await sleep(Math.random() * BASELINE_INTERVAL_S * 1_000);
-    const removed = performance.now();
-    await setLabel(cp, r.node, null);
-    const gone = await waitGone(cp, new Set([r.uid]), BASELINE_INTERVAL_S * 3_000);
-    latencies.push((gone.get(r.uid) ?? Number.NaN) - removed);
-    await r.stop();
-  }
-  return latencies;
+export interface ReactionSizes {
+  /** Trials per scenario for the sidecar (both grace periods) and the loop. */
+  readonly trials: number;
+  /** Trials per scenario for the descheduler at 5 s: required affinity, then each other scenario. */
+  readonly deschedulerTrials: readonly [number, number];
+  /** The same at its 2 min default; [0, 0] leaves that run out. */
+  readonly deschedulerDefaultTrials: readonly [number, number];
+  /** The spread of the label removals over time for the descheduler runs, in intervals. */
+  readonly deschedulerSpreadIntervals: number;
 }
 
-export async function reactionBench(cp: ControlPlane, count: number): Promise<Table> {
-  const ours = await trials(cp, count, 'reaction', async (name, node) => {
-    const { sidecar, uid }: { sidecar: RunningSidecar; uid: string } = await startedSidecar(cp, name, node);
-    return { uid, stop: () => sidecar.stop() };
-  });
-  const baseline = await trials(cp, count, 'loop', async (name, node) => {
-    const uid = await createPod(cp, name, node, false);
-    const loop = await startBaselineLoop(cp, node, name);
-    return { uid, stop: () => void loop.kill() };
-  });
-  const p = (xs: number[], q: number) => quantile(xs, q).toFixed(0);
-  return {
-    title: `Reaction: label removed -> pod being deleted (${count} trials each)`,
-    columns: ['approach', 'p50 ms', 'p99 ms', 'max ms', 'p50 speed-up vs baseline', 'target'],
-    rows: [
-      [
-        `original loop, kubectl every ${BASELINE_INTERVAL_S} s (baseline)`,
-        p(baseline, 0.5),
-        p(baseline, 0.99),
-        Math.max(...baseline).toFixed(0),
-        '1x',
-        '',
-      ],
-      [
-        'sidecar-destruct sidecar',
-        p(ours, 0.5),
-        p(ours, 0.99),
-        Math.max(...ours).toFixed(0),
-        `${(quantile(baseline, 0.5) / quantile(ours, 0.5)).toFixed(0)}x`,
-        'p99 < 1000 ms, >= 5x at p50',
-      ],
-    ],
+interface Instance {
+  readonly uid: string;
+  stop(): void | Promise<void>;
+}
+
+/** Trials that each start their own instance (a sidecar, a loop): `concurrency` at a time. */
+async function perPodTrials(
+  cp: ControlPlane,
+  deletions: Deletions,
+  id: string,
+  trials: number,
+  concurrency: number,
+  phaseMs: number,
+  waitMs: number,
+  start: (name: string, node: string, scenario: Scenario) => Promise<Instance>,
+): Promise<ReactionTrial[]> {
+  const jobs = SCENARIOS.flatMap((scenario) =>
+    Array.from({ length: trials }, (_, i) => async (): Promise<ReactionTrial> => {
+      const name = `${id}-${scenario}-${i}`;
+      await ensureNode(cp, name);
+      const instance = await start(name, name, scenario);
+      try {
+        await sleep(Math.random() * phaseMs);
+        const removed = performance.now();
+        await setLabel(cp, name, null);
+        const seen = await deletions.wait(instance.uid, waitMs);
+        return { scenario, reactedMs: seen === undefined ? null : seen - removed, waitedMs: waitMs };
+      } finally {
+        await instance.stop();
+      }
+    }),
+  );
+  // Interleave the scenarios so that each meets the same load.
+  const order = jobs.map((_, i) => (i % SCENARIOS.length) * trials + Math.floor(i / SCENARIOS.length));
+  const results = await pool(
+    concurrency,
+    order.map((i) => jobs[i] as () => Promise<ReactionTrial>),
+  );
+  await cleanUp(cp, id);
+  return results;
+}
+
+function sidecarTrials(
+  cp: ControlPlane,
+  deletions: Deletions,
+  id: string,
+  trials: number,
+  settings: Settings,
+  executable: string,
+): Promise<ReactionTrial[]> {
+  return perPodTrials(
+    cp,
+    deletions,
+    id,
+    trials,
+    // The grace period keeps each trial open longer: more at once, so that the run takes minutes, not a quarter hour.
+    settings.gracePeriodMs > 0 ? 25 : 10,
+    500,
+    settings.gracePeriodMs + 10_000,
+    async (name, node, scenario) => {
+      const uid = await createPod(cp, scenarioPod(name, node, scenario, settings));
+      const sidecar = await startSidecar(cp, NS, name, { executable });
+      await sidecar.waitForLog((l) => l.msg === 'watching the node', 60_000);
+      // Steady state: a sidecar reads only once its watch has been up for a moment (SETTLE_MS); one that has just
+      // started would add up to that much to its first reaction.
+      await sleep(SETTLE_MS + 750);
+      return { uid, stop: () => sidecar.stop() };
+    },
+  );
+}
+
+/** One descheduler for every trial: pods first, then the removals spread at random over a few of its intervals. */
+async function deschedulerTrials(
+  cp: ControlPlane,
+  deletions: Deletions,
+  id: string,
+  toolsDir: string,
+  intervalS: number,
+  [affinityTrials, otherTrials]: readonly [number, number],
+  spreadIntervals: number,
+): Promise<ReactionTrial[]> {
+  // A labelled node with no pod: "another node fits" for every scenario but `nofit`.
+  await ensureNode(cp, `${id}-spare`);
+  const planned: Array<{ scenario: Scenario; node: string; uid: string }> = [];
+  for (const scenario of SCENARIOS) {
+    const count = scenario === 'affinity' ? affinityTrials : otherTrials;
+    for (let i = 0; i < count; i++) {
+      const node = `${id}-${scenario}-${i}`;
+      await ensureNode(cp, node);
+      planned.push({ scenario, node, uid: await createPod(cp, scenarioPod(node, node, scenario)) });
+    }
+  }
+  const descheduler = await startDescheduler(cp, toolsDir, intervalS);
+  const waitMs = (intervalS + Math.max(10, intervalS / 4)) * 1_000;
+  const spreadMs = spreadIntervals * intervalS * 1_000;
+  try {
+    // Its first run starts at once; the removals begin after it, each at a random moment of the spread.
+    await sleep(3_000);
+    return await Promise.all(
+      planned.map(async ({ scenario, node, uid }): Promise<ReactionTrial> => {
+        await sleep(Math.random() * spreadMs);
+        const removed = performance.now();
+        await setLabel(cp, node, null);
+        const seen = await deletions.wait(uid, waitMs);
+        return { scenario, reactedMs: seen === undefined ? null : seen - removed, waitedMs: waitMs };
+      }),
+    );
+  } finally {
+    descheduler.kill('SIGTERM');
+    await cleanUp(cp, id);
+  }
+}
+
+/** Removes an approach's pods (at once: no kubelet is there to finish a graceful deletion) and nodes. */
+async function cleanUp(cp: ControlPlane, id: string): Promise<void> {
+  const pods = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods`);
+  for (const p of pods.items) {
+    if (!String(p.metadata.name).startsWith(`${id}-`)) continue;
+    await cp.rest('DELETE', `/api/v1/namespaces/${NS}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
+  }
+  const nodes = await rest(cp, 'GET', '/api/v1/nodes');
+  for (const n of nodes.items) {
+    if (String(n.metadata.name).startsWith(`${id}-`))
+      await cp.rest('DELETE', `/api/v1/nodes/${n.metadata.name}`);
+  }
+}
+
+export async function reactionBench(
+  cp: ControlPlane,
+  deletions: Deletions,
+  toolsDir: string,
+  executable: string,
+  sizes: ReactionSizes,
+  log: (line: string) => void,
+): Promise<ReactionRaw> {
+  const approaches: ReactionApproach[] = [];
+  const run = async (id: string, words: string, trials: () => Promise<ReactionTrial[]>) => {
+    const started = performance.now();
+    approaches.push({ id, words, trials: await trials() });
+    log(`reaction: ${words}: ${((performance.now() - started) / 1_000).toFixed(0)} s`);
   };
+  await run('sidecar-0', 'sidecar-destruct, `grace-period: 0s`', () =>
+    sidecarTrials(
+      cp,
+      deletions,
+      'sidecar-0',
+      sizes.trials,
+      { ...DEFAULT_SETTINGS, gracePeriodMs: 0 },
+      executable,
+    ),
+  );
+  await run(
+    'sidecar-default',
+    `sidecar-destruct, default grace period (${DEFAULT_SETTINGS.gracePeriodMs / 1_000} s)`,
+    () => sidecarTrials(cp, deletions, 'sidecar-default', sizes.trials, DEFAULT_SETTINGS, executable),
+  );
+  await run('loop', `original loop, kubectl every ${LOOP_INTERVAL_S} s`, () =>
+    perPodTrials(
+      cp,
+      deletions,
+      'loop',
+      sizes.trials,
+      20,
+      LOOP_INTERVAL_S * 1_000,
+      (2 * LOOP_INTERVAL_S + 5) * 1_000,
+      async (name, node, scenario) => {
+        const uid = await createPod(cp, scenarioPod(name, node, scenario));
+        const loop = await startLoop(cp, node, name);
+        return { uid, stop: () => void loop.kill() };
+      },
+    ),
+  );
+  await run('descheduler-5s', 'descheduler, every 5 s', () =>
+    deschedulerTrials(
+      cp,
+      deletions,
+      'descheduler-5s',
+      toolsDir,
+      5,
+      sizes.deschedulerTrials,
+      sizes.deschedulerSpreadIntervals,
+    ),
+  );
+  if (sizes.deschedulerDefaultTrials[0] > 0) {
+    await run(
+      'descheduler-2m',
+      `descheduler, every ${DESCHEDULER_DEFAULT_INTERVAL_S / 60} min (its default)`,
+      () =>
+        deschedulerTrials(
+          cp,
+          deletions,
+          'descheduler-2m',
+          toolsDir,
+          DESCHEDULER_DEFAULT_INTERVAL_S,
+          sizes.deschedulerDefaultTrials,
+          2,
+        ),
+    );
+  }
+  return { loopIntervalS: LOOP_INTERVAL_S, approaches };
 }

@@ -1,78 +1,130 @@
 /**
- * npm run bench: every benchmark in one run, each figure next to its baseline measured in the same run.
- * Prints the tables and writes bench/results/bench.{json,md}.
+ * npm run bench: every benchmark on one control plane, each figure next to its baseline measured in the same run.
+ * Writes the raw samples (bench/results/{admission,reaction,memory,mass}.json), then the tables computed from them
+ * (bench.json, bench.md), and prints the tables.
  *
- *   node bench/run.ts [--smoke] [--out DIR]
+ *   node bench/run.ts [--smoke] [--out DIR] [--only admission,reaction,memory,mass]
  *
- * --smoke runs each benchmark with tiny sizes (the test command does, so that they cannot rot).
+ * --smoke runs each benchmark with tiny sizes (the test command does, so that they cannot rot; its figures mean
+ * nothing). --only reruns some benchmarks and recomputes the tables with the other raw files already in DIR.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startControlPlane } from '@sidecar-destruct/test';
-import { admissionBench } from './admission.ts';
-import { footprintBench } from './footprint.ts';
-import { machine, markdown, sidecarNamespace, type Table } from './lib.ts';
-import { reactionBench } from './reaction.ts';
-import { scaleBench } from './scale.ts';
+import { sidecarNamespace, startControlPlane } from '@sidecar-destruct/cluster';
+import { type AdmissionSizes, admissionBench } from './admission.ts';
+import { benchTools, Deletions, machine, NS, rest, toolVersions } from './lib.ts';
+import { massBench } from './mass.ts';
+import { type MemorySizes, memoryBench } from './memory.ts';
+import { type ReactionSizes, reactionBench } from './reaction.ts';
+import { BENCHES, type Bench, readRaw } from './results.ts';
+import { benchTables, markdown } from './tables.ts';
 
 const { values } = parseArgs({
-  options: { smoke: { type: 'boolean', default: false }, out: { type: 'string', default: 'bench/results' } },
+  options: {
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results' },
+    only: { type: 'string', default: BENCHES.join(',') },
+  },
 });
 const smoke = values.smoke;
-const sizes = smoke
+const only = new Set(values.only.split(',') as Bench[]);
+const SIZES: {
+  admission: AdmissionSizes;
+  reaction: ReactionSizes;
+  memory: MemorySizes;
+  mass: { ns: number[]; idleWindowMs: number };
+} = smoke
   ? {
-      admissionS: 1,
-      rate: 100,
-      connections: 4,
-      samples: 1,
-      settleMs: 500,
-      trials: 2,
-      scale: [2],
-      idleMs: 2_000,
+      admission: { durationS: 1, rates: [100], maxConnections: 4 },
+      reaction: {
+        trials: 1,
+        deschedulerTrials: [1, 1],
+        deschedulerDefaultTrials: [0, 0],
+        deschedulerSpreadIntervals: 1,
+      },
+      memory: {
+        ns: [1, 2],
+        durationMs: 6_000,
+        steadyAfterMs: 2_000,
+        sampleEveryMs: 1_000,
+        loopSampleEveryMs: 100,
+      },
+      mass: { ns: [2], idleWindowMs: 2_000 },
     }
   : {
-      admissionS: 10,
-      rate: 1_000,
-      connections: 20,
-      samples: 3,
-      settleMs: 4_000,
-      trials: 20,
-      scale: [10, 50, 100],
-      idleMs: 60_000,
+      admission: { durationS: 10, rates: [200, 1_000], maxConnections: 20 },
+      reaction: {
+        trials: 50,
+        deschedulerTrials: [50, 10],
+        deschedulerDefaultTrials: [10, 3],
+        deschedulerSpreadIntervals: 20,
+      },
+      memory: {
+        ns: [1, 10, 25],
+        durationMs: 300_000,
+        steadyAfterMs: 60_000,
+        sampleEveryMs: 5_000,
+        loopSampleEveryMs: 100,
+      },
+      mass: { ns: [10, 50, 100], idleWindowMs: 60_000 },
     };
 
-const tables: Table[] = [];
+const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+const out = values.out;
+await mkdir(out, { recursive: true });
 const started = new Date();
-tables.push(
-  await admissionBench({
-    durationS: sizes.admissionS,
-    fixedRate: sizes.rate,
-    connections: sizes.connections,
-  }),
-);
-console.log(markdown(tables.at(-1) as Table));
+const toolsDir = await benchTools();
+const context = { started: started.toISOString(), machine: machine(), smoke };
 
-const cp = await startControlPlane();
-let version = '';
-try {
-  version = JSON.parse(await cp.kubectl(['version', '-o', 'json'])).serverVersion.gitVersion;
-  await sidecarNamespace(cp);
-  for (const run of [
-    () => footprintBench(cp, sizes.samples, sizes.settleMs),
-    () => reactionBench(cp, sizes.trials),
-    () => scaleBench(cp, sizes.scale, sizes.idleMs),
-  ]) {
-    tables.push(await run());
-    console.log(markdown(tables.at(-1) as Table));
-  }
-} finally {
-  await cp.stop();
+async function save(bench: Bench, raw: object): Promise<void> {
+  await writeFile(join(out, `${bench}.json`), `${JSON.stringify({ ...context, ...raw })}\n`);
 }
 
-const header = `sidecar-destruct benchmarks${smoke ? ' (smoke: tiny sizes, figures not meaningful)' : ''}: ${started.toISOString()}; ${machine()}; kube-apiserver ${version}`;
+if (only.has('admission')) {
+  await save('admission', {
+    versions: toolVersions(toolsDir),
+    ...(await admissionBench(toolsDir, SIZES.admission, log)),
+  });
+}
+
+if (only.has('reaction') || only.has('memory') || only.has('mass')) {
+  const cp = await startControlPlane();
+  const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-bench-node-'));
+  try {
+    const kubeApiServer = JSON.parse(await cp.kubectl(['version', '-o', 'json'])).serverVersion.gitVersion;
+    const versions = { kubeApiServer, ...toolVersions(toolsDir) };
+    await sidecarNamespace(cp, NS);
+    // No controller-manager here to create it; the baselines' pods run as the namespace's default account.
+    await rest(cp, 'POST', `/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: 'default' } });
+    // The sidecars run from their own copy of node: see bench/memory.ts.
+    const sidecarNode = join(dir, 'node-sidecar');
+    await copyFile(process.execPath, sidecarNode);
+    const deletions = await Deletions.start(cp);
+    try {
+      if (only.has('reaction')) {
+        const raw = await reactionBench(cp, deletions, toolsDir, sidecarNode, SIZES.reaction, log);
+        await save('reaction', { versions, ...raw });
+      }
+      if (only.has('memory')) {
+        await save('memory', { versions, ...(await memoryBench(cp, toolsDir, SIZES.memory, log)) });
+      }
+      if (only.has('mass')) {
+        const raw = await massBench(cp, deletions, toolsDir, sidecarNode, SIZES.mass, log);
+        await save('mass', { versions, ...raw });
+      }
+    } finally {
+      deletions.stop();
+    }
+  } finally {
+    await cp.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const { header, tables } = benchTables(await readRaw(out));
+await writeFile(join(out, 'bench.json'), `${JSON.stringify({ header, tables }, null, 2)}\n`);
 const md = [`## ${header}`, '', ...tables.map(markdown)].join('\n');
-await mkdir(values.out, { recursive: true });
-await writeFile(join(values.out, 'bench.md'), `${md}\n`);
-await writeFile(join(values.out, 'bench.json'), `${JSON.stringify({ header, tables }, null, 2)}\n`);
-console.log(header);
+await writeFile(join(out, 'bench.md'), `${md}\n`);
+console.log(md);

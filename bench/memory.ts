@@ -1,0 +1,150 @@
+/**
+ * Memory as a node sees it. For each N, N sidecars (each watching its node, as in an injected pod) run side by
+ * side with N bare Node processes started with the same flags; at the first N the original loop and the descheduler
+ * run too. Every process is sampled from /proc/PID/smaps_rollup for the whole duration. The sidecars and the bare
+ * baseline each run from their own copy of the node binary: the file pages the sidecars share (the binary's code)
+ * are then shared among themselves only, as in a container image, and not with the benchmark's own node.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ControlPlane, startSidecar } from '@sidecar-destruct/cluster';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
+import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
+import { startDescheduler } from './descheduler.ts';
+import { createPod, ensureNode, NS, processMemory, processTree, scenarioPod, sleep } from './lib.ts';
+import { LOOP_INTERVAL_S, startLoop } from './reaction.ts';
+import type { MemoryRaw, MemoryRun, MemorySample } from './tables.ts';
+
+export interface MemorySizes {
+  readonly ns: readonly number[];
+  readonly durationMs: number;
+  readonly steadyAfterMs: number;
+  readonly sampleEveryMs: number;
+  /** The loop's kubectl lives for a fraction of a second every 10 s: sampled this often to see its peak. */
+  readonly loopSampleEveryMs: number;
+}
+
+/** A copy of the node binary for one kind of process. */
+export async function nodeCopy(dir: string, name: string): Promise<string> {
+  const path = join(dir, name);
+  await copyFile(process.execPath, path);
+  return path;
+}
+
+interface Kind {
+  readonly id: string;
+  readonly words: string;
+  readonly pids: () => Promise<number[][]>;
+  readonly everyMs: number;
+}
+
+/** Samples each kind's instances (an instance is a process tree, summed) every `everyMs` until `durationMs`. */
+async function sample(kind: Kind, durationMs: number): Promise<MemorySample[]> {
+  const samples: MemorySample[] = [];
+  const t0 = performance.now();
+  for (let t = 0; t < durationMs; t = performance.now() - t0) {
+    const instances = await kind.pids();
+    const processes = await Promise.all(
+      instances.map(async (tree) => {
+        const each = await Promise.all(tree.map((pid) => processMemory(pid).catch(() => undefined)));
+        const sum = { rss: 0, pss: 0, uss: 0 };
+        for (const m of each) if (m) for (const k of ['rss', 'pss', 'uss'] as const) sum[k] += m[k];
+        return sum;
+      }),
+    );
+    samples.push({ tMs: Math.round(t), processes });
+    await sleep(kind.everyMs - ((performance.now() - t0) % kind.everyMs));
+  }
+  return samples;
+}
+
+export async function memoryBench(
+  cp: ControlPlane,
+  toolsDir: string,
+  sizes: MemorySizes,
+  log: (line: string) => void,
+): Promise<MemoryRaw> {
+  const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-memory-'));
+  const sidecarNode = await nodeCopy(dir, 'node-sidecar');
+  const bareNode = await nodeCopy(dir, 'node-bare');
+  const runs: MemoryRun[] = [];
+  await ensureNode(cp, 'memory-node');
+  try {
+    for (const [round, n] of sizes.ns.entries()) {
+      const stops: Array<() => unknown> = [];
+      try {
+        const sidecars: ChildProcess[] = [];
+        for (let i = 0; i < n; i++) {
+          const name = `memory-${n}-${i}`;
+          await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
+          const s = await startSidecar(cp, NS, name, { executable: sidecarNode });
+          stops.push(() => s.stop());
+          sidecars.push(s.child);
+        }
+        const bare: ChildProcess[] = [];
+        for (let i = 0; i < n; i++) {
+          const c = spawn(bareNode, [...SIDECAR_NODE_FLAGS, '-e', 'setInterval(() => {}, 1 << 30)'], {
+            stdio: 'ignore',
+          });
+          stops.push(() => c.kill());
+          bare.push(c);
+        }
+        const kinds: Kind[] = [
+          {
+            id: 'sidecar',
+            words: 'sidecar, watching its node',
+            pids: async () => sidecars.map((c) => [c.pid ?? 0]),
+            everyMs: sizes.sampleEveryMs,
+          },
+          {
+            id: 'bare-node',
+            words: 'bare idle Node, same flags (baseline)',
+            pids: async () => bare.map((c) => [c.pid ?? 0]),
+            everyMs: sizes.sampleEveryMs,
+          },
+        ];
+        if (round === 0) {
+          await ensureNode(cp, 'memory-loop-node');
+          await createPod(cp, scenarioPod('memory-loop', 'memory-loop-node', 'affinity'));
+          const loop = await startLoop(cp, 'memory-loop-node', 'memory-loop');
+          stops.push(() => loop.kill());
+          const descheduler = await startDescheduler(cp, toolsDir, 120);
+          stops.push(() => descheduler.kill());
+          kinds.push(
+            {
+              id: 'kubectl-loop',
+              words: `original loop: bash, and kubectl every ${LOOP_INTERVAL_S} s (per pod)`,
+              pids: async () => [await processTree(loop.pid ?? 0)],
+              everyMs: sizes.loopSampleEveryMs,
+            },
+            {
+              id: 'descheduler',
+              words: 'descheduler (one for the cluster)',
+              pids: async () => [[descheduler.pid ?? 0]],
+              everyMs: sizes.sampleEveryMs,
+            },
+          );
+        }
+        const started = performance.now();
+        const sampled = await Promise.all(kinds.map((k) => sample(k, sizes.durationMs)));
+        for (const [i, k] of kinds.entries()) {
+          runs.push({
+            id: k.id,
+            words: k.words,
+            n: k.id.startsWith('sidecar') || k.id === 'bare-node' ? n : 1,
+            samples: sampled[i] ?? [],
+            sampleEveryMs: k.everyMs,
+          });
+        }
+        log(`memory: N = ${n}: ${((performance.now() - started) / 1_000).toFixed(0)} s`);
+      } finally {
+        for (const stop of stops) await stop();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { durationMs: sizes.durationMs, steadyAfterMs: sizes.steadyAfterMs, runs };
+}

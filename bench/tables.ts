@@ -1,0 +1,509 @@
+/**
+ * From raw samples to tables: pure functions, no I/O. `npm run bench` writes the raw samples
+ * (`bench/results/{reaction,memory,admission,mass}.json`) and the tables computed from them (`bench.json`,
+ * `bench.md`); `bench/readme.ts` words the README's figures from the same tables, and the unit test
+ * `test/unit/bench-results.test.ts` recomputes both from the raw files, so that no figure can drift.
+ */
+
+export interface Table {
+  readonly title: string;
+  readonly columns: readonly string[];
+  readonly rows: ReadonlyArray<readonly (string | number)[]>;
+  readonly notes?: readonly string[];
+}
+
+export function markdown(table: Table): string {
+  return [
+    `### ${table.title}`,
+    '',
+    `| ${table.columns.join(' | ')} |`,
+    `| ${table.columns.map(() => '---').join(' | ')} |`,
+    ...table.rows.map((r) => `| ${r.join(' | ')} |`),
+    ...(table.notes?.length ? ['', ...table.notes] : []),
+    '',
+  ].join('\n');
+}
+
+/** Linear interpolation between closest ranks (the "R-7" definition, as numpy's default). */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (i - lo);
+}
+
+export const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Least-squares slope of y over x. */
+export function slope(points: ReadonlyArray<readonly [number, number]>): number {
+  const mx = mean(points.map((p) => p[0]));
+  const my = mean(points.map((p) => p[1]));
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return num / den;
+}
+
+/** A figure with a fixed number of decimals and thousands separators. */
+export function fmt(x: number, digits = 0): string {
+  if (!Number.isFinite(x)) return '—';
+  return Number(x.toFixed(digits)).toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+// --- reaction -------------------------------------------------------------------------------------------------
+
+export type Scenario = 'selector' | 'affinity' | 'hostpath' | 'nofit';
+
+export const SCENARIO_WORDS: Readonly<Record<Scenario, string>> = {
+  selector: 'nodeSelector only',
+  affinity: 'required node affinity',
+  hostpath: 'affinity + hostPath volume',
+  nofit: 'affinity, no other node fits',
+};
+
+export interface ReactionTrial {
+  readonly scenario: Scenario;
+  /** Label removed → pod first seen terminating, in ms; null when it was not within `waitedMs`. */
+  readonly reactedMs: number | null;
+  readonly waitedMs: number;
+}
+
+export interface ReactionApproach {
+  /** sidecar-0, sidecar-default, loop, descheduler-5s, descheduler-2m */
+  readonly id: string;
+  readonly words: string;
+  readonly trials: readonly ReactionTrial[];
+}
+
+export interface ReactionRaw {
+  /** The original loop's interval. */
+  readonly loopIntervalS: number;
+  readonly approaches: readonly ReactionApproach[];
+}
+
+export interface ReactionSummary {
+  readonly id: string;
+  readonly scenario: Scenario;
+  readonly acted: number;
+  readonly trials: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly waitedMs: number;
+}
+
+export function summarizeReaction(raw: ReactionRaw): ReactionSummary[] {
+  const out: ReactionSummary[] = [];
+  for (const a of raw.approaches) {
+    for (const scenario of Object.keys(SCENARIO_WORDS) as Scenario[]) {
+      const trials = a.trials.filter((t) => t.scenario === scenario);
+      if (trials.length === 0) continue;
+      const acted = trials.flatMap((t) => (t.reactedMs === null ? [] : [t.reactedMs]));
+      out.push({
+        id: a.id,
+        scenario,
+        acted: acted.length,
+        trials: trials.length,
+        p50: quantile(acted, 0.5),
+        p99: quantile(acted, 0.99),
+        max: acted.length ? Math.max(...acted) : Number.NaN,
+        waitedMs: Math.min(...trials.map((t) => t.waitedMs)),
+      });
+    }
+  }
+  return out;
+}
+
+export function reactionTable(raw: ReactionRaw): Table {
+  const words = new Map(raw.approaches.map((a) => [a.id, a.words]));
+  return {
+    title: 'Reaction: label removed → pod terminating (deleted or evicted), per scenario',
+    columns: ['approach', 'scenario', 'acted / trials', 'p50 ms', 'p99 ms', 'max ms'],
+    rows: summarizeReaction(raw).map((s) => [
+      words.get(s.id) ?? s.id,
+      SCENARIO_WORDS[s.scenario],
+      s.acted === 0
+        ? `0 / ${s.trials} (none within ${fmt(s.waitedMs / 1_000)} s)`
+        : `${s.acted} / ${s.trials}`,
+      fmt(s.p50),
+      fmt(s.p99),
+      fmt(s.max),
+    ]),
+    notes: [
+      'Quantiles over the trials that acted (acted / trials says how many). Each trial has its own node; the label is removed at a random moment after the approach is running, so a poller is met at a random phase of its interval.',
+      'A pod counts as acted on when the API server first reports it terminating (a watch on the pods), which delete and eviction both do.',
+    ],
+  };
+}
+
+// --- memory ---------------------------------------------------------------------------------------------------
+
+export interface MemorySample {
+  /** ms since the processes were started. */
+  readonly tMs: number;
+  /** One entry per process (a bash loop counts its kubectl children at that moment): kB. */
+  readonly processes: ReadonlyArray<{ readonly rss: number; readonly pss: number; readonly uss: number }>;
+}
+
+export interface MemoryRun {
+  /** sidecar, bare-node, kubectl-loop, descheduler */
+  readonly id: string;
+  readonly words: string;
+  readonly n: number;
+  readonly sampleEveryMs: number;
+  readonly samples: readonly MemorySample[];
+}
+
+export interface MemoryRaw {
+  readonly durationMs: number;
+  /** Samples before this are start-up, not steady state. */
+  readonly steadyAfterMs: number;
+  readonly runs: readonly MemoryRun[];
+}
+
+export interface MemorySummary {
+  readonly id: string;
+  readonly n: number;
+  /** Means over the steady samples of the totals over the processes, MB. */
+  readonly pss: number;
+  readonly uss: number;
+  readonly rss: number;
+  /** The largest RSS any one process had in any sample, MB. */
+  readonly peakRss: number;
+  readonly samples: number;
+  readonly everyMs: number;
+}
+
+const MB = 1_024;
+
+export function summarizeMemory(raw: MemoryRaw): MemorySummary[] {
+  return raw.runs.map((run) => {
+    const steady = run.samples.filter((s) => s.tMs >= raw.steadyAfterMs);
+    const total = (key: 'rss' | 'pss' | 'uss') =>
+      mean(steady.map((s) => s.processes.reduce((a, p) => a + p[key], 0))) / MB;
+    return {
+      id: run.id,
+      n: run.n,
+      pss: total('pss'),
+      uss: total('uss'),
+      rss: total('rss'),
+      peakRss: Math.max(...run.samples.flatMap((s) => s.processes.map((p) => p.rss))) / MB,
+      samples: steady.length,
+      everyMs: run.sampleEveryMs,
+    };
+  });
+}
+
+/**
+ * What processes of a kind cost the machine: the first one (total PSS at N = 1: alone, it shares its binary with
+ * nobody), each additional one (the slope of total PSS over N), and the private memory of one (USS per process at
+ * the largest N; at N = 1 the binary's pages count as private, so USS is no slope).
+ */
+export function perProcessIncrement(
+  raw: MemoryRaw,
+  id: string,
+): { first: number; pss: number; uss: number; ns: number[] } {
+  const runs = summarizeMemory(raw)
+    .filter((s) => s.id === id)
+    .sort((a, b) => a.n - b.n);
+  const last = runs.at(-1);
+  return {
+    first: runs.find((r) => r.n === 1)?.pss ?? Number.NaN,
+    pss: slope(runs.map((r) => [r.n, r.pss])),
+    uss: last ? last.uss / last.n : Number.NaN,
+    ns: runs.map((r) => r.n),
+  };
+}
+
+export function memoryTable(raw: MemoryRaw): Table {
+  const words = new Map(raw.runs.map((r) => [r.id, r.words]));
+  const summaries = summarizeMemory(raw);
+  const rows: Array<Array<string | number>> = summaries.map((s) => [
+    words.get(s.id) ?? s.id,
+    s.n,
+    fmt(s.pss, 1),
+    fmt(s.uss, 1),
+    fmt(s.pss / s.n, 1),
+    fmt(s.peakRss, 1),
+    `${s.samples} (${fmt(s.everyMs / 1_000, 1)} s)`,
+  ]);
+  for (const id of new Set(summaries.filter((s) => s.n > 1).map((s) => s.id))) {
+    const inc = perProcessIncrement(raw, id);
+    rows.push([
+      `${words.get(id) ?? id}: each additional process (PSS: slope over N = ${inc.ns.join(', ')}; USS: per process at N = ${inc.ns.at(-1)})`,
+      '',
+      fmt(inc.pss, 1),
+      fmt(inc.uss, 1),
+      '',
+      '',
+      '',
+    ]);
+  }
+  return {
+    title: `Memory as the node sees it: N processes of one kind side by side, sampled for ${fmt(raw.durationMs / 60_000, 1)} min`,
+    columns: [
+      'processes',
+      'N',
+      'total PSS MB',
+      'total USS MB',
+      'PSS per process MB',
+      'peak RSS of one MB',
+      'samples (every)',
+    ],
+    rows,
+    notes: [
+      `From /proc/PID/smaps_rollup. Totals are means over the samples taken ${fmt(raw.steadyAfterMs / 1_000)} s or more after start. PSS divides shared pages among the processes that map them (the sum over a machine is its memory use); USS counts only pages no other process maps.`,
+      'Sidecars and the bare Node baseline each run from their own copy of the node binary, so that the pages they share are shared with no other process (a container image brings its own copy too).',
+    ],
+  };
+}
+
+// --- admission ------------------------------------------------------------------------------------------------
+
+export interface AdmissionRun {
+  /** echo or webhook */
+  readonly server: string;
+  readonly logLevel: string;
+  /** Requests per second asked of the load generator; 0: as fast as it can with `workers` connections. */
+  readonly rate: number;
+  readonly workers: number;
+  readonly durationS: number;
+  /** Per request, in order: latency in µs and the HTTP status (0: no response). */
+  readonly latenciesUs: readonly number[];
+  readonly codes: readonly number[];
+}
+
+export interface AdmissionRaw {
+  readonly reviewBytes: number;
+  readonly runs: readonly AdmissionRun[];
+}
+
+export function admissionTable(raw: AdmissionRaw): Table {
+  return {
+    title: `Admission: POST /mutate over TLS, one core for the server, one for the load generator (${raw.reviewBytes}-byte review)`,
+    columns: [
+      'server',
+      'log level',
+      'offered rate',
+      'achieved requests/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'samples',
+      'failed',
+    ],
+    rows: raw.runs.map((r) => {
+      const ms = r.latenciesUs.map((u) => u / 1_000);
+      return [
+        r.server === 'echo' ? 'Fastify echo (baseline)' : 'sidecar-destruct webhook',
+        r.logLevel,
+        r.rate === 0 ? `max (${r.workers} connections)` : `${fmt(r.rate)}/s`,
+        fmt(r.latenciesUs.length / r.durationS),
+        fmt(quantile(ms, 0.5), 3),
+        fmt(quantile(ms, 0.99), 3),
+        fmt(Math.max(...ms), 1),
+        r.latenciesUs.length,
+        r.codes.filter((c) => c !== 200).length,
+      ];
+    }),
+    notes: [
+      'Load generator: vegeta (open loop at a fixed rate; latency per request in nanoseconds). `info` is the production log level: one JSON line per review, written to a pipe that is read, as a container runtime reads it; `warn` writes none.',
+    ],
+  };
+}
+
+// --- mass action ----------------------------------------------------------------------------------------------
+
+export interface MassRun {
+  /** sidecar or descheduler-5s */
+  readonly approach: string;
+  readonly words: string;
+  readonly n: number;
+  /** Per pod: label removed → pod terminating, ms; null when not within the wait. */
+  readonly reactedMs: ReadonlyArray<number | null>;
+  /** API requests per minute on nodes, pods and events beyond the watches, while idle before the removal. */
+  readonly idleRequestsPerMinute: number;
+}
+
+export interface MassRaw {
+  readonly idleWindowMs: number;
+  readonly runs: readonly MassRun[];
+}
+
+export function massTable(raw: MassRaw): Table {
+  return {
+    title: `Mass action: one label removed under N pods on one node (idle window ${fmt(raw.idleWindowMs / 1_000)} s before)`,
+    columns: ['approach', 'N', 'acted', 'first pod ms', 'p50 ms', 'all N ms', 'idle requests/min'],
+    rows: raw.runs.map((r) => {
+      const acted = r.reactedMs.flatMap((x) => (x === null ? [] : [x]));
+      return [
+        r.words,
+        r.n,
+        `${acted.length} / ${r.n}`,
+        fmt(Math.min(...acted)),
+        fmt(quantile(acted, 0.5)),
+        acted.length === r.n ? fmt(Math.max(...acted)) : '—',
+        fmt(r.idleRequestsPerMinute, 1),
+      ];
+    }),
+    notes: [
+      'Idle requests: apiserver_request_total on nodes, pods and events, every verb but WATCH, over the idle window.',
+    ],
+  };
+}
+
+// --- all of it ------------------------------------------------------------------------------------------------
+
+interface RunContext {
+  readonly started: string;
+  readonly machine: string;
+  readonly smoke: boolean;
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+export interface BenchRaw {
+  readonly admission: (AdmissionRaw & RunContext) | null;
+  readonly reaction: (ReactionRaw & RunContext) | null;
+  readonly memory: (MemoryRaw & RunContext) | null;
+  readonly mass: (MassRaw & RunContext) | null;
+}
+
+/** The tables of every benchmark whose raw file is there, and a header that says where and when they ran. */
+export function benchTables(raw: BenchRaw): { header: string; tables: Table[] } {
+  const present = [raw.admission, raw.reaction, raw.memory, raw.mass].filter((r) => r !== null);
+  const versions = Object.assign({}, ...present.map((r) => r.versions)) as Record<string, string>;
+  const machines = [...new Set(present.map((r) => r.machine))];
+  const dates = present.map((r) => r.started.slice(0, 10)).sort();
+  const smoke = present.some((r) => r.smoke) ? ' (smoke: tiny sizes, figures not meaningful)' : '';
+  const header = [
+    `sidecar-destruct benchmarks${smoke}: ${[...new Set([dates[0], dates.at(-1)])].join(' to ')}`,
+    machines.join('; '),
+    Object.entries(versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+  ].join('; ');
+  const tables: Table[] = [];
+  if (raw.reaction) tables.push(reactionTable(raw.reaction));
+  if (raw.memory) tables.push(memoryTable(raw.memory));
+  if (raw.mass) tables.push(massTable(raw.mass));
+  if (raw.admission) tables.push(admissionTable(raw.admission));
+  return { header, tables };
+}
+
+// --- the README's figures -------------------------------------------------------------------------------------
+
+/** The README's blocks, worded from the raw samples; `bench/readme.ts` writes them between their markers. */
+export function readmeBlocks(raw: BenchRaw): Record<string, string> {
+  const { header } = benchTables(raw);
+  const reaction = raw.reaction ? summarizeReaction(raw.reaction) : [];
+  const r = (id: string, scenario: Scenario) => reaction.find((s) => s.id === id && s.scenario === scenario);
+  const words = new Map(raw.reaction?.approaches.map((a) => [a.id, a.words]));
+  const did = (id: string, scenario: Scenario): string => {
+    const s = r(id, scenario);
+    if (!s) return 'not measured';
+    if (s.acted === 0) return `never (0 of ${s.trials} within ${fmt(s.waitedMs / 1_000)} s)`;
+    const some = s.acted < s.trials ? `${s.acted} of ${s.trials}: ` : '';
+    return `${some}p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms`;
+  };
+  const cell = (ids: readonly string[], scenario: Scenario) =>
+    ids
+      .filter((id) => words.has(id))
+      .map(
+        (id) =>
+          `${(words.get(id) ?? id).replace(/^(sidecar-destruct|descheduler|original loop), /, '')}: ${did(id, scenario)}`,
+      )
+      .join('; ');
+  const ours = ['sidecar-default', 'sidecar-0'];
+  const theirs = ['descheduler-5s', 'descheduler-2m'];
+  const loop = ['loop'];
+
+  const memory = raw.memory ? summarizeMemory(raw.memory) : [];
+  const m = (id: string) => memory.find((s) => s.id === id);
+  const inc = (id: string) => (raw.memory ? perProcessIncrement(raw.memory, id) : undefined);
+  const side = inc('sidecar');
+  const bare = inc('bare-node');
+  const loopMem = m('kubectl-loop');
+  const desMem = m('descheduler');
+  const sidecarPeak = Math.max(...memory.filter((s) => s.id === 'sidecar').map((s) => s.peakRss));
+
+  const mass = raw.mass?.runs ?? [];
+  const massCell = (approach: string) =>
+    mass
+      .filter((x) => x.approach === approach)
+      .map((x) => {
+        const acted = x.reactedMs.filter((v) => v !== null);
+        return acted.length === x.n
+          ? `N = ${x.n}: ${fmt(Math.max(...acted))} ms`
+          : `N = ${x.n}: ${acted.length} of ${x.n}`;
+      })
+      .join('; ');
+  const idle = (approach: string) =>
+    mass
+      .filter((x) => x.approach === approach)
+      .map((x) => fmt(x.idleRequestsPerMinute, 1))
+      .join(' / ');
+  const massNs = [...new Set(mass.map((x) => x.n))].join(' / ');
+
+  const admission = raw.admission?.runs ?? [];
+  const a = (server: string, logLevel: string, rate: number) => {
+    const run = admission.find((x) => x.server === server && x.logLevel === logLevel && x.rate === rate);
+    if (!run) return 'not measured';
+    const ms = run.latenciesUs.map((u) => u / 1_000);
+    return rate === 0
+      ? `${fmt(run.latenciesUs.length / run.durationS)} req/s`
+      : `p50 ${fmt(quantile(ms, 0.5), 2)} ms, p99 ${fmt(quantile(ms, 0.99), 2)} ms`;
+  };
+  const rates = [...new Set(admission.map((x) => x.rate).filter((x) => x > 0))];
+
+  const compare = [
+    '| | sidecar-destruct | descheduler `RemovePodsViolatingNodeAffinity` | the original polling script |',
+    '| --- | --- | --- | --- |',
+    "| how it notices | a watch on the pod's own Node | a periodic run over all pods | `kubectl get nodes -l … --field-selector metadata.name=…` in a loop |",
+    ...(Object.keys(SCENARIO_WORDS) as Scenario[]).map(
+      (scenario) =>
+        `| label removed → pod terminating, ${SCENARIO_WORDS[scenario]} | ${cell(ours, scenario)} | ${cell(theirs, scenario)} | ${cell(loop, scenario)} |`,
+    ),
+    `| label removed under N pods on one node → all terminating | ${massCell('sidecar')} (grace 0 s) | ${massCell('descheduler-5s')} (every 5 s) | one loop per pod |`,
+    `| memory per pod | ${fmt(side?.pss ?? Number.NaN, 1)} MB for each additional sidecar on a node, ${fmt(side?.first ?? Number.NaN, 1)} MB for the first (PSS over N = ${side?.ns.join(', ') ?? ''}; a bare Node process: ${fmt(bare?.pss ?? Number.NaN, 1)} MB); one sidecar's RSS peaks at ${fmt(sidecarPeak, 1)} MB | none | ${fmt(loopMem?.pss ?? Number.NaN, 1)} MB PSS (bash), ${fmt(loopMem?.peakRss ?? Number.NaN, 1)} MB at its peak (kubectl running) |`,
+    `| memory per cluster | ${fmt((side?.first ?? Number.NaN) + 99 * (side?.pss ?? Number.NaN))} MB per 100 injected pods on one node | one process: ${fmt(desMem?.pss ?? Number.NaN, 1)} MB PSS, ${fmt(desMem?.peakRss ?? Number.NaN, 1)} MB RSS at its peak | as the sidecar, per pod |`,
+    `| idle API requests/min beyond watches, N = ${massNs} | ${idle('sidecar')} | ${idle('descheduler-5s')} | ${fmt(60 / (raw.reaction?.loopIntervalS ?? Number.NaN))} per pod (one \`kubectl get\` per interval) |`,
+    '| a failed API request | waits and retries; acts only on a read sent after the grace period | retries at its next run | counted as "label gone": deletes the pod |',
+    '| scope | opted-in pods; `nodeSelector` and required affinity, or a selector annotation | pods with an owner, required affinity, when another node fits, without local storage | one label |',
+  ].join('\n');
+
+  const measured = [
+    `From \`npm run bench\` (${header}). Every figure below is computed from the raw samples in \`bench/results/\`; the tables with sample counts are in \`bench/results/bench.md\`.`,
+    '',
+    '| measure | baseline in the same run | sidecar-destruct | script |',
+    '| --- | --- | --- | --- |',
+    `| label removed → pod terminating, required affinity | original loop: ${did('loop', 'affinity')}; descheduler every 5 s: ${did('descheduler-5s', 'affinity')} | \`grace-period: 0s\`: ${did('sidecar-0', 'affinity')}; default: ${did('sidecar-default', 'affinity')} | \`bench/reaction.ts\` |`,
+    `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare Node, same flags: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB | \`bench/memory.ts\` |`,
+    `| admission, as fast as it goes (one core) | Fastify echo: ${a('echo', '—', 0)} | ${a('webhook', 'info', 0)} (\`warn\`: ${a('webhook', 'warn', 0)}) | \`bench/admission.ts\` |`,
+    ...rates.map(
+      (rate) =>
+        `| admission latency at ${fmt(rate)} req/s | Fastify echo: ${a('echo', '—', rate)} | ${a('webhook', 'info', rate)} (\`warn\`: ${a('webhook', 'warn', rate)}) | \`bench/admission.ts\` |`,
+    ),
+    `| label removed under N = ${massNs} pods → all terminating | descheduler every 5 s: ${massCell('descheduler-5s')} | ${massCell('sidecar')} | \`bench/mass.ts\` |`,
+    `| idle API requests/min beyond the watches, N = ${massNs} | descheduler: ${idle('descheduler-5s')} | ${idle('sidecar')} | \`bench/mass.ts\` |`,
+  ].join('\n');
+  return { compare, measured };
+}
+
+/** The README with its benchmark blocks replaced: between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */
+export function renderReadme(readme: string, blocks: Record<string, string>): string {
+  let out = readme;
+  for (const [name, text] of Object.entries(blocks)) {
+    const re = new RegExp(`(<!-- bench:${name} -->\\n)[\\s\\S]*?(\\n<!-- /bench:${name} -->)`);
+    if (!re.test(out)) throw new Error(`README has no <!-- bench:${name} --> block`);
+    out = out.replace(re, (_, open: string, close: string) => `${open}${text}${close}`);
+  }
+  return out;
+}
