@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { GRACE_PERIOD_ANNOTATION, SIDECAR_CONTAINER } from '@sidecar-destruct/sidecar/core';
+import { narrator } from './demo-steps.js';
 import { until } from './until.js';
 
 export const DEMO_LABEL = 'sidecar-destruct.io/demo-device';
@@ -28,9 +29,7 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ rea
   const run = randomBytes(3).toString('hex');
   const namespace = `sidecar-destruct-demo-${run}`;
   const timeoutMs = options.timeoutMs ?? 180_000;
-  const t0 = performance.now();
-  const say = (text: string) =>
-    options.write(`[${((performance.now() - t0) / 1_000).toFixed(2).padStart(6)}s] ${text}`);
+  const say = narrator(options.write);
   const label = async (node: string, value: string | null) => {
     await core.patchNode({
       name: node,

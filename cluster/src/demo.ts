@@ -12,10 +12,17 @@ import {
   TOKEN_VOLUME,
 } from '@sidecar-destruct/sidecar/core';
 import { startControlPlane } from './controlplane.js';
+import {
+  applyExample,
+  createInjectedNamespace,
+  livePod,
+  moveStick,
+  narrator,
+  USB_LABEL,
+  untilDeleting,
+} from './demo-steps.js';
 import { Kubelet, type RunningSidecar } from './kubelet.js';
-import { apply, readManifests } from './manifests.js';
-import { registerNode, setNodeLabels } from './nodes.js';
-import { until } from './until.js';
+import { registerNode } from './nodes.js';
 import { startWebhook } from './webhook.js';
 
 export const DEMO_HELP = `Usage: sidecar-destruct demo [--keep]
@@ -39,7 +46,6 @@ Options:
   -h, --help         show this help
 `;
 
-export const USB_LABEL = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 const NAMESPACE = 'home';
 const NODE_A = 'pi-kitchen';
 const NODE_B = 'pi-garage';
@@ -59,9 +65,7 @@ export interface DemoResult {
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
-  const t0 = performance.now();
-  const say = (text: string): void =>
-    options.write(`[${((performance.now() - t0) / 1_000).toFixed(2).padStart(6)}s] ${text}`);
+  const say = narrator(options.write);
 
   say('Starting a local control plane: etcd, kube-apiserver, kube-scheduler, kube-controller-manager');
   const cp = await startControlPlane({ scheduler: true, controllerManager: true });
@@ -92,55 +96,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     kubelet = new Kubelet(cp, new Set([NODE_A, NODE_B]));
     kubelet.start();
 
-    await cp.rest('POST', '/api/v1/namespaces', {
-      metadata: {
-        name: NAMESPACE,
-        labels: {
-          'sidecar-destruct.io/injection': 'enabled',
-          'pod-security.kubernetes.io/enforce': 'restricted',
-        },
-      },
-    });
-    await until('the default ServiceAccount', async () =>
-      (await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)).status === 200
-        ? true
-        : undefined,
-    );
+    await createInjectedNamespace(cp, NAMESPACE);
     say(
       `Namespace ${NAMESPACE} labelled sidecar-destruct.io/injection=enabled (and Pod Security "restricted")`,
     );
 
-    const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
-    if (!deployment) throw new Error('deploy/examples/zigbee2mqtt.yaml is empty');
-    // The default grace period (10 s) rides out API hiccups and a stick that re-enumerates; the demo shows the
-    // fastest reaction instead, with the one annotation a user would set for it.
-    const applied = deployment.spec.template;
-    const fastest = {
-      ...applied,
-      metadata: {
-        ...applied.metadata,
-        annotations: { ...applied.metadata?.annotations, [GRACE_PERIOD_ANNOTATION]: '0s' },
-      },
-    };
-    await apply(cp, [
-      {
-        ...deployment,
-        metadata: { ...deployment.metadata, namespace: NAMESPACE },
-        spec: { ...deployment.spec, template: fastest },
-      },
-    ]);
+    const deployment = await applyExample(cp, NAMESPACE);
     say(
       `Applied deploy/examples/zigbee2mqtt.yaml (a Deployment with nodeSelector on the stick) with ${GRACE_PERIOD_ANNOTATION}: 0s, for the fastest reaction (default 10s)`,
     );
 
-    const livePodOn = (node: string, not?: string) =>
-      until(`a pod on ${node}`, async () => {
-        const list = await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/pods`);
-        return (list.body.items as V1Pod[]).find(
-          (p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp && p.metadata?.uid !== not,
-        );
-      });
-    const first = await livePodOn(NODE_A);
+    const first = await livePod(cp, NAMESPACE, NODE_A);
     const firstName = first.metadata?.name ?? '';
     say(
       `Pod ${firstName} scheduled on ${NODE_A}. What the webhook changed, compared with the Deployment's template:`,
@@ -157,15 +123,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await new Promise((r) => setTimeout(r, 500));
     say(`Unplugging the stick: removing ${USB_LABEL} from ${NODE_A}, adding it to ${NODE_B}`);
     const unplugged = performance.now();
-    await setNodeLabels(cp, NODE_A, { [USB_LABEL]: null });
-    await setNodeLabels(cp, NODE_B, { [USB_LABEL]: 'true' });
+    await moveStick(cp, NODE_A, NODE_B);
 
     const decision = await sidecar.waitForLog((l) => l.decision === 'act', 10_000);
     say(`Sidecar decided: ${decision.msg}: ${String(decision.reason)}`);
-    await until('the pod to be deleted', async () => {
-      const reply = await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/pods/${firstName}`);
-      return reply.status === 404 || reply.body?.metadata?.deletionTimestamp ? true : undefined;
-    });
+    await untilDeleting(cp, NAMESPACE, firstName);
     const reactionMs = performance.now() - unplugged;
     say(`Pod ${firstName} is being deleted (its own request, with a precondition on its uid)`);
     const events = await cp.rest(
@@ -175,7 +137,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const e of events.body.items ?? [])
       say(`Event on ${firstName}: ${e.type} ${e.reason}: ${e.message}`);
 
-    const second = await livePodOn(NODE_B, first.metadata?.uid);
+    const second = await livePod(cp, NAMESPACE, NODE_B, { not: first.metadata?.uid });
     const rescheduledMs = performance.now() - unplugged;
     const injected = second.spec?.initContainers?.some((c) => c.name === SIDECAR_CONTAINER);
     say(

@@ -5,12 +5,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { V1Pod } from '@kubernetes/client-node';
 import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/sidecar/core';
 import { startControlPlane } from './controlplane.js';
+import {
+  applyExample,
+  createInjectedNamespace,
+  livePod,
+  moveStick,
+  narrator,
+  USB_LABEL,
+  untilDeleting,
+} from './demo-steps.js';
 import { Kubelet, SIDECAR_CONTAINER } from './kubelet.js';
-import { apply, readManifests } from './manifests.js';
-import { registerNode, setNodeLabels } from './nodes.js';
+import { registerNode } from './nodes.js';
 import { buildRealNode, type RealNode, realNodeUnavailable, startRealNode } from './real-node.js';
 import { MERGE_PATCH } from './rest.js';
 import { until } from './until.js';
@@ -24,7 +31,6 @@ export const REAL_NODE_DEMO_HELP = `
                      needs root on Linux; the host is restored at the end
 `;
 
-const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 const NFD_LABELS = {
   'feature.node.kubernetes.io/cpu-model.vendor_id': 'ARM',
   'feature.node.kubernetes.io/kernel-version.major': '6',
@@ -38,9 +44,7 @@ export interface RealNodeDemoOptions {
 }
 
 export async function runRealNodeDemo(options: RealNodeDemoOptions): Promise<{ reactionMs: number }> {
-  const t0 = performance.now();
-  const say = (text: string): void =>
-    options.write(`[${((performance.now() - t0) / 1_000).toFixed(2).padStart(6)}s] ${text}`);
+  const say = narrator(options.write);
   const unavailable = await realNodeUnavailable();
   if (unavailable) throw new Error(`--real-node cannot run here: ${unavailable}`);
 
@@ -70,67 +74,27 @@ export async function runRealNodeDemo(options: RealNodeDemoOptions): Promise<{ r
     say(
       `Control plane at ${cp.server}; sidecar-destruct installed from deploy/base, webhook at ${webhook.url}`,
     );
-    node = await startRealNode(cp, { name: REAL, token, build, labels: { ...NFD_LABELS, [USB]: 'true' } });
+    node = await startRealNode(cp, {
+      name: REAL,
+      token,
+      build,
+      labels: { ...NFD_LABELS, [USB_LABEL]: 'true' },
+    });
     say(`Real node ${REAL} Ready: kubelet and containerd on this machine, node IP on lo, pods on a bridge`);
     await registerNode(cp, STAND_IN, { ...NFD_LABELS, 'kubernetes.io/arch': 'amd64' });
     standIn = new Kubelet(cp, new Set([STAND_IN]));
     standIn.start();
-    say(`Second node ${STAND_IN}: the harness's stand-in kubelet. The stick (${USB}) is on ${REAL}`);
+    say(`Second node ${STAND_IN}: the harness's stand-in kubelet. The stick (${USB_LABEL}) is on ${REAL}`);
 
-    await cp.rest('POST', '/api/v1/namespaces', {
-      metadata: {
-        name: NAMESPACE,
-        labels: {
-          'sidecar-destruct.io/injection': 'enabled',
-          'pod-security.kubernetes.io/enforce': 'restricted',
-        },
-      },
-    });
-    await until('the default ServiceAccount', async () =>
-      (await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)).status === 200
-        ? true
-        : undefined,
-    );
-    const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
-    if (!deployment) throw new Error('deploy/examples/zigbee2mqtt.yaml is empty');
-    const template = deployment.spec.template;
-    await apply(cp, [
-      {
-        ...deployment,
-        metadata: { ...deployment.metadata, namespace: NAMESPACE },
-        spec: {
-          ...deployment.spec,
-          template: {
-            ...template,
-            metadata: {
-              ...template.metadata,
-              annotations: { ...template.metadata?.annotations, [GRACE_PERIOD_ANNOTATION]: '0s' },
-            },
-          },
-        },
-      },
-    ]);
+    await createInjectedNamespace(cp, NAMESPACE);
+    await applyExample(cp, NAMESPACE);
     say(
       `Applied deploy/examples/zigbee2mqtt.yaml in ${NAMESPACE} (Pod Security "restricted"), with ${GRACE_PERIOD_ANNOTATION}: 0s`,
     );
 
-    const livePod = (nodeName: string, not?: string, ready = true) =>
-      until(
-        `a pod on ${nodeName}`,
-        async () => {
-          const list = await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/pods`);
-          return (list.body.items as V1Pod[]).find(
-            (p) =>
-              p.spec?.nodeName === nodeName &&
-              !p.metadata?.deletionTimestamp &&
-              p.metadata?.uid !== not &&
-              (!ready || p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')),
-          );
-        },
-        90_000,
-        100,
-      );
-    const first = await livePod(REAL);
+    // Real containers take seconds to start where the stand-in takes milliseconds: a longer wait, a gentler poll.
+    const slow = { timeoutMs: 90_000, intervalMs: 100 };
+    const first = await livePod(cp, NAMESPACE, REAL, { ...slow, ready: true });
     const name = first.metadata?.name ?? '';
     const sidecar = first.status?.initContainerStatuses?.find((s) => s.name === SIDECAR_CONTAINER);
     const id = sidecar?.containerID?.replace(/^containerd:\/\//, '') ?? '';
@@ -146,18 +110,10 @@ export async function runRealNodeDemo(options: RealNodeDemoOptions): Promise<{ r
       `           its cgroup's peak memory so far: ${((peak ?? 0) / 2 ** 20).toFixed(1)} MiB (request 64Mi)`,
     );
 
-    say(`Unplugging the stick: removing ${USB} from ${REAL}, adding it to ${STAND_IN}`);
+    say(`Unplugging the stick: removing ${USB_LABEL} from ${REAL}, adding it to ${STAND_IN}`);
     const unplugged = performance.now();
-    await setNodeLabels(cp, REAL, { [USB]: null });
-    await setNodeLabels(cp, STAND_IN, { [USB]: 'true' });
-    await until(
-      'the pod to be deleted',
-      async () => {
-        const reply = await cp.rest('GET', `/api/v1/namespaces/${NAMESPACE}/pods/${name}`);
-        return reply.status === 404 || reply.body?.metadata?.deletionTimestamp ? true : undefined;
-      },
-      30_000,
-    );
+    await moveStick(cp, REAL, STAND_IN);
+    await untilDeleting(cp, NAMESPACE, name);
     const reactionMs = performance.now() - unplugged;
     say(`Pod ${name} is being deleted: the sidecar in its container asked for it`);
     await until(
@@ -176,7 +132,7 @@ export async function runRealNodeDemo(options: RealNodeDemoOptions): Promise<{ r
     say(
       `The kubelet stopped zigbee2mqtt, then the sidecar: SIGTERM -> exit in ${stopMs} ms; the pod object is gone`,
     );
-    const second = await livePod(STAND_IN, first.metadata?.uid, false);
+    const second = await livePod(cp, NAMESPACE, STAND_IN, { ...slow, not: first.metadata?.uid });
     say(`Replacement ${second.metadata?.name} scheduled on ${STAND_IN}, with its own sidecar`);
     options.write('');
     options.write(
