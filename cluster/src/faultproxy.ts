@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate } from '@sidecar-destruct/certs';
 
 export type Fault =
   | 'reset'
@@ -61,12 +61,7 @@ const status = (code: number, reason: string, message: string) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
-  const ca = createCertificateAuthority('sidecar-destruct fault proxy CA', { validityDays: 1 });
-  const serving = createServingCertificate(ca, {
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    validityDays: 1,
-  });
+  const { ca, serving } = loopbackServingCertificate('sidecar-destruct fault proxy CA');
   const random = seededRandom(options.seed);
   const target = new URL(options.target.url);
   const counts: Record<Fault | 'pass', number> = {

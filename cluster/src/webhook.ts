@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCertificateAuthority, createServingCertificate, type KeyPair } from '@sidecar-destruct/certs';
+import { type KeyPair, loopbackServingCertificate } from '@sidecar-destruct/certs';
 import { serviceAccountKubeconfig } from './accounts.js';
 import type { ControlPlane } from './controlplane.js';
 import { freePort } from './controlplane.js';
@@ -48,9 +48,7 @@ export async function startWebhook(
   const dir = join(cp.dir, 'webhook');
   await mkdir(dir, { recursive: true });
   let port = await freePort();
-  const ca = createCertificateAuthority('sidecar-destruct e2e CA', { validityDays: 1 });
-  const serving = () =>
-    createServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1 });
+  const { ca, serving: first, reissue } = loopbackServingCertificate('sidecar-destruct e2e CA');
   const certFile = join(dir, 'tls.crt');
   const keyFile = join(dir, 'tls.key');
   const install = async (pair: KeyPair): Promise<void> => {
@@ -59,7 +57,7 @@ export async function startWebhook(
     await rename(`${keyFile}.new`, keyFile);
     await rename(`${certFile}.new`, certFile);
   };
-  await install(serving());
+  await install(first);
 
   await apply(cp, await readManifests('base/namespace.yaml'));
   // The ConfigMap the admission policies read: the image this webhook injects.
@@ -136,7 +134,7 @@ export async function startWebhook(
   return {
     url,
     ca,
-    rotateCertificate: () => install(serving()),
+    rotateCertificate: () => install(reissue()),
     start,
     stop: async () => {
       const running = child;

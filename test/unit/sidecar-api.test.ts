@@ -6,16 +6,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate } from '@sidecar-destruct/certs';
 import { Api, linesOf, parseWatchEvent, retryAfterMs } from '@sidecar-destruct/sidecar/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
-const serving = createServingCertificate(ca, {
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-});
+const { ca, serving } = loopbackServingCertificate();
 const bookmark = `${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '9' } } })}\n`;
 
 let server: Server;

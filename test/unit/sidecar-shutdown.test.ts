@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate } from '@sidecar-destruct/certs';
 import { SIDECAR_BUNDLE } from '@sidecar-destruct/cluster';
 import { ENV } from '@sidecar-destruct/sidecar/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
@@ -21,12 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 /** The node keeps its other NFD labels: the stick was unplugged, NFD did not restart. */
 const NFD = { 'feature.node.kubernetes.io/cpu-cpuid.AVX2': 'true' };
-const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
-const serving = createServingCertificate(ca, {
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-});
+const { ca, serving } = loopbackServingCertificate();
 const node = (labels: Record<string, string>) =>
   JSON.stringify({ kind: 'Node', metadata: { name: 'pi', resourceVersion: '7', labels } });
 

@@ -1,7 +1,7 @@
 import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
-import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate } from '@sidecar-destruct/certs';
 import { ok } from '@sidecar-destruct/sidecar/core';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -9,12 +9,7 @@ import { closeWithin } from '../src/shutdown.js';
 import { reviewOf, testConfig } from './helpers.js';
 import { postReview } from './https.js';
 
-const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
-const serving = createServingCertificate(ca, {
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-});
+const { ca, serving } = loopbackServingCertificate();
 const body = JSON.stringify(
   reviewOf({
     apiVersion: 'v1',

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { createCertificateAuthority, createServingCertificate, type KeyPair } from '@sidecar-destruct/certs';
+import { type KeyPair, loopbackServingCertificate } from '@sidecar-destruct/certs';
 import { ok } from '@sidecar-destruct/sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -11,9 +11,7 @@ import { followCertificate, readPair } from '../src/tls.js';
 import { reviewOf, testConfig } from './helpers.js';
 import { postReview } from './https.js';
 
-const ca = createCertificateAuthority('sidecar-destruct test CA', { validityDays: 1 });
-const serving = () =>
-  createServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1 });
+const { ca, serving, reissue } = loopbackServingCertificate();
 
 let dir: string;
 let port: number;
@@ -44,7 +42,7 @@ async function call(): Promise<{ serial: string; status: number }> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-tls-'));
-  await install(serving());
+  await install(serving);
   const pair = await readPair(join(dir, 'tls.crt'), join(dir, 'tls.key'));
   server = buildApp({
     config: testConfig(),
@@ -78,7 +76,7 @@ describe('serving certificate rotation', () => {
     const before = await call();
     expect(before.status).toBe(200);
 
-    const next = serving();
+    const next = reissue();
     const load = (async () => {
       const results: Array<{ serial: string; status: number }> = [];
       const until = Date.now() + 1_500;
