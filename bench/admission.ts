@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createCertificateAuthority, createServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate } from '@sidecar-destruct/certs';
 import { freePort } from '@sidecar-destruct/cluster';
 import { postReview } from '../webhook/test/https.ts';
 import { ROOT, sleep } from './lib.ts';
@@ -191,12 +191,7 @@ export async function admissionBench(
   log: (line: string) => void,
 ): Promise<AdmissionRaw> {
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-bench-'));
-  const ca = createCertificateAuthority('bench CA', { validityDays: 1 });
-  const pair = createServingCertificate(ca, {
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    validityDays: 1,
-  });
+  const pair = loopbackServingCertificate('bench CA').serving;
   const certFile = join(dir, 'tls.crt');
   const keyFile = join(dir, 'tls.key');
   await writeFile(certFile, pair.certPem);

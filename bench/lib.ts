@@ -49,7 +49,9 @@ export const setLabel = (cp: ControlPlane, node: string, value: string | null) =
 /** A node with the device's label (registered once, relabelled after). */
 export async function ensureNode(cp: ControlPlane, name: string): Promise<void> {
   const existing = await cp.rest('GET', `/api/v1/nodes/${name}`);
-  if (existing.status === 404) await registerNode(cp, name, { [USB]: 'true' });
+  // The hostname label, as a kubelet sets it: the `nofit` scenario names its node by it.
+  if (existing.status === 404)
+    await registerNode(cp, name, { [USB]: 'true', 'kubernetes.io/hostname': name });
   else await setLabel(cp, name, 'true');
 }
 
@@ -193,6 +195,11 @@ export class Deletions {
     this.seen.set(meta.uid, now);
     for (const w of this.waiters.get(meta.uid) ?? []) w(now);
     this.waiters.delete(meta.uid);
+  }
+
+  /** Throws when the pod is already terminating: a trial whose pod went before its label did measures nothing. */
+  expectLive(uid: string, what: string): void {
+    if (this.seen.has(uid)) throw new Error(`${what}: the pod was terminating before the label was removed`);
   }
 
   /** When the pod was first seen terminating, or undefined if not within `timeoutMs`. */

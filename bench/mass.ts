@@ -40,6 +40,7 @@ async function massRun(
   waitMs: number,
 ): Promise<Pick<MassRun, 'reactedMs' | 'idleRequestsPerMinute'>> {
   const idleRequestsPerMinute = await idleRate(cp, idleWindowMs);
+  for (const uid of uids) deletions.expectLive(uid, node);
   const removed = performance.now();
   await setLabel(cp, node, null);
   const seen = await Promise.all(uids.map((uid) => deletions.wait(uid, waitMs)));

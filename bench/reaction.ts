@@ -84,6 +84,7 @@ async function perPodTrials(
       const instance = await start(name, name, scenario);
       try {
         await sleep(Math.random() * phaseMs);
+        deletions.expectLive(instance.uid, name);
         const removed = performance.now();
         await setLabel(cp, name, null);
         const seen = await deletions.wait(instance.uid, waitMs);
@@ -162,6 +163,7 @@ async function deschedulerTrials(
     return await Promise.all(
       planned.map(async ({ scenario, node, uid }): Promise<ReactionTrial> => {
         await sleep(Math.random() * spreadMs);
+        deletions.expectLive(uid, node);
         const removed = performance.now();
         await setLabel(cp, node, null);
         const seen = await deletions.wait(uid, waitMs);

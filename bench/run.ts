@@ -6,7 +6,8 @@
  *   node bench/run.ts [--smoke] [--out DIR] [--only admission,reaction,memory,mass]
  *
  * --smoke runs each benchmark with tiny sizes (the test command does, so that they cannot rot; its figures mean
- * nothing). --only reruns some benchmarks and recomputes the tables with the other raw files already in DIR.
+ * nothing). --only reruns some benchmarks and recomputes the tables with the other raw files already in DIR;
+ * `--only tables` reruns none and only recomputes the tables.
  */
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -75,7 +76,7 @@ const log = (line: string) => console.error(`[bench ${new Date().toISOString().s
 const out = values.out;
 await mkdir(out, { recursive: true });
 const started = new Date();
-const toolsDir = await benchTools();
+const toolsDir = BENCHES.some((b) => only.has(b)) ? await benchTools() : '';
 const context = { started: started.toISOString(), machine: machine(), smoke };
 
 async function save(bench: Bench, raw: object): Promise<void> {

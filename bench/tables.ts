@@ -316,6 +316,7 @@ export function admissionTable(raw: AdmissionRaw): Table {
     }),
     notes: [
       'Load generator: vegeta (open loop at a fixed rate; latency per request in nanoseconds). `info` is the production log level: one JSON line per review, written to a pipe that is read, as a container runtime reads it; `warn` writes none.',
+      'The "max" rows send as fast as vegeta can on its one core; TLS on the client side costs about what it costs the server, so they are a floor for what the server can do, not its ceiling. The fixed-rate rows are the latency figures.',
     ],
   };
 }
@@ -410,8 +411,8 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     const s = r(id, scenario);
     if (!s) return 'not measured';
     if (s.acted === 0) return `never (0 of ${s.trials} within ${fmt(s.waitedMs / 1_000)} s)`;
-    const some = s.acted < s.trials ? `${s.acted} of ${s.trials}: ` : '';
-    return `${some}p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms`;
+    const some = s.acted < s.trials ? `${s.acted} of ${s.trials} acted: ` : '';
+    return `${some}p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms (n = ${s.acted})`;
   };
   const cell = (ids: readonly string[], scenario: Scenario) =>
     ids
@@ -472,8 +473,8 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
         `| label removed → pod terminating, ${SCENARIO_WORDS[scenario]} | ${cell(ours, scenario)} | ${cell(theirs, scenario)} | ${cell(loop, scenario)} |`,
     ),
     `| label removed under N pods on one node → all terminating | ${massCell('sidecar')} (grace 0 s) | ${massCell('descheduler-5s')} (every 5 s) | one loop per pod |`,
-    `| memory per pod | ${fmt(side?.pss ?? Number.NaN, 1)} MB for each additional sidecar on a node, ${fmt(side?.first ?? Number.NaN, 1)} MB for the first (PSS over N = ${side?.ns.join(', ') ?? ''}; a bare Node process: ${fmt(bare?.pss ?? Number.NaN, 1)} MB); one sidecar's RSS peaks at ${fmt(sidecarPeak, 1)} MB | none | ${fmt(loopMem?.pss ?? Number.NaN, 1)} MB PSS (bash), ${fmt(loopMem?.peakRss ?? Number.NaN, 1)} MB at its peak (kubectl running) |`,
-    `| memory per cluster | ${fmt((side?.first ?? Number.NaN) + 99 * (side?.pss ?? Number.NaN))} MB per 100 injected pods on one node | one process: ${fmt(desMem?.pss ?? Number.NaN, 1)} MB PSS, ${fmt(desMem?.peakRss ?? Number.NaN, 1)} MB RSS at its peak | as the sidecar, per pod |`,
+    `| memory per pod | ${fmt(side?.pss ?? Number.NaN, 1)} MB for each additional sidecar on a node, ${fmt(side?.first ?? Number.NaN, 1)} MB for the first (PSS over N = ${side?.ns.join(', ') ?? ''}; a bare Node process: ${fmt(bare?.pss ?? Number.NaN, 1)} MB); one sidecar's RSS peaks at ${fmt(sidecarPeak, 1)} MB | none | ${fmt(loopMem?.pss ?? Number.NaN, 1)} MB PSS on average (bash, and kubectl while it runs), ${fmt(loopMem?.peakRss ?? Number.NaN, 1)} MB at its peak |`,
+    `| memory per cluster | ${fmt(100 * (side?.pss ?? Number.NaN))} MB per 100 injected pods, and ${fmt((side?.first ?? Number.NaN) - (side?.pss ?? Number.NaN), 1)} MB once on each node that runs any (the first sidecar brings the runtime's pages) | one process (its caches grow with the cluster's pods and nodes; here a test cluster): ${fmt(desMem?.pss ?? Number.NaN, 1)} MB PSS, ${fmt(desMem?.peakRss ?? Number.NaN, 1)} MB RSS at its peak | as the sidecar, per pod |`,
     `| idle API requests/min beyond watches, N = ${massNs} | ${idle('sidecar')} | ${idle('descheduler-5s')} | ${fmt(60 / (raw.reaction?.loopIntervalS ?? Number.NaN))} per pod (one \`kubectl get\` per interval) |`,
     '| a failed API request | waits and retries; acts only on a read sent after the grace period | retries at its next run | counted as "label gone": deletes the pod |',
     '| scope | opted-in pods; `nodeSelector` and required affinity, or a selector annotation | pods with an owner, required affinity, when another node fits, without local storage | one label |',
@@ -501,9 +502,9 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
 export function renderReadme(readme: string, blocks: Record<string, string>): string {
   let out = readme;
   for (const [name, text] of Object.entries(blocks)) {
-    const re = new RegExp(`(<!-- bench:${name} -->\\n)[\\s\\S]*?(\\n<!-- /bench:${name} -->)`);
+    const re = new RegExp(`(<!-- bench:${name} -->\\n)[\\s\\S]*?(<!-- /bench:${name} -->)`);
     if (!re.test(out)) throw new Error(`README has no <!-- bench:${name} --> block`);
-    out = out.replace(re, (_, open: string, close: string) => `${open}${text}${close}`);
+    out = out.replace(re, (_, open: string, close: string) => `${open}${text}\n${close}`);
   }
   return out;
 }
