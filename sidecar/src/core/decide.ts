@@ -233,7 +233,8 @@ function actOrReport(policy: Policy, reason: string, attempt: number, refusal?: 
     attempt === 1 ? [{ type: 'record', reason: EVENT_REASON, message: `${verb} the pod: ${reason}` }] : [];
   return {
     state: { phase: 'acting', reason, attempt, ...(refusal ? { refusal } : {}) },
-    effects: [...record, { type: 'act', action, attempt }],
+    // The act first: it takes the connection the confirming read left idle; the Event, sent beside it, opens another.
+    effects: [{ type: 'act', action, attempt }, ...record],
     note: { event: 'act', reason },
   };
 }
