@@ -155,9 +155,35 @@ async function ready(port: number, body: string, child: ChildProcess): Promise<v
   }
 }
 
-/** One vegeta attack; resolves with every request's latency (µs) and status. */
+/** Runs `vegeta attack` on core 1 until it exits; its binary results go to `output`. */
+function vegetaAttack(
+  vegeta: string,
+  target: string,
+  args: readonly string[],
+  output: string,
+): Promise<void> {
+  // A self-signed certificate on loopback: -insecure.
+  const attacker = spawn(
+    'taskset',
+    ['-c', '1', vegeta, 'attack', '-format=http', '-insecure', `-output=${output}`, ...args],
+    { stdio: ['pipe', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '', GOMAXPROCS: '1' } },
+  );
+  attacker.stdin.end(target);
+  return new Promise((resolve, reject) =>
+    attacker.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`vegeta attack exited ${code}`)),
+    ),
+  );
+}
+
+/**
+ * One measured attack after a warm-up at the same rate (new connections' TLS handshakes and the server's first
+ * requests would otherwise be the tail). The results are encoded after the attack, so that nothing but the server
+ * and the load generator runs during it. Resolves with every request's latency (µs) and status.
+ */
 async function attack(
   vegeta: string,
+  dir: string,
   port: number,
   bodyFile: string,
   durationS: number,
@@ -166,15 +192,10 @@ async function attack(
 ): Promise<Pick<AdmissionRun, 'latenciesUs' | 'codes'>> {
   const target = `POST https://127.0.0.1:${port}/mutate\nContent-Type: application/json\n@${bodyFile}\n`;
   const rateArgs = rate === 0 ? ['-rate=0', `-max-workers=${workers}`] : [`-rate=${rate}/s`, '-workers=4'];
-  // A self-signed certificate on loopback: -insecure.
-  const attacker = spawn(
-    'taskset',
-    ['-c', '1', vegeta, 'attack', '-format=http', '-insecure', `-duration=${durationS}s`, ...rateArgs],
-    { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', GOMAXPROCS: '1' } },
-  );
-  attacker.stdin.end(target);
-  const encoder = spawn(vegeta, ['encode', '--to=json'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  attacker.stdout.pipe(encoder.stdin);
+  await vegetaAttack(vegeta, target, [`-duration=${WARM_UP_S}s`, ...rateArgs], '/dev/null');
+  const results = join(dir, 'results.bin');
+  await vegetaAttack(vegeta, target, [`-duration=${durationS}s`, ...rateArgs], results);
+  const encoder = spawn(vegeta, ['encode', '--to=json', results], { stdio: ['ignore', 'pipe', 'inherit'] });
   const latenciesUs: number[] = [];
   const codes: number[] = [];
   for await (const line of createInterface({ input: encoder.stdout })) {
@@ -184,6 +205,9 @@ async function attack(
   }
   return { latenciesUs, codes };
 }
+
+/** Seconds of load before each measured attack, discarded. */
+const WARM_UP_S = 2;
 
 export async function admissionBench(
   toolsDir: string,
@@ -246,7 +270,7 @@ export async function admissionBench(
         }
         for (const rate of [0, ...sizes.rates]) {
           const workers = rate === 0 ? sizes.maxConnections : 4;
-          const samples = await attack(vegeta, port, bodyFile, sizes.durationS, rate, workers);
+          const samples = await attack(vegeta, dir, port, bodyFile, sizes.durationS, rate, workers);
           runs.push({
             server: s.server,
             logLevel: s.logLevel,
@@ -266,5 +290,5 @@ export async function admissionBench(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return { reviewBytes: Buffer.byteLength(body), runs };
+  return { reviewBytes: Buffer.byteLength(body), warmUpS: WARM_UP_S, runs };
 }

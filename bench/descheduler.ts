@@ -3,7 +3,7 @@
  * RemovePodsViolatingNodeAffinity plugin for required node affinity, the default evictor, its own defaults for
  * everything else (client rate limits included), with an admin kubeconfig, against the benchmark's control plane.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,26 +28,46 @@ profiles:
           - RemovePodsViolatingNodeAffinity
 `;
 
+export interface RunningDescheduler {
+  readonly pid: number;
+  /** Throws when it has exited: a descheduler that died would read as "never acted". */
+  assertAlive(): void;
+  /** SIGTERM, and waits until it has exited. */
+  stop(): Promise<void>;
+}
+
 export async function startDescheduler(
   cp: ControlPlane,
   toolsDir: string,
   intervalS: number,
-): Promise<ChildProcess> {
+): Promise<RunningDescheduler> {
   const policy = join(cp.dir, 'descheduler-policy.yaml');
   await writeFile(policy, POLICY);
-  const log = openSync(join(cp.dir, `descheduler-${intervalS}s.log`), 'a');
+  const logFile = join(cp.dir, `descheduler-${intervalS}s.log`);
+  const log = openSync(logFile, 'a');
   const child = spawn(
     join(toolsDir, 'descheduler'),
     [
       `--kubeconfig=${cp.kubeconfig}`,
       `--policy-config-file=${policy}`,
       `--descheduling-interval=${intervalS}s`,
+      // Its metrics server would hold port 10258: two in a row could collide.
+      '--secure-port=0',
       '--v=2',
     ],
     { stdio: ['ignore', log, log] },
   );
-  child.on('exit', (code, signal) => {
-    if (code !== null && code !== 0) console.error(`descheduler exited ${code ?? signal}; see ${cp.dir}`);
-  });
-  return child;
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return {
+    pid: child.pid ?? 0,
+    assertAlive: () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the descheduler exited (${child.exitCode ?? child.signalCode}); see ${logFile}`);
+      }
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

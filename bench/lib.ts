@@ -138,6 +138,9 @@ export class Deletions {
   private readonly waiters = new Map<string, Array<(t: number) => void>>();
   private resourceVersion = '';
   private closed = false;
+  private fatal?: Error;
+  /** When the watch ended and was resumed. */
+  private readonly interruptions: number[] = [];
   private current?: ReturnType<typeof request>;
 
   private readonly cp: ControlPlane;
@@ -176,9 +179,8 @@ export class Deletions {
             buffer = buffer.slice(i + 1);
           }
         });
-        res.on('end', () => {
-          if (!this.closed) void this.open();
-        });
+        res.on('error', () => undefined);
+        res.on('close', () => void this.reopen());
       });
       req.on('error', (e) => (this.closed ? resolve() : reject(e)));
       req.end();
@@ -186,7 +188,31 @@ export class Deletions {
     });
   }
 
+  /**
+   * The watch ended (its timeout, a reset): resume from the last resourceVersion. Trials that were waiting meanwhile
+   * fail (see `wait`), since a deletion in the gap would be stamped late.
+   */
+  private async reopen(): Promise<void> {
+    if (this.closed) return;
+    this.interruptions.push(performance.now());
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      try {
+        await this.open();
+        return;
+      } catch {
+        await sleep(1_000);
+      }
+    }
+    this.fatal = new Error('the deletion clock: cannot watch the pods again');
+  }
+
   private onEvent(event: { type: string; object: V1Pod }, now: number): void {
+    if (event.type === 'ERROR') {
+      // A 410: the history is gone, and with it the deletion times in it.
+      this.fatal = new Error(`the deletion clock's watch failed: ${JSON.stringify(event.object)}`);
+      this.stop();
+      return;
+    }
     const meta = event.object.metadata;
     if (meta?.resourceVersion) this.resourceVersion = meta.resourceVersion;
     if (event.type === 'BOOKMARK' || !meta?.uid) return;
@@ -202,19 +228,28 @@ export class Deletions {
     if (this.seen.has(uid)) throw new Error(`${what}: the pod was terminating before the label was removed`);
   }
 
-  /** When the pod was first seen terminating, or undefined if not within `timeoutMs`. */
-  wait(uid: string, timeoutMs: number): Promise<number | undefined> {
-    const seen = this.seen.get(uid);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
-      const list = this.waiters.get(uid) ?? [];
-      list.push((t) => {
-        clearTimeout(timer);
-        resolve(t);
-      });
-      this.waiters.set(uid, list);
-    });
+  /**
+   * When the pod was first seen terminating, or undefined if not within `timeoutMs`. Throws when the watch was
+   * interrupted while waiting: the time would be wrong, or "not within" untrue.
+   */
+  async wait(uid: string, timeoutMs: number): Promise<number | undefined> {
+    const from = performance.now();
+    const seen =
+      this.seen.get(uid) ??
+      (await new Promise<number | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), timeoutMs);
+        const list = this.waiters.get(uid) ?? [];
+        list.push((t) => {
+          clearTimeout(timer);
+          resolve(t);
+        });
+        this.waiters.set(uid, list);
+      }));
+    if (this.fatal) throw this.fatal;
+    if (this.interruptions.some((t) => t >= from)) {
+      throw new Error(`the deletion clock's watch was interrupted while waiting for pod ${uid}`);
+    }
+    return seen;
   }
 
   stop(): void {

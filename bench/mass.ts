@@ -13,23 +13,40 @@ import type { MassRaw, MassRun } from './tables.ts';
 /** Requests the API server counted on nodes, pods and events, every verb but WATCH. */
 async function requestCount(cp: ControlPlane): Promise<number> {
   const reply = await cp.rest('GET', '/metrics');
+  if (reply.status !== 200) throw new Error(`GET /metrics: HTTP ${reply.status}`);
   let total = 0;
+  let lines = 0;
   for (const line of String(reply.body).split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
+    lines++;
     const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
     const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? '';
     if (!['nodes', 'pods', 'events'].includes(resource) || verb === 'WATCH') continue;
     total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
+  if (lines === 0)
+    throw new Error('GET /metrics has no apiserver_request_total: the idle count would read 0');
   return total;
 }
 
-/** The benchmark's own requests in the window (its watch and the metrics reads) are not counted: it makes none. */
-async function idleRate(cp: ControlPlane, windowMs: number): Promise<number> {
+/**
+ * Requests per minute beyond the watches over an idle window. The benchmark makes one request of its own in it (a
+ * GET of the node, as a check that the counter counts): that one is taken off again.
+ */
+async function idleRate(
+  cp: ControlPlane,
+  windowMs: number,
+): Promise<{ perMinute: number; counts: readonly [number, number] }> {
   const before = await requestCount(cp);
-  await sleep(windowMs);
-  return ((await requestCount(cp)) - before) * (60_000 / windowMs);
+  await sleep(windowMs / 2);
+  await rest(cp, 'GET', '/api/v1/nodes?limit=1');
+  await sleep(windowMs / 2);
+  const after = await requestCount(cp);
+  if (after - before < 1) throw new Error('the request counter did not count the control request');
+  return { perMinute: (after - before - 1) * (60_000 / windowMs), counts: [before, after] };
 }
+
+const MASS_INTERVAL_S = 5;
 
 async function massRun(
   cp: ControlPlane,
@@ -38,13 +55,19 @@ async function massRun(
   uids: readonly string[],
   idleWindowMs: number,
   waitMs: number,
-): Promise<Pick<MassRun, 'reactedMs' | 'idleRequestsPerMinute'>> {
-  const idleRequestsPerMinute = await idleRate(cp, idleWindowMs);
+  phaseMs = 0,
+): Promise<Pick<MassRun, 'reactedMs' | 'idleRequestsPerMinute' | 'idleRequests'>> {
+  const idle = await idleRate(cp, idleWindowMs);
+  await sleep(Math.random() * phaseMs);
   for (const uid of uids) deletions.expectLive(uid, node);
   const removed = performance.now();
   await setLabel(cp, node, null);
   const seen = await Promise.all(uids.map((uid) => deletions.wait(uid, waitMs)));
-  return { idleRequestsPerMinute, reactedMs: seen.map((t) => (t === undefined ? null : t - removed)) };
+  return {
+    idleRequestsPerMinute: idle.perMinute,
+    idleRequests: idle.counts,
+    reactedMs: seen.map((t) => (t === undefined ? null : t - removed)),
+  };
 }
 
 export async function massBench(
@@ -82,12 +105,28 @@ export async function massBench(
     await ensureNode(cp, `${node}-spare`);
     const uids: string[] = [];
     for (let i = 0; i < n; i++) uids.push(await createPod(cp, scenarioPod(`${node}-${i}`, node, 'affinity')));
-    const descheduler = await startDescheduler(cp, toolsDir, 5);
+    const descheduler = await startDescheduler(cp, toolsDir, MASS_INTERVAL_S);
     try {
-      const result = await massRun(cp, deletions, node, uids, sizes.idleWindowMs, 60_000);
-      runs.push({ approach: 'descheduler-5s', words: 'descheduler, every 5 s', n, ...result });
+      // The idle window is a whole number of its intervals: without a random wait the label would always go just
+      // before one of its runs.
+      const result = await massRun(
+        cp,
+        deletions,
+        node,
+        uids,
+        sizes.idleWindowMs,
+        60_000,
+        MASS_INTERVAL_S * 1_000,
+      );
+      descheduler.assertAlive();
+      runs.push({
+        approach: 'descheduler-5s',
+        words: `descheduler, every ${MASS_INTERVAL_S} s`,
+        n,
+        ...result,
+      });
     } finally {
-      descheduler.kill('SIGTERM');
+      await descheduler.stop();
     }
     log(`mass: descheduler N = ${n}`);
   }

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ControlPlane, startSidecar } from '@sidecar-destruct/cluster';
+import { type ControlPlane, type RunningSidecar, startSidecar } from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { startDescheduler } from './descheduler.ts';
@@ -48,7 +48,14 @@ async function sample(kind: Kind, durationMs: number): Promise<MemorySample[]> {
     const instances = await kind.pids();
     const processes = await Promise.all(
       instances.map(async (tree) => {
-        const each = await Promise.all(tree.map((pid) => processMemory(pid).catch(() => undefined)));
+        // The tree's root must be there (a dead process would count as 0 kB); a kubectl child may exit meanwhile.
+        const [root, ...children] = tree;
+        const each = [
+          await processMemory(root ?? 0).catch((e) => {
+            throw new Error(`${kind.id}: process ${root} is gone (${(e as Error).message})`);
+          }),
+          ...(await Promise.all(children.map((pid) => processMemory(pid).catch(() => undefined)))),
+        ];
         const sum = { rss: 0, pss: 0, uss: 0 };
         for (const m of each) if (m) for (const k of ['rss', 'pss', 'uss'] as const) sum[k] += m[k];
         return sum;
@@ -75,13 +82,13 @@ export async function memoryBench(
     for (const [round, n] of sizes.ns.entries()) {
       const stops: Array<() => unknown> = [];
       try {
-        const sidecars: ChildProcess[] = [];
+        const sidecars: RunningSidecar[] = [];
         for (let i = 0; i < n; i++) {
           const name = `memory-${n}-${i}`;
           await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
           const s = await startSidecar(cp, NS, name, { executable: sidecarNode });
           stops.push(() => s.stop());
-          sidecars.push(s.child);
+          sidecars.push(s);
         }
         const bare: ChildProcess[] = [];
         for (let i = 0; i < n; i++) {
@@ -95,7 +102,7 @@ export async function memoryBench(
           {
             id: 'sidecar',
             words: 'sidecar, watching its node',
-            pids: async () => sidecars.map((c) => [c.pid ?? 0]),
+            pids: async () => sidecars.map((s) => [s.child.pid ?? 0]),
             everyMs: sizes.sampleEveryMs,
           },
           {
@@ -111,7 +118,7 @@ export async function memoryBench(
           const loop = await startLoop(cp, 'memory-loop-node', 'memory-loop');
           stops.push(() => loop.kill());
           const descheduler = await startDescheduler(cp, toolsDir, 120);
-          stops.push(() => descheduler.kill());
+          stops.push(() => descheduler.stop());
           kinds.push(
             {
               id: 'kubectl-loop',
@@ -122,13 +129,15 @@ export async function memoryBench(
             {
               id: 'descheduler',
               words: 'descheduler (one for the cluster)',
-              pids: async () => [[descheduler.pid ?? 0]],
+              pids: async () => [[descheduler.pid]],
               everyMs: sizes.sampleEveryMs,
             },
           );
         }
         const started = performance.now();
         const sampled = await Promise.all(kinds.map((k) => sample(k, sizes.durationMs)));
+        // Each sidecar was watching its node, not retrying a failed start.
+        await Promise.all(sidecars.map((s) => s.waitForLog((l) => l.msg === 'watching the node', 1)));
         for (const [i, k] of kinds.entries()) {
           runs.push({
             id: k.id,

@@ -80,6 +80,8 @@ export interface ReactionApproach {
   /** sidecar-0, sidecar-default, loop, descheduler-5s, descheduler-2m */
   readonly id: string;
   readonly words: string;
+  /** How many trials ran at the same time (the descheduler: all of them, one process). */
+  readonly atOnce: number;
   readonly trials: readonly ReactionTrial[];
 }
 
@@ -124,11 +126,13 @@ export function summarizeReaction(raw: ReactionRaw): ReactionSummary[] {
 
 export function reactionTable(raw: ReactionRaw): Table {
   const words = new Map(raw.approaches.map((a) => [a.id, a.words]));
+  const atOnce = new Map(raw.approaches.map((a) => [a.id, a.atOnce]));
   return {
     title: 'Reaction: label removed → pod terminating (deleted or evicted), per scenario',
-    columns: ['approach', 'scenario', 'acted / trials', 'p50 ms', 'p99 ms', 'max ms'],
+    columns: ['approach', 'trials at once', 'scenario', 'acted / trials', 'p50 ms', 'p99 ms', 'max ms'],
     rows: summarizeReaction(raw).map((s) => [
       words.get(s.id) ?? s.id,
+      atOnce.get(s.id) ?? '',
       SCENARIO_WORDS[s.scenario],
       s.acted === 0
         ? `0 / ${s.trials} (none within ${fmt(s.waitedMs / 1_000)} s)`
@@ -139,7 +143,8 @@ export function reactionTable(raw: ReactionRaw): Table {
     ]),
     notes: [
       'Quantiles over the trials that acted (acted / trials says how many). Each trial has its own node; the label is removed at a random moment after the approach is running, so a poller is met at a random phase of its interval.',
-      'A pod counts as acted on when the API server first reports it terminating (a watch on the pods), which delete and eviction both do.',
+      'A pod counts as acted on when the API server first reports it terminating (a watch on the pods), which delete and eviction both do. The clock starts as the label PATCH is sent, so every figure includes that request.',
+      'Trials at once: how many ran side by side (the descheduler: one process for all its trials, their removals spread at random over several of its intervals: bench/run.ts sets how many).',
     ],
   };
 }
@@ -283,6 +288,8 @@ export interface AdmissionRun {
 
 export interface AdmissionRaw {
   readonly reviewBytes: number;
+  /** Seconds of load before each measured attack, discarded. */
+  readonly warmUpS: number;
   readonly runs: readonly AdmissionRun[];
 }
 
@@ -316,6 +323,7 @@ export function admissionTable(raw: AdmissionRaw): Table {
     }),
     notes: [
       'Load generator: vegeta (open loop at a fixed rate; latency per request in nanoseconds). `info` is the production log level: one JSON line per review, written to a pipe that is read, as a container runtime reads it; `warn` writes none.',
+      `Each attack follows a ${raw.warmUpS} s warm-up at the same rate (discarded); results are encoded after it.`,
       'The "max" rows send as fast as vegeta can on its one core; TLS on the client side costs about what it costs the server, so they are a floor for what the server can do, not its ceiling. The fixed-rate rows are the latency figures.',
     ],
   };
@@ -332,6 +340,8 @@ export interface MassRun {
   readonly reactedMs: ReadonlyArray<number | null>;
   /** API requests per minute on nodes, pods and events beyond the watches, while idle before the removal. */
   readonly idleRequestsPerMinute: number;
+  /** apiserver_request_total (nodes, pods, events; not WATCH) before and after the idle window, for the audit. */
+  readonly idleRequests: readonly [number, number];
 }
 
 export interface MassRaw {
@@ -356,7 +366,8 @@ export function massTable(raw: MassRaw): Table {
       ];
     }),
     notes: [
-      'Idle requests: apiserver_request_total on nodes, pods and events, every verb but WATCH, over the idle window.',
+      "Idle requests: apiserver_request_total on nodes, pods and events, every verb but WATCH, over the idle window, less the benchmark's one control GET in it (the counts before and after are in mass.json).",
+      'The descheduler is met at a random phase of its interval (a random wait of up to one interval after the window); after its first eviction the rest drain at its client rate limit.',
     ],
   };
 }
@@ -412,7 +423,9 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     if (!s) return 'not measured';
     if (s.acted === 0) return `never (0 of ${s.trials} within ${fmt(s.waitedMs / 1_000)} s)`;
     const some = s.acted < s.trials ? `${s.acted} of ${s.trials} acted: ` : '';
-    return `${some}p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms (n = ${s.acted})`;
+    // Under 100 samples a p99 is the largest but one: say max.
+    const tail = s.acted >= 100 ? `p99 ${fmt(s.p99)} ms` : `max ${fmt(s.max)} ms`;
+    return `${some}p50 ${fmt(s.p50)} ms, ${tail} (n = ${s.acted})`;
   };
   const cell = (ids: readonly string[], scenario: Scenario) =>
     ids
@@ -460,7 +473,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     const ms = run.latenciesUs.map((u) => u / 1_000);
     return rate === 0
       ? `${fmt(run.latenciesUs.length / run.durationS)} req/s`
-      : `p50 ${fmt(quantile(ms, 0.5), 2)} ms, p99 ${fmt(quantile(ms, 0.99), 2)} ms`;
+      : `p50 ${fmt(quantile(ms, 0.5), 2)} ms, p99 ${fmt(quantile(ms, 0.99), 2)} ms (n = ${fmt(ms.length)})`;
   };
   const rates = [...new Set(admission.map((x) => x.rate).filter((x) => x > 0))];
 
@@ -477,7 +490,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     `| memory per cluster | ${fmt(100 * (side?.pss ?? Number.NaN))} MB per 100 injected pods, and ${fmt((side?.first ?? Number.NaN) - (side?.pss ?? Number.NaN), 1)} MB once on each node that runs any (the first sidecar brings the runtime's pages) | one process (its caches grow with the cluster's pods and nodes; here a test cluster): ${fmt(desMem?.pss ?? Number.NaN, 1)} MB PSS, ${fmt(desMem?.peakRss ?? Number.NaN, 1)} MB RSS at its peak | as the sidecar, per pod |`,
     `| idle API requests/min beyond watches, N = ${massNs} | ${idle('sidecar')} | ${idle('descheduler-5s')} | ${fmt(60 / (raw.reaction?.loopIntervalS ?? Number.NaN))} per pod (one \`kubectl get\` per interval) |`,
     '| a failed API request | waits and retries; acts only on a read sent after the grace period | retries at its next run | counted as "label gone": deletes the pod |',
-    '| scope | opted-in pods; `nodeSelector` and required affinity, or a selector annotation | pods with an owner, required affinity, when another node fits, without local storage | one label |',
+    '| scope | opted-in pods; `nodeSelector` and required affinity, or a selector annotation | by default: pods with an owner, required affinity, when another node fits, without local storage (hostPath, emptyDir) | one label |',
   ].join('\n');
 
   const measured = [
@@ -487,7 +500,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     '| --- | --- | --- | --- |',
     `| label removed → pod terminating, required affinity | original loop: ${did('loop', 'affinity')}; descheduler every 5 s: ${did('descheduler-5s', 'affinity')} | \`grace-period: 0s\`: ${did('sidecar-0', 'affinity')}; default: ${did('sidecar-default', 'affinity')} | \`bench/reaction.ts\` |`,
     `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare Node, same flags: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB | \`bench/memory.ts\` |`,
-    `| admission, as fast as it goes (one core) | Fastify echo: ${a('echo', '—', 0)} | ${a('webhook', 'info', 0)} (\`warn\`: ${a('webhook', 'warn', 0)}) | \`bench/admission.ts\` |`,
+    `| admission requests/s with vegeta sending as fast as it can from one core (a floor for the server, see bench.md) | Fastify echo: ${a('echo', '—', 0)} | ${a('webhook', 'info', 0)} (\`warn\`: ${a('webhook', 'warn', 0)}) | \`bench/admission.ts\` |`,
     ...rates.map(
       (rate) =>
         `| admission latency at ${fmt(rate)} req/s | Fastify echo: ${a('echo', '—', rate)} | ${a('webhook', 'info', rate)} (\`warn\`: ${a('webhook', 'warn', rate)}) | \`bench/admission.ts\` |`,

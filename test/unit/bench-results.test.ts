@@ -42,6 +42,7 @@ describe('benchmark statistics', () => {
         {
           id: 'x',
           words: 'x',
+          atOnce: 1,
           trials: [
             { scenario: 'selector', reactedMs: 10, waitedMs: 100 },
             { scenario: 'selector', reactedMs: null, waitedMs: 100 },
