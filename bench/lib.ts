@@ -3,13 +3,14 @@
  * process memory as the kernel accounts it, and the tools built from the Go module proxy.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
-import { type ControlPlane, podWithSidecar, registerNode } from '@sidecar-destruct/cluster';
+import { type ControlPlane, podWithSidecar, registerNode, setNodeLabels } from '@sidecar-destruct/cluster';
 import { ruleOf, type Settings } from '@sidecar-destruct/sidecar/core';
 import { SCENARIO_WORDS, type Scenario } from './tables.ts';
 
@@ -37,22 +38,13 @@ export async function rest(
   return reply.body;
 }
 
-export const setLabel = (cp: ControlPlane, node: string, value: string | null) =>
-  rest(
-    cp,
-    'PATCH',
-    `/api/v1/nodes/${node}`,
-    { metadata: { labels: { [USB]: value } } },
-    'application/merge-patch+json',
-  );
-
 /** A node with the device's label (registered once, relabelled after). */
 export async function ensureNode(cp: ControlPlane, name: string): Promise<void> {
   const existing = await cp.rest('GET', `/api/v1/nodes/${name}`);
   // The hostname label, as a kubelet sets it: the `nofit` scenario names its node by it.
   if (existing.status === 404)
     await registerNode(cp, name, { [USB]: 'true', 'kubernetes.io/hostname': name });
-  else await setLabel(cp, name, 'true');
+  else await setNodeLabels(cp, name, { [USB]: 'true' });
 }
 
 /**
@@ -310,4 +302,33 @@ export async function benchTools(): Promise<string> {
 export function toolVersions(toolsDir: string): { descheduler: string; vegeta: string } {
   const m = /descheduler-(v[^-/]+)-vegeta-(v[^/]+)\/bin$/.exec(toolsDir);
   return { descheduler: m?.[1] ?? 'unknown', vegeta: m?.[2] ?? 'unknown' };
+}
+
+/**
+ * A copy of the node binary for one kind of process: the file pages its processes share are then shared with no
+ * other process (a container image brings its own copy too). See bench/memory.ts.
+ */
+export async function nodeCopy(dir: string, name: string): Promise<string> {
+  const path = join(dir, name);
+  await copyFile(process.execPath, path);
+  return path;
+}
+
+/** Removes the benchmark's pods named `prefix-…` at once (no kubelet is there to finish a graceful deletion). */
+export async function deletePods(cp: ControlPlane, prefix: string): Promise<void> {
+  const pods = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods`);
+  for (const p of pods.items) {
+    if (String(p.metadata.name).startsWith(`${prefix}-`)) {
+      await cp.rest('DELETE', `/api/v1/namespaces/${NS}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
+    }
+  }
+}
+
+/** Removes the nodes named `prefix-…`. */
+export async function deleteNodes(cp: ControlPlane, prefix: string): Promise<void> {
+  const nodes = await rest(cp, 'GET', '/api/v1/nodes');
+  for (const n of nodes.items) {
+    if (String(n.metadata.name).startsWith(`${prefix}-`))
+      await cp.rest('DELETE', `/api/v1/nodes/${n.metadata.name}`);
+  }
 }

@@ -4,10 +4,25 @@
  * requests each approach makes beyond its watches (the API server's own apiserver_request_total).
  */
 
-import { type ControlPlane, type RunningSidecar, startSidecar } from '@sidecar-destruct/cluster';
+import {
+  type ControlPlane,
+  type RunningSidecar,
+  setNodeLabels,
+  startSidecar,
+} from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
 import { startDescheduler } from './descheduler.ts';
-import { createPod, type Deletions, ensureNode, NS, rest, scenarioPod, setLabel, sleep } from './lib.ts';
+import {
+  createPod,
+  type Deletions,
+  deletePods,
+  ensureNode,
+  NS,
+  rest,
+  scenarioPod,
+  sleep,
+  USB,
+} from './lib.ts';
 import type { MassRaw, MassRun } from './tables.ts';
 
 /** Requests the API server counted on nodes, pods and events, every verb but WATCH. */
@@ -61,7 +76,7 @@ async function massRun(
   await sleep(Math.random() * phaseMs);
   for (const uid of uids) deletions.expectLive(uid, node);
   const removed = performance.now();
-  await setLabel(cp, node, null);
+  await setNodeLabels(cp, node, { [USB]: null });
   const seen = await Promise.all(uids.map((uid) => deletions.wait(uid, waitMs)));
   return {
     idleRequestsPerMinute: idle.perMinute,
@@ -130,11 +145,6 @@ export async function massBench(
     }
     log(`mass: descheduler N = ${n}`);
   }
-  const pods = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods`);
-  for (const p of pods.items) {
-    if (String(p.metadata.name).startsWith('mass-')) {
-      await cp.rest('DELETE', `/api/v1/namespaces/${NS}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
-    }
-  }
+  await deletePods(cp, 'mass');
   return { idleWindowMs: sizes.idleWindowMs, runs };
 }

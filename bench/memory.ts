@@ -6,14 +6,23 @@
  * are then shared among themselves only, as in a container image, and not with the benchmark's own node.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ControlPlane, type RunningSidecar, startSidecar } from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { startDescheduler } from './descheduler.ts';
-import { createPod, ensureNode, NS, processMemory, processTree, scenarioPod, sleep } from './lib.ts';
+import {
+  createPod,
+  ensureNode,
+  NS,
+  nodeCopy,
+  processMemory,
+  processTree,
+  scenarioPod,
+  sleep,
+} from './lib.ts';
 import { LOOP_INTERVAL_S, startLoop } from './reaction.ts';
 import type { MemoryRaw, MemoryRun, MemorySample } from './tables.ts';
 
@@ -24,13 +33,6 @@ export interface MemorySizes {
   readonly sampleEveryMs: number;
   /** The loop's kubectl lives for a fraction of a second every 10 s: sampled this often to see its peak. */
   readonly loopSampleEveryMs: number;
-}
-
-/** A copy of the node binary for one kind of process. */
-export async function nodeCopy(dir: string, name: string): Promise<string> {
-  const path = join(dir, name);
-  await copyFile(process.execPath, path);
-  return path;
 }
 
 interface Kind {

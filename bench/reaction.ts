@@ -9,19 +9,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ControlPlane, startSidecar } from '@sidecar-destruct/cluster';
+import { type ControlPlane, setNodeLabels, startSidecar } from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS, SETTLE_MS, type Settings } from '@sidecar-destruct/sidecar/core';
 import { DESCHEDULER_DEFAULT_INTERVAL_S, startDescheduler } from './descheduler.ts';
 import {
   createPod,
   type Deletions,
+  deleteNodes,
+  deletePods,
   ensureNode,
   NS,
   pool,
-  rest,
   SCENARIOS,
   scenarioPod,
-  setLabel,
   sleep,
   USB,
 } from './lib.ts';
@@ -88,7 +88,7 @@ async function perPodTrials(
         await sleep(Math.random() * phaseMs);
         deletions.expectLive(instance.uid, name);
         const removed = performance.now();
-        await setLabel(cp, name, null);
+        await setNodeLabels(cp, name, { [USB]: null });
         const seen = await deletions.wait(instance.uid, waitMs);
         return { scenario, reactedMs: seen === undefined ? null : seen - removed, waitedMs: waitMs };
       } finally {
@@ -172,7 +172,7 @@ async function deschedulerTrials(
         await sleep(Math.random() * spreadMs);
         deletions.expectLive(uid, node);
         const removed = performance.now();
-        await setLabel(cp, node, null);
+        await setNodeLabels(cp, node, { [USB]: null });
         const seen = await deletions.wait(uid, waitMs);
         // "Never acted" must mean it ran and chose not to.
         descheduler.assertAlive();
@@ -185,18 +185,10 @@ async function deschedulerTrials(
   }
 }
 
-/** Removes an approach's pods (at once: no kubelet is there to finish a graceful deletion) and nodes. */
+/** Removes an approach's pods and nodes. */
 async function cleanUp(cp: ControlPlane, id: string): Promise<void> {
-  const pods = await rest(cp, 'GET', `/api/v1/namespaces/${NS}/pods`);
-  for (const p of pods.items) {
-    if (!String(p.metadata.name).startsWith(`${id}-`)) continue;
-    await cp.rest('DELETE', `/api/v1/namespaces/${NS}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
-  }
-  const nodes = await rest(cp, 'GET', '/api/v1/nodes');
-  for (const n of nodes.items) {
-    if (String(n.metadata.name).startsWith(`${id}-`))
-      await cp.rest('DELETE', `/api/v1/nodes/${n.metadata.name}`);
-  }
+  await deletePods(cp, id);
+  await deleteNodes(cp, id);
 }
 
 export async function reactionBench(

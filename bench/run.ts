@@ -9,13 +9,13 @@
  * nothing). --only reruns some benchmarks and recomputes the tables with the other raw files already in DIR;
  * `--only tables` reruns none and only recomputes the tables.
  */
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sidecarNamespace, startControlPlane } from '@sidecar-destruct/cluster';
 import { type AdmissionSizes, admissionBench } from './admission.ts';
-import { benchTools, Deletions, machine, NS, rest, toolVersions } from './lib.ts';
+import { benchTools, Deletions, machine, NS, nodeCopy, rest, toolVersions } from './lib.ts';
 import { massBench } from './mass.ts';
 import { type MemorySizes, memoryBench } from './memory.ts';
 import { type ReactionSizes, reactionBench } from './reaction.ts';
@@ -100,8 +100,7 @@ if (only.has('reaction') || only.has('memory') || only.has('mass')) {
     // No controller-manager here to create it; the baselines' pods run as the namespace's default account.
     await rest(cp, 'POST', `/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: 'default' } });
     // The sidecars run from their own copy of node: see bench/memory.ts.
-    const sidecarNode = join(dir, 'node-sidecar');
-    await copyFile(process.execPath, sidecarNode);
+    const sidecarNode = await nodeCopy(dir, 'node-sidecar');
     // One deletion clock per benchmark: each watch stays well inside its one-hour timeout.
     const timed = async <T>(run: (deletions: Deletions) => Promise<T>): Promise<T> => {
       const deletions = await Deletions.start(cp);
