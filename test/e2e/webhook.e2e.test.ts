@@ -17,7 +17,6 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   eventsOf,
-  eventually,
   expectStatus,
   type InstalledCluster,
   installedCluster,
@@ -263,11 +262,8 @@ describe('zero edits and least privilege', () => {
     await setNodeLabels(cp, 'pi-a', { [USB]: null });
     // The default grace period (10 s) first.
     await podGone(cp, 'fresh', 'radio', pod.metadata.uid, 25_000);
-    // The Event is sent beside the delete, not before it: it lands a moment after the pod is seen terminating.
-    await eventually(async () =>
-      expect((await eventsOf(cp, 'fresh', pod.metadata.uid)).map((e) => e.reason)).toContain(
-        'NodeConstraintLost',
-      ),
+    expect((await eventsOf(cp, 'fresh', pod.metadata.uid)).map((e) => e.reason)).toContain(
+      'NodeConstraintLost',
     );
     await setNodeLabels(cp, 'pi-a', { [USB]: 'true' });
   });
