@@ -106,7 +106,7 @@ describe('the sidecar under clock steps', () => {
     expect(calls, 'acted before the grace period ran out on the monotonic clock').toEqual(['get']);
 
     await time.advance(1_000);
-    expect(calls).toEqual(['get', 'get', 'delete', 'event']);
+    expect(calls).toEqual(['get', 'get', 'event', 'delete']);
     stop();
     await running;
   });

@@ -233,8 +233,7 @@ function actOrReport(policy: Policy, reason: string, attempt: number, refusal?: 
     attempt === 1 ? [{ type: 'record', reason: EVENT_REASON, message: `${verb} the pod: ${reason}` }] : [];
   return {
     state: { phase: 'acting', reason, attempt, ...(refusal ? { refusal } : {}) },
-    // The act first: it takes the connection the confirming read left idle; the Event, sent beside it, opens another.
-    effects: [{ type: 'act', action, attempt }, ...record],
+    effects: [...record, { type: 'act', action, attempt }],
     note: { event: 'act', reason },
   };
 }
