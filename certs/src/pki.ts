@@ -15,12 +15,22 @@ export interface CertificateOptions {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * A certificate serial from 16 random bytes, as forge wants it (hex). DER needs a positive integer in its shortest
+ * form: the high bit cleared (else negative) and the first byte non-zero (else a padding byte that OpenSSL and Go
+ * refuse: "illegal padding"), so the first byte is forced into 0x40..0x7f.
+ */
+export function serialNumber(random: Uint8Array = randomBytes(16)): string {
+  const bytes = Buffer.from(random);
+  bytes[0] = ((bytes[0] ?? 0) & 0x3f) | 0x40;
+  return bytes.toString('hex');
+}
+
 function base(commonName: string, options: CertificateOptions) {
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
-  // A positive serial: the high bit cleared.
-  cert.serialNumber = `0${randomBytes(16).toString('hex')}`;
+  cert.serialNumber = serialNumber();
   const now = options.now ?? new Date();
   cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
   cert.validity.notAfter = new Date(now.getTime() + options.validityDays * DAY_MS);
