@@ -4,7 +4,8 @@
  * a bare Fastify HTTPS route that echoes the same body on the same core. The webhook runs at the production log
  * level (`info`: one line per review, to a pipe this process reads, as a container runtime does) and at `warn`.
  * The reviews are dry runs, so the run measures decide → inject → patch and no API calls (in a cluster the
- * account check is remembered per namespace and account).
+ * account check is remembered per namespace and account). The webhook is the bundle its image ships
+ * (`cli/dist/sidecar-destruct.mjs`), started as the image starts it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -246,7 +247,7 @@ export async function admissionBench(
       server: 'webhook',
       logLevel,
       args: [
-        join(ROOT, 'cli/dist/main.js'),
+        join(ROOT, 'cli/dist/sidecar-destruct.mjs'),
         'webhook',
         '--host=127.0.0.1',
         '--port=PORT',
