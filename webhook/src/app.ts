@@ -2,7 +2,12 @@
  * The Fastify app: routes only decode, call and encode. `buildApp` never listens; tests drive it with
  * `app.inject()`, and main.ts listens with TLS.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import { type AdmitDeps, admit } from './admit.js';
 import { REASONS } from './decide.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -25,9 +30,10 @@ export function buildApp(options: AppOptions): App {
   const metrics = createMetrics();
   const base = {
     bodyLimit: options.config.bodyLimit,
-    // Never log the request body: it holds whole pod specs.
+    // Never log the request body: it holds whole pod specs. (Through a LogController: the top-level
+    // `disableRequestLogging` prints a deprecation warning, a line of plain text among the JSON logs.)
     logger: options.logger ?? false,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   };
   const fastify = (
