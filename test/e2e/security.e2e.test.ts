@@ -108,11 +108,17 @@ const sidecarOf = (p: V1Pod) =>
 const deletePod = (ns: string, name: string, as?: { token: string }, body?: object): Promise<Reply> =>
   cp.rest('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, body, as);
 
-const evictPod = (ns: string, name: string, as: { token: string }): Promise<Reply> =>
+/** An eviction, with `uid` as its precondition when given (the sidecar always sends its own pod's). */
+const evictPod = (ns: string, name: string, as: { token: string }, uid?: string): Promise<Reply> =>
   cp.rest(
     'POST',
     `/api/v1/namespaces/${ns}/pods/${name}/eviction`,
-    { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: ns } },
+    {
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name, namespace: ns },
+      ...(uid ? { deleteOptions: { preconditions: { uid } } } : {}),
+    },
     as,
   );
 
@@ -675,6 +681,59 @@ describe('attack 5: the identity change, said truly', () => {
     await holdsNowAndAfterReconcile(async () => {
       expect((await managedBindings()).filter((b) => b.includes('lone'))).toEqual([]);
     });
+  });
+});
+
+describe('attack 6: a pod of the same name in another namespace where the account also holds the role', () => {
+  it('cannot be evicted with the token of the own pod, which still can be', async () => {
+    const own = await expectStatus(cp.rest('POST', '/api/v1/namespaces/home/pods', pod('doppel')), 201);
+    await namespace('twin');
+    const twin = await expectStatus(cp.rest('POST', '/api/v1/namespaces/twin/pods', pod('doppel')), 201);
+    // An admin also binds the sidecar role in "twin" to the account (as a ClusterRoleBinding would).
+    await expectStatus(
+      cp.rest('POST', `${RBAC}/namespaces/twin/rolebindings`, {
+        metadata: { name: 'also-here' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'sidecar-destruct-sidecar',
+        },
+        subjects: [{ kind: 'ServiceAccount', name: 'sidecar-destruct', namespace: 'home' }],
+      }),
+      201,
+    );
+    const as = await tokenOf('home', 'sidecar-destruct', own);
+    // RBAC allows the eviction in "twin" before anything below is tried, so that only the policy can refuse it.
+    await eventually(async () => {
+      const review = await expectStatus(
+        cp.rest(
+          'POST',
+          '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+          {
+            spec: {
+              resourceAttributes: {
+                namespace: 'twin',
+                resource: 'pods',
+                subresource: 'eviction',
+                verb: 'create',
+              },
+            },
+          },
+          as,
+        ),
+        201,
+      );
+      expect(review.status.allowed).toBe(true);
+    }, 20_000);
+    const refused = await evictPod('twin', 'doppel', as);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.message).toContain('with that pod');
+    expect(await status(evictPod('twin', 'doppel', as, twin.metadata.uid))).toBe(403);
+    // The own pod's uid gets past the policy, and the API server's precondition then refuses the twin (409, after
+    // the eviction's own retries: about 10 s).
+    expect(await status(evictPod('twin', 'doppel', as, own.metadata.uid))).toBe(409);
+    expect(await exists('/api/v1/namespaces/twin/pods/doppel')).toBe(true);
+    expect(await status(evictPod('home', 'doppel', as, own.metadata.uid))).toBe(201);
   });
 });
 
