@@ -22,13 +22,15 @@ has_all() {
   for b in "$@"; do [ -x "$dir/$b" ] || return 1; done
 }
 
+# The demo and the suites start the scheduler and the controller-manager from the same directory, and envtest's
+# assets ship only kube-apiserver, etcd and kubectl: such a directory is used only if it holds all of them.
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
-  if has_all "$KUBEBUILDER_ASSETS" kube-apiserver etcd; then
+  if has_all "$KUBEBUILDER_ASSETS" "${K8S_BINARIES[@]}" etcd; then
     log "using KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
     echo "$KUBEBUILDER_ASSETS"
     exit 0
   fi
-  log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks kube-apiserver or etcd; building into $OUT instead"
+  log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks one of ${K8S_BINARIES[*]} etcd; building into $OUT instead"
 fi
 
 if has_all "$OUT/bin" "${K8S_BINARIES[@]}" etcd; then
