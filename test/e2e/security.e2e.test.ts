@@ -64,6 +64,22 @@ async function grantRole(ns: string, account: string, rules: object[]): Promise<
   );
 }
 
+/** As an admin: a RoleBinding `name` in `ns` of the sidecar's ClusterRole to `subject`. */
+async function bindSidecarRole(ns: string, name: string, subject: object): Promise<void> {
+  await expectStatus(
+    cp.rest('POST', `${RBAC}/namespaces/${ns}/rolebindings`, {
+      metadata: { name },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'sidecar-destruct-sidecar',
+      },
+      subjects: [subject],
+    }),
+    201,
+  );
+}
+
 /** A token of the account, bound to a pod when one is given (what the kubelet mounts), else to nothing. */
 async function tokenOf(ns: string, account: string, pod?: V1Pod): Promise<{ token: string }> {
   const spec = pod
@@ -328,20 +344,11 @@ describe('attack 1: a pod names an account to have it bound', () => {
   });
 
   it('confines every holder of the sidecar role, however it was bound (here: a group)', async () => {
-    await expectStatus(
-      cp.rest('POST', `${RBAC}/namespaces/team/rolebindings`, {
-        metadata: { name: 'all-accounts-sidecar' },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: 'sidecar-destruct-sidecar',
-        },
-        subjects: [
-          { kind: 'Group', name: 'system:serviceaccounts:team', apiGroup: 'rbac.authorization.k8s.io' },
-        ],
-      }),
-      201,
-    );
+    await bindSidecarRole('team', 'all-accounts-sidecar', {
+      kind: 'Group',
+      name: 'system:serviceaccounts:team',
+      apiGroup: 'rbac.authorization.k8s.io',
+    });
     const creator = await tokenOf('team', 'pod-creator');
     await eventually(async () => {
       const refused = await deletePod('team', 'victim', creator);
@@ -518,18 +525,11 @@ describe("attack 3: the webhook's own credentials", () => {
     expect(await status(sa('kube-system', 'sidecar-destruct'))).toBe(403);
     expect(await status(sa('kube-public', 'sidecar-destruct'))).toBe(403);
     expect(await status(sa('victim', 'builder'))).toBe(403);
-    await expectStatus(
-      cp.rest('POST', `${RBAC}/namespaces/victim/rolebindings`, {
-        metadata: { name: 'theirs' },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: 'sidecar-destruct-sidecar',
-        },
-        subjects: [{ kind: 'ServiceAccount', name: 'victim-admin', namespace: 'victim' }],
-      }),
-      201,
-    );
+    await bindSidecarRole('victim', 'theirs', {
+      kind: 'ServiceAccount',
+      name: 'victim-admin',
+      namespace: 'victim',
+    });
     expect(
       await status(cp.rest('DELETE', `${RBAC}/namespaces/victim/rolebindings/theirs`, undefined, asWebhook)),
     ).toBe(403);
@@ -690,18 +690,11 @@ describe('attack 6: a pod of the same name in another namespace where the accoun
     await namespace('twin');
     const twin = await expectStatus(cp.rest('POST', '/api/v1/namespaces/twin/pods', pod('doppel')), 201);
     // An admin also binds the sidecar role in "twin" to the account (as a ClusterRoleBinding would).
-    await expectStatus(
-      cp.rest('POST', `${RBAC}/namespaces/twin/rolebindings`, {
-        metadata: { name: 'also-here' },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: 'sidecar-destruct-sidecar',
-        },
-        subjects: [{ kind: 'ServiceAccount', name: 'sidecar-destruct', namespace: 'home' }],
-      }),
-      201,
-    );
+    await bindSidecarRole('twin', 'also-here', {
+      kind: 'ServiceAccount',
+      name: 'sidecar-destruct',
+      namespace: 'home',
+    });
     const as = await tokenOf('home', 'sidecar-destruct', own);
     // RBAC allows the eviction in "twin" before anything below is tried, so that only the policy can refuse it.
     await eventually(async () => {
