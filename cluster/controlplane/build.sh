@@ -9,7 +9,8 @@
 # for `kubelet`); they reuse the module and the Go build cache of the control plane.
 set -euo pipefail
 
-K8S_VERSION="${K8S_VERSION:-1.37.2}"
+# The default is the newest version the project is tested on (the last line of controlplane/versions).
+K8S_VERSION="${K8S_VERSION:-$(grep -v '^#' "$(dirname "${BASH_SOURCE[0]}")/versions" | tail -n 1)}"
 ETCD_VERSION="${ETCD_VERSION:-3.7.3}"
 CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
 OUT="$CACHE_ROOT/control-plane/k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}"

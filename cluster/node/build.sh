@@ -12,7 +12,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONTAINERD_VERSION="${CONTAINERD_VERSION:-2.4.2}"
 RUNC_VERSION="${RUNC_VERSION:-1.5.2}"
 CNI_VERSION="${CNI_VERSION:-1.10.0}"
-K8S_VERSION="${K8S_VERSION:-1.37.2}"
+# The kubelet's version, and the pause.c it takes: the control plane's default (controlplane/versions).
+K8S_VERSION="${K8S_VERSION:-$(grep -v '^#' "$here/../controlplane/versions" | tail -n 1)}"
+export K8S_VERSION
 PAUSE_VERSION="${PAUSE_VERSION:-3.10.2}"
 CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
 OUT="$CACHE_ROOT/real-node/containerd-v${CONTAINERD_VERSION}-runc-v${RUNC_VERSION}-cni-v${CNI_VERSION}-pause-${PAUSE_VERSION}"

@@ -44,6 +44,8 @@ export interface ControlPlane {
   readonly adminToken: string;
   readonly binDir: string;
   readonly dir: string;
+  /** The API server's version as it reports it (`v1.34.4`): the suites run on every line of controlplane/versions. */
+  readonly version: string;
   /** Admin REST calls (or with another token). */
   readonly rest: Rest;
   /** Runs kubectl with the admin kubeconfig; resolves with stdout, rejects with stderr. */
@@ -122,6 +124,23 @@ function probe(server: string, token: string, ca: Buffer, path: string): Promise
 async function tail(path: string, lines = 15): Promise<string> {
   const text = await readFile(path, 'utf8').catch(() => '(no log)');
   return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * The API server's gitVersion. When K8S_VERSION names the version under test (the version matrix of `npm test`),
+ * a server of another version is an error: binaries from KUBEBUILDER_ASSETS would otherwise pass for it.
+ */
+async function serverVersion(rest: Rest): Promise<string> {
+  const reply = await rest('GET', '/version');
+  const version: unknown = reply.body?.gitVersion;
+  if (reply.status !== 200 || typeof version !== 'string') {
+    throw new Error(`GET /version: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+  }
+  const wanted = process.env.K8S_VERSION;
+  if (wanted && version !== `v${wanted}`) {
+    throw new Error(`K8S_VERSION=${wanted} but the API server is ${version} (is KUBEBUILDER_ASSETS set?)`);
+  }
+  return version;
 }
 
 const running = new Set<() => Promise<void>>();
@@ -302,9 +321,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         child.stdin.end(input ?? '');
       });
 
+    const rest = restClient(server, await readFile(caFile), adminToken);
+    const version = await serverVersion(rest);
+
     return {
       server,
-      rest: restClient(server, await readFile(caFile), adminToken),
+      rest,
+      version,
       kubeconfig,
       caFile,
       adminToken,

@@ -77,8 +77,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await cp.stop();
   };
   try {
-    const version = JSON.parse(await cp.kubectl(['version', '-o', 'json'])).serverVersion.gitVersion;
-    say(`Control plane ${version} ready at ${cp.server}`);
+    say(`Control plane ${cp.version} ready at ${cp.server}`);
 
     say(
       'Installing sidecar-destruct from deploy/base: RBAC, admission policies, MutatingWebhookConfiguration',
@@ -88,8 +87,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `Webhook serving HTTPS at ${webhook.url} with a certificate from certs/, registered with the API server`,
     );
 
-    await registerNode(cp, NODE_A, { 'kubernetes.io/arch': 'arm64', [USB_LABEL]: 'true' }, version);
-    await registerNode(cp, NODE_B, { 'kubernetes.io/arch': 'arm64' }, version);
+    await registerNode(cp, NODE_A, { 'kubernetes.io/arch': 'arm64', [USB_LABEL]: 'true' });
+    await registerNode(cp, NODE_B, { 'kubernetes.io/arch': 'arm64' });
     say(
       `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, as node-feature-discovery labels it); ${NODE_B} has none`,
     );

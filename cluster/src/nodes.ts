@@ -19,14 +19,14 @@ export const NFD_BASELINE_LABELS: Readonly<Record<string, string>> = Object.free
 
 /**
  * A Node as a kubelet would register it, labelled as NFD labels it: Ready, with room for pods and a kubelet
- * version, and without the not-ready taint that admission puts on new nodes (no node lifecycle controller runs
+ * version (the API server's own unless given: the webhook's `auto` mode reads it), and without the not-ready taint that admission puts on new nodes (no node lifecycle controller runs
  * here to lift it).
  */
 export async function registerNode(
   cp: ControlPlane,
   name: string,
   labels: Record<string, string>,
-  kubeletVersion = 'v1.37.2',
+  kubeletVersion = cp.version,
 ): Promise<void> {
   await ok(
     cp.rest('POST', '/api/v1/nodes', {
