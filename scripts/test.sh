@@ -12,6 +12,8 @@ echo "[test] vitest: unit and e2e projects" >&2
 npx vitest run
 echo "[test] real node: kubelet, containerd and runc run the shipped images (root, Linux; the first run builds them)" >&2
 npx vitest run --config vitest.real-node.config.ts
+echo "[test] version matrix: the API-server suites on the older versions of cluster/controlplane/versions" >&2
+bash scripts/test-versions.sh
 echo "[test] benchmarks, smoke run with tiny sizes (figures not meaningful; npm run bench for real ones)" >&2
 smoke_out="$(mktemp -d)"
 node bench/run.ts --smoke --out "$smoke_out" >/dev/null

@@ -17,9 +17,20 @@ export type Rest = (
   options?: { readonly contentType?: string; readonly token?: string },
 ) => Promise<Reply>;
 
+/**
+ * A body that is only `{ token }` is a credential passed in the body's place: the request would go out as admin
+ * and an attack would appear to succeed. Refused, so that a security test cannot report a bypass that is not one.
+ */
+function isMisplacedToken(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && Object.keys(body).join() === 'token';
+}
+
 export function restClient(server: string, ca: Buffer, adminToken: string): Rest {
   return (method, path, body, options = {}) =>
     new Promise((resolve, reject) => {
+      if (isMisplacedToken(body)) {
+        throw new Error(`${method} ${path}: a { token } body; pass the token as the fourth argument`);
+      }
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = request(
         new URL(path, server),

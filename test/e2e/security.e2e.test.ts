@@ -10,7 +10,14 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { ControlPlane, Reply, RunningWebhook } from '@sidecar-destruct/cluster';
 import { DEPLOY_DIR, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from '@sidecar-destruct/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, expectStatus, type InstalledCluster, installedCluster, USB } from './fixtures.js';
+import {
+  createNode,
+  eventually,
+  expectStatus,
+  type InstalledCluster,
+  installedCluster,
+  USB,
+} from './fixtures.js';
 
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 const MANAGED = 'app.kubernetes.io/managed-by=sidecar-destruct-webhook';
@@ -727,6 +734,73 @@ describe('attack 6: a pod of the same name in another namespace where the accoun
     expect(await status(evictPod('twin', 'doppel', as, own.metadata.uid))).toBe(409);
     expect(await exists('/api/v1/namespaces/twin/pods/doppel')).toBe(true);
     expect(await status(evictPod('home', 'doppel', as, own.metadata.uid))).toBe(201);
+  });
+});
+
+describe('a neighbour in the first second of a namespace, and a terminating one (issue 20, on every version)', () => {
+  /** What the kubelet projects for a pod bound to a node: a token whose user extra names the pod and the node. */
+  async function kubeletToken(ns: string, p: V1Pod): Promise<{ token: string }> {
+    const as = await tokenOf(ns, 'sidecar-destruct', p);
+    const review = await expectStatus(
+      cp.rest('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {}, as),
+      201,
+    );
+    expect(review.status.userInfo.extra).toMatchObject({
+      'authentication.kubernetes.io/pod-uid': [p.metadata?.uid],
+      'authentication.kubernetes.io/node-name': [p.spec?.nodeName],
+    });
+    return as;
+  }
+  const onNode = (name: string, node: string): V1Pod => {
+    const p = pod(name);
+    return { ...p, spec: { ...(p.spec as NonNullable<V1Pod['spec']>), nodeName: node } };
+  };
+
+  it("refuses the neighbour's delete and eviction at once, before the reconciler has run", async () => {
+    // Admission makes the bindings before it answers: the token may act the moment the first pod exists.
+    await namespace('first-second', { 'sidecar-destruct.io/injection': 'enabled' });
+    const mine = await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/first-second/pods', onNode('mine', 'pi-a')),
+      201,
+    );
+    await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/first-second/pods', onNode('neighbour', 'pi-a')),
+      201,
+    );
+    const as = await kubeletToken('first-second', mine);
+    expect(await status(deletePod('first-second', 'neighbour', as))).toBe(403);
+    expect(await status(evictPod('first-second', 'neighbour', as))).toBe(403);
+    expect(await exists('/api/v1/namespaces/first-second/pods/neighbour')).toBe(true);
+    // The same token may act on its own pod: the refusals above are the policy's, not missing rights.
+    expect(await status(evictPod('first-second', 'mine', as, mine.metadata?.uid))).toBe(201);
+  });
+
+  it("answers a terminating neighbour's delete with 200 and changes nothing; a shorter grace is refused", async () => {
+    // No kubelet finishes deletions on this node, so the neighbour stays terminating.
+    await createNode(cp, 'no-kubelet', {});
+    await namespace('terminating', { 'sidecar-destruct.io/injection': 'enabled' });
+    const mine = await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/terminating/pods', onNode('mine-2', 'no-kubelet')),
+      201,
+    );
+    await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/terminating/pods', onNode('leaving', 'no-kubelet')),
+      201,
+    );
+    await expectStatus(deletePod('terminating', 'leaving'), 200);
+    const before = await expectStatus(cp.rest('GET', '/api/v1/namespaces/terminating/pods/leaving'), 200);
+    expect(before.metadata.deletionTimestamp).toBeDefined();
+    const as = await kubeletToken('terminating', mine);
+    // Upstream answers a delete of a pod whose graceful deletion is pending without running admission, and
+    // without writing anything (pkg/registry/rest/delete.go BeforeDelete): the pod is exactly as it was.
+    expect(await status(deletePod('terminating', 'leaving', as))).toBe(200);
+    const after = await expectStatus(cp.rest('GET', '/api/v1/namespaces/terminating/pods/leaving'), 200);
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    // Shortening the grace period writes the pod, and so goes through the policy.
+    const shorter = { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 };
+    expect(await status(deletePod('terminating', 'leaving', as, shorter))).toBe(403);
+    expect(await status(evictPod('terminating', 'leaving', as))).toBe(403);
+    expect(await exists('/api/v1/namespaces/terminating/pods/leaving')).toBe(true);
   });
 });
 

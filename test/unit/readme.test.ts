@@ -74,4 +74,16 @@ describe('README', () => {
     );
     expect(readme).toContain(SIDECAR_NODE_FLAGS.join(' '));
   });
+
+  it('claims exactly the Kubernetes versions that npm test runs', () => {
+    const tested = readFileSync(`${ROOT}cluster/controlplane/versions`, 'utf8')
+      .split('\n')
+      .filter((l) => /^\d/.test(l));
+    expect(tested.length).toBeGreaterThanOrEqual(2);
+    const prose = readme.replace(/\s+/g, ' ');
+    expect(prose).toContain(`(tested on: ${tested.join(', ')};`);
+    const minors = [...new Set(tested.map((v) => v.split('.').slice(0, 2).join('.')))];
+    const named = `${minors.slice(0, -1).join(', ')} and ${minors.at(-1)}`;
+    expect(prose).toContain(`**Supported Kubernetes versions: ${named}**`);
+  });
 });
