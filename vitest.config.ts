@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{sidecar,cli,webhook,certs,udev}/test/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['{core,sidecar,cli,webhook,certs,udev}/test/**/*.test.ts', 'test/unit/**/*.test.ts'],
           testTimeout: 5_000,
         },
       },

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { type ControlPlane, podWithSidecar, registerNode, setNodeLabels } from '@sidecar-destruct/cluster';
-import { ruleOf, type Settings } from '@sidecar-destruct/sidecar/core';
+import { ruleOf, type Settings } from '@sidecar-destruct/core';
 import { SCENARIO_WORDS, type Scenario } from './tables.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -10,7 +10,7 @@ import {
   setNodeLabels,
   startSidecar,
 } from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import { startDescheduler } from './descheduler.ts';
 import {
   createPod,

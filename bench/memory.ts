@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ControlPlane, type RunningSidecar, startSidecar } from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { startDescheduler } from './descheduler.ts';
 import {

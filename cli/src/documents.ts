@@ -1,6 +1,6 @@
 /** Reads one Kubernetes object from a YAML or JSON file, or from stdin for `-`. */
 import { readFile } from 'node:fs/promises';
-import { err, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import { err, ok, type Result } from '@sidecar-destruct/core';
 import { parseAllDocuments } from 'yaml';
 
 export type ReadText = (path: string) => Promise<string>;

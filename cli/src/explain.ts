@@ -1,6 +1,6 @@
 /** `sidecar-destruct explain --pod FILE --node FILE [--json]`: exit 0 = matches, 1 = does not, 2 = bad input. */
 import { parseArgs } from 'node:util';
-import { explain, formatExplanation } from '@sidecar-destruct/sidecar/core';
+import { explain, formatExplanation } from '@sidecar-destruct/core';
 import { type ReadText, readDocument } from './documents.js';
 import { type Io, UsageError } from './io.js';
 

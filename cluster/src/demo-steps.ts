@@ -4,7 +4,7 @@
  * from one node to the other, and the waits for a pod on a node and for its deletion.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/sidecar/core';
+import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/core';
 import type { ControlPlane } from './controlplane.js';
 import { apply, type Manifest, readManifests } from './manifests.js';
 import { setNodeLabels } from './nodes.js';

@@ -10,7 +10,7 @@ import {
   GRACE_PERIOD_ANNOTATION,
   SIDECAR_CONTAINER,
   TOKEN_VOLUME,
-} from '@sidecar-destruct/sidecar/core';
+} from '@sidecar-destruct/core';
 import { startControlPlane } from './controlplane.js';
 import {
   applyExample,

@@ -1,4 +1,3 @@
-export { serviceAccountKubeconfig } from './accounts.js';
 export { controlPlaneBinaries } from './binaries.js';
 export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
 export {
@@ -43,6 +42,7 @@ export {
 } from './real-node.js';
 export { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
+export { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
 export { until } from './until.js';
 export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';

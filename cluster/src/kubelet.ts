@@ -10,7 +10,7 @@ import { copyFile, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { SIDECAR_CONTAINER } from '@sidecar-destruct/sidecar/core';
+import { SIDECAR_CONTAINER } from '@sidecar-destruct/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import type { ControlPlane } from './controlplane.js';
 import { until } from './until.js';

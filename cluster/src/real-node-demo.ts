@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/sidecar/core';
+import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/core';
 import { startControlPlane } from './controlplane.js';
 import {
   applyExample,

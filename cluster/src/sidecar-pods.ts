@@ -12,7 +12,7 @@ import {
   SIDECAR_CLUSTER_ROLE,
   SIDECAR_CONTAINER,
   sidecarEnv,
-} from '@sidecar-destruct/sidecar/core';
+} from '@sidecar-destruct/core';
 import { bindingNames } from '@sidecar-destruct/webhook/grants';
 import type { ControlPlane } from './controlplane.js';
 import { apply, readManifests } from './manifests.js';

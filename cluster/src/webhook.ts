@@ -10,10 +10,10 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KeyPair, loopbackServingCertificate } from '@sidecar-destruct/certs';
-import { serviceAccountKubeconfig } from './accounts.js';
 import type { ControlPlane } from './controlplane.js';
 import { freePort } from './controlplane.js';
 import { apply, localWebhookConfiguration, readManifests } from './manifests.js';
+import { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 
 const CLI = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 export const WEBHOOK_NAMESPACE = 'sidecar-destruct-system';

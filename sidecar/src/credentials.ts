@@ -4,8 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isObject } from './core/objects.js';
-import { err, ok, type Result } from './core/result.js';
+import { err, isObject, ok, type Result } from '@sidecar-destruct/core';
 
 export interface Connection {
   readonly server: URL;

@@ -3,9 +3,8 @@
  * Reads the env contract, finds the API server, and runs until SIGTERM or SIGINT.
  */
 import { parseArgs } from 'node:util';
+import { backoffDelay, ENV, parseSidecarEnv } from '@sidecar-destruct/core';
 import { Api } from './api.js';
-import { backoffDelay } from './core/backoff.js';
-import { ENV, parseSidecarEnv } from './core/env.js';
 import { type Connection, fromKubeconfig, inCluster, SERVICE_ACCOUNT_DIR } from './credentials.js';
 import { createLogger } from './log.js';
 import { type Clock, runSidecar } from './sidecar.js';

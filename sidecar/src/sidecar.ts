@@ -1,10 +1,12 @@
 /**
- * The sidecar's I/O shell: the watcher feeds observations to the pure decision (core/decide.ts), and a small
+ * The sidecar's I/O shell: the watcher feeds observations to the pure decision (pure/decide.ts), and a small
  * executor carries out the effects it returns — timers, fresh reads, Events, the deletion or eviction of the own
  * pod — feeding each outcome back as the next observation. Nothing here decides anything.
  */
 import type { CoreV1Event } from '@kubernetes/client-node';
+import { describeSettings, type Identity, type SidecarContract } from '@sidecar-destruct/core';
 import { type Api, describeFailure, type Reply, retryAfterOf } from './api.js';
+import type { Logger } from './log.js';
 import {
   type Effect,
   grantAdvice,
@@ -16,10 +18,7 @@ import {
   type Policy,
   type Refusal,
   type State,
-} from './core/decide.js';
-import type { Identity, SidecarContract } from './core/env.js';
-import { describeSettings } from './core/settings.js';
-import type { Logger } from './log.js';
+} from './pure/decide.js';
 import { readNode, type WatchOptions, watchNode } from './watch.js';
 
 const COMPONENT = 'sidecar-destruct';

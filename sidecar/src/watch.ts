@@ -4,13 +4,14 @@
  * - read the node (a GET), then watch from now with bookmarks, resuming from the last event's resourceVersion;
  * - each watch asks for a timeout drawn between 5 and 10 minutes, so a fleet never reconnects in step;
  * - a clean close after a healthy stream resumes at once; `410 Gone` reads the node again (at once the first
- *   time, with backoff if it repeats); everything else backs off with full jitter (core/backoff.ts), honouring
+ *   time, with backoff if it repeats); everything else backs off with full jitter (core/src/backoff.ts), honouring
  *   `Retry-After`; the backoff is reset only by a watch that stayed open, never by a connection merely opening;
  * - a watch that goes silent for longer than two and a half bookmark intervals is abandoned.
  * Failures are never observations: only what the API server actually returned about the Node is. Only GETs carry
  * a `read` stamp; watch events may replay history after a reconnect.
  */
 import type { V1Node } from '@kubernetes/client-node';
+import { backoffDelay, reconnect, watchTimeoutSeconds } from '@sidecar-destruct/core';
 import {
   describeFailure,
   type Failure,
@@ -21,9 +22,8 @@ import {
   type WatchFrom,
   type WatchRequestOptions,
 } from './api.js';
-import { backoffDelay, reconnect, watchTimeoutSeconds } from './core/backoff.js';
-import type { Observation } from './core/decide.js';
 import type { Logger } from './log.js';
+import type { Observation } from './pure/decide.js';
 
 export interface NodeSource {
   getNode(name: string): Promise<Reply<V1Node>>;

@@ -1,8 +1,7 @@
 import type { V1Node } from '@kubernetes/client-node';
+import { DEFAULT_SETTINGS, type SidecarContract } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import type { Reply, WatchEnd, WatchEvent } from '../src/api.js';
-import type { SidecarContract } from '../src/core/env.js';
-import { DEFAULT_SETTINGS } from '../src/core/settings.js';
 import type { Logger } from '../src/log.js';
 import { serviceAccountOf } from '../src/main.js';
 import { type Clock, runSidecar, type SidecarDeps } from '../src/sidecar.js';

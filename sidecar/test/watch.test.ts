@@ -1,9 +1,9 @@
 import type { V1Node } from '@kubernetes/client-node';
+import { HEALTHY_WATCH_MS } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import type { Reply, WatchEnd, WatchEvent, WatchFrom, WatchRequestOptions } from '../src/api.js';
-import { HEALTHY_WATCH_MS } from '../src/core/backoff.js';
-import type { Observation } from '../src/core/decide.js';
 import type { Logger } from '../src/log.js';
+import type { Observation } from '../src/pure/decide.js';
 import { type NodeSource, watchNode } from '../src/watch.js';
 
 const node = (rv: string, labels: Record<string, string> = {}): V1Node => ({

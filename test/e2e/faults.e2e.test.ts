@@ -23,7 +23,7 @@ import {
   startFaultProxy,
   startSidecar,
 } from '@sidecar-destruct/cluster';
-import { BACKOFF, DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/sidecar/core';
+import { BACKOFF, DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode, createPod, podWithSidecar, setNodeLabels, sidecarNamespace, USB } from './fixtures.js';
 

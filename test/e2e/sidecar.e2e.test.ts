@@ -4,7 +4,7 @@ import {
   startControlPlane,
   startSidecar,
 } from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/sidecar/core';
+import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNode,

@@ -11,7 +11,7 @@ import {
   readManifests,
   runClusterDemo,
 } from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS } from '@sidecar-destruct/sidecar/core';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   eventsOf,

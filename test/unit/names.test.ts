@@ -1,11 +1,11 @@
 /**
- * The contract's names are spelled once, in sidecar/src/core/names.ts; the manifests in deploy/ are YAML and
+ * The contract's names are spelled once, in core/src/names.ts; the manifests in deploy/ are YAML and
  * cannot import them, so this test holds them to the same spelling: a policy that checks a container name, a
  * binding rule that names a role, a selector that names the opt-in label.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as names from '@sidecar-destruct/sidecar/core';
+import * as names from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 

@@ -11,7 +11,7 @@ import {
   NFD_OUTAGE_GRACE_PERIOD_ANNOTATION,
   SELECTOR_ANNOTATION,
   STATUS_ANNOTATION,
-} from '@sidecar-destruct/sidecar/core';
+} from '@sidecar-destruct/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { describe, expect, it } from 'vitest';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loopbackServingCertificate } from '@sidecar-destruct/certs';
 import { SIDECAR_BUNDLE } from '@sidecar-destruct/cluster';
-import { ENV } from '@sidecar-destruct/sidecar/core';
+import { ENV } from '@sidecar-destruct/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -5,7 +5,7 @@
  * serial to tell two identical sticks apart. The remove rule reads udev's database (ENV), since the USB
  * parent's attributes are gone by then.
  */
-import { err, labelKeyProblem, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import { err, labelKeyProblem, ok, type Result } from '@sidecar-destruct/core';
 
 /** Where the rules expect the helper that keeps node-feature-discovery's feature files (udev/nfd-feature). */
 export const NFD_HELPER = '/usr/local/lib/sidecar-destruct/nfd-feature';

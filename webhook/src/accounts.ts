@@ -17,7 +17,7 @@ import {
   RbacAuthorizationV1Api,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { err, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import { err, ok, type Result } from '@sidecar-destruct/core';
 import {
   type Account,
   accountGranted,
@@ -29,10 +29,10 @@ import {
   NODE_READER_CLUSTER_ROLE,
   namespaceEnabled,
   SIDECAR_CLUSTER_ROLE,
-} from './grants.js';
+} from './pure/grants.js';
 import type { AccountView } from './view.js';
 
-export { bindingNames, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE } from './grants.js';
+export { bindingNames, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE } from './pure/grants.js';
 
 /** What admission reports about the pod's account: nothing when it holds the sidecar's roles. */
 export interface NotGranted {

@@ -2,12 +2,12 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import fastJsonPatch from 'fast-json-patch';
 import type { EnsureAccount } from './accounts.js';
-import type { Config } from './config.js';
-import { decide, REASONS, type Reason } from './decide.js';
-import { notGrantedWarning } from './grants.js';
-import { inject, markNothingToEnforce } from './inject.js';
 import type { Outcome } from './metrics.js';
-import { type AdmissionRequest, type AdmissionReview, allowed, denied, patched } from './review.js';
+import type { Config } from './pure/config.js';
+import { notGrantedWarning } from './pure/grants.js';
+import { inject, markNothingToEnforce } from './pure/inject.js';
+import { type AdmissionRequest, type AdmissionReview, allowed, denied, patched } from './pure/review.js';
+import { decide, REASONS, type Reason } from './pure/should-inject.js';
 
 export interface AdmitDeps {
   readonly config: Config;

@@ -9,9 +9,9 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { type AdmitDeps, admit } from './admit.js';
-import { REASONS } from './decide.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { errored, parseReview } from './review.js';
+import { errored, parseReview } from './pure/review.js';
+import { REASONS } from './pure/should-inject.js';
 
 export interface AppOptions extends AdmitDeps {
   /** TLS key and certificate; main.ts passes them, `app.inject()` tests may leave them out. */

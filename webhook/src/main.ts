@@ -5,11 +5,11 @@
  */
 import type { Server as TlsServer } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { err } from '@sidecar-destruct/sidecar/core';
+import { err } from '@sidecar-destruct/core';
 import { accountEnsurer, type EnsureAccount, loadKubeConfig } from './accounts.js';
 import { buildApp } from './app.js';
-import { parseConfig, WEBHOOK_HELP, wantsHelp } from './config.js';
-import { type ClusterVersions, resolveMode } from './mode.js';
+import { parseConfig, WEBHOOK_HELP, wantsHelp } from './pure/config.js';
+import { type ClusterVersions, resolveMode } from './pure/mode.js';
 import { startReconciler } from './reconcile.js';
 import { closeWithin } from './shutdown.js';
 import { followCertificate, readPair } from './tls.js';

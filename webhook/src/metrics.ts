@@ -1,6 +1,6 @@
 /** Prometheus metrics of one app instance (a registry of its own: no global state, tests stay independent). */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { Reason } from './decide.js';
+import type { Reason } from './pure/should-inject.js';
 
 export type Outcome = 'injected' | 'allowed' | 'denied' | 'errored' | 'malformed';
 

@@ -14,7 +14,7 @@ import {
   type RbacV1Subject,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
-import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/sidecar/core';
+import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/core';
 import { bindAccount, describeApiError } from './accounts.js';
 import {
   type Account,
@@ -26,7 +26,7 @@ import {
   type ManagedBinding,
   type Plan,
   plan,
-} from './grants.js';
+} from './pure/grants.js';
 
 export interface ReconcileLog {
   info(fields: object, msg: string): void;

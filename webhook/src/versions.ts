@@ -1,6 +1,6 @@
 /** Reads the cluster's versions for `auto` mode: the API server's and every kubelet's, refreshed periodically. */
 import { CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
-import type { ClusterVersions } from './mode.js';
+import type { ClusterVersions } from './pure/mode.js';
 
 export async function readClusterVersions(kubeConfig: KubeConfig): Promise<ClusterVersions> {
   const [server, nodes] = await Promise.all([

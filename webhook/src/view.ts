@@ -13,8 +13,8 @@ import {
   type V1ServiceAccount,
   Watch,
 } from '@kubernetes/client-node';
-import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/sidecar/core';
-import { GRANT_LABEL, GRANT_VALUE } from './grants.js';
+import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/core';
+import { GRANT_LABEL, GRANT_VALUE } from './pure/grants.js';
 
 export interface AccountView {
   /** True while every watch is listed and running: then the answers below are current. */

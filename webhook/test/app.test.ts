@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ok } from '@sidecar-destruct/sidecar/core';
+import { ok } from '@sidecar-destruct/core';
 import fastJsonPatch from 'fast-json-patch';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { REASONS } from '../src/decide.js';
+import { REASONS } from '../src/pure/should-inject.js';
 import { reviewOf, testConfig } from './helpers.js';
 
 const POD = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/pure/config.js';
 
 const required = ['--tls-cert-file', 'c.pem', '--tls-key-file', 'k.pem'];
 

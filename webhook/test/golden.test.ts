@@ -9,12 +9,12 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
-import { ok, STATUS_ANNOTATION } from '@sidecar-destruct/sidecar/core';
+import { ok, STATUS_ANNOTATION } from '@sidecar-destruct/core';
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { admit } from '../src/admit.js';
-import { parseReview } from '../src/review.js';
+import { parseReview } from '../src/pure/review.js';
 import { reviewOf, testConfig } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));

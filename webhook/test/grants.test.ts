@@ -7,7 +7,7 @@ import {
   type ManagedBinding,
   notGrantedWarning,
   plan,
-} from '../src/grants.js';
+} from '../src/pure/grants.js';
 
 const OWN = 'sidecar-destruct-system';
 const state = (partial: Partial<ClusterState>): ClusterState => ({

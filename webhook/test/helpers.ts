@@ -1,4 +1,4 @@
-import { type Config, parseConfig } from '../src/config.js';
+import { type Config, parseConfig } from '../src/pure/config.js';
 
 /** The defaults, with dummy certificate paths: what a unit test of the pure parts needs. */
 export function testConfig(extra: string[] = []): Config {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoMode, parseVersion, resolveMode } from '../src/mode.js';
+import { autoMode, parseVersion, resolveMode } from '../src/pure/mode.js';
 
 describe('sidecar mode', () => {
   it.each([

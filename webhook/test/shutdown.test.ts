@@ -2,7 +2,7 @@ import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { loopbackServingCertificate } from '@sidecar-destruct/certs';
-import { ok } from '@sidecar-destruct/sidecar/core';
+import { ok } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { closeWithin } from '../src/shutdown.js';

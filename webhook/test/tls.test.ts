@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { type KeyPair, loopbackServingCertificate } from '@sidecar-destruct/certs';
-import { ok } from '@sidecar-destruct/sidecar/core';
+import { ok } from '@sidecar-destruct/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { followCertificate, readPair } from '../src/tls.js';

@@ -3,7 +3,7 @@
  * stderr that a log pipeline cannot parse, so building the app must emit none. In a file of its own: Node emits
  * each warning once per process, so a test file that had built an app before would hide it.
  */
-import { ok } from '@sidecar-destruct/sidecar/core';
+import { ok } from '@sidecar-destruct/core';
 import { expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { testConfig } from './helpers.js';

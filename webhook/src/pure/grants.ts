@@ -12,7 +12,7 @@ import {
   NAMESPACE_INJECTION_LABEL,
   NODE_READER_CLUSTER_ROLE,
   SIDECAR_CLUSTER_ROLE,
-} from '@sidecar-destruct/sidecar/core';
+} from '@sidecar-destruct/core';
 
 // The contract's names live in the sidecar's core; re-exported for the webhook's own modules.
 export { GRANT_LABEL, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE };

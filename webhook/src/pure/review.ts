@@ -3,7 +3,7 @@
  * the request once into a typed value or a clear error, and answer through a handful of constructors that always
  * echo the uid.
  */
-import { err, isObject, ok, type Result } from '@sidecar-destruct/sidecar/core';
+import { err, isObject, ok, type Result } from '@sidecar-destruct/core';
 import type { Operation } from 'fast-json-patch';
 
 export const REVIEW_API_VERSION = 'admission.k8s.io/v1';

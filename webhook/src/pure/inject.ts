@@ -12,7 +12,7 @@ import {
   STATUS_INJECTED,
   sidecarEnv,
   TOKEN_VOLUME,
-} from '@sidecar-destruct/sidecar/core';
+} from '@sidecar-destruct/core';
 import type { Resources } from './config.js';
 
 export { SIDECAR_CONTAINER, TOKEN_VOLUME };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../src/core/duration.js';
-import { DEFAULT_SETTINGS, settingsOf } from '../src/core/settings.js';
+import { formatDuration, parseDuration } from '../src/duration.js';
+import { DEFAULT_SETTINGS, settingsOf } from '../src/settings.js';
 
 describe('grace periods are Go durations', () => {
   it.each([

@@ -13,7 +13,7 @@ import {
   type Settings,
   STATUS_ANNOTATION,
   settingsOf,
-} from '@sidecar-destruct/sidecar/core';
+} from '@sidecar-destruct/core';
 import type { AdmissionRequest } from './review.js';
 
 export type Reason =

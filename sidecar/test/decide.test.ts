@@ -1,4 +1,5 @@
 import type { V1Node } from '@kubernetes/client-node';
+import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import {
   type Effect,
@@ -9,9 +10,7 @@ import {
   type Policy,
   SETTLE_MS,
   type State,
-} from '../src/core/decide.js';
-import type { Rule } from '../src/core/rule.js';
-import { DEFAULT_SETTINGS, type Settings } from '../src/core/settings.js';
+} from '../src/pure/decide.js';
 
 const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 const CPU = 'feature.node.kubernetes.io/cpu-cpuid.AVX2';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRequirement, parseSelector } from '../src/core/selector.js';
+import { formatRequirement, parseSelector } from '../src/selector.js';
 
 describe('parseSelector reads Kubernetes label-selector syntax', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ENV, parseSidecarEnv, sidecarEnv } from '../src/core/env.js';
-import type { Rule } from '../src/core/rule.js';
+import { ENV, parseSidecarEnv, sidecarEnv } from '../src/env.js';
+import type { Rule } from '../src/rule.js';
 
 const rule: Rule = {
   source: 'pod',

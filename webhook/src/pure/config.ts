@@ -4,7 +4,7 @@
  * same settings with the same defaults.
  */
 import { parseArgs } from 'node:util';
-import { err, ok, type Result, SIDECAR_ACCOUNT } from '@sidecar-destruct/sidecar/core';
+import { err, ok, type Result, SIDECAR_ACCOUNT } from '@sidecar-destruct/core';
 
 export type SidecarMode = 'auto' | 'native' | 'container';
 

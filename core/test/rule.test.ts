@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { match } from '../src/core/match.js';
-import { describeRule, isEmptyRule, ruleOf } from '../src/core/rule.js';
+import { match } from '../src/match.js';
+import { describeRule, isEmptyRule, ruleOf } from '../src/rule.js';
 
 const pod = (spec: V1Pod['spec'], annotations?: Record<string, string>): V1Pod => ({
   kind: 'Pod',

@@ -1,8 +1,8 @@
 import type { V1Node, V1NodeSelectorRequirement, V1NodeSelectorTerm } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { describeVerdict, placedFailures } from '../src/core/explain.js';
-import { match } from '../src/core/match.js';
-import type { Rule } from '../src/core/rule.js';
+import { describeVerdict, placedFailures } from '../src/explain.js';
+import { match } from '../src/match.js';
+import type { Rule } from '../src/rule.js';
 
 const node = (labels: Record<string, string>, name = 'node-a'): V1Node => ({
   kind: 'Node',

@@ -1,7 +1,7 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { nfdOutage } from '../src/core/nfd.js';
-import type { Rule } from '../src/core/rule.js';
+import { nfdOutage } from '../src/nfd.js';
+import type { Rule } from '../src/rule.js';
 
 const node = (labels: Record<string, string>): V1Node => ({ metadata: { name: 'pi', labels } });
 const on = (key: string): Rule => ({ source: 'pod', nodeSelector: { [key]: 'true' } });

@@ -6,7 +6,7 @@ import {
   RETRY_AFTER_MAX_MS,
   reconnect,
   watchTimeoutSeconds,
-} from '../src/core/backoff.js';
+} from '../src/backoff.js';
 
 describe('backoff', () => {
   it.each([1, 2, 3, 5, 10, 50])(

@@ -4,7 +4,6 @@
  */
 
 export { BACKOFF, backoffDelay, HEALTHY_WATCH_MS, reconnect, watchTimeoutSeconds } from './backoff.js';
-export { SETTLE_MS } from './decide.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { ENV, type Identity, parseSidecarEnv, type SidecarContract, sidecarEnv } from './env.js';
 export {

@@ -18,12 +18,18 @@
  *   longer NFD outage grace applies instead of the grace period: bounded, then act.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import { describeVerdict } from './explain.js';
-import { match } from './match.js';
-import { EVENT_REASON, EVENT_REASON_BLOCKED, EVENT_REASON_FORBIDDEN, GRANT_LABEL } from './names.js';
-import { nfdOutage } from './nfd.js';
-import type { Rule } from './rule.js';
-import type { Action, Settings } from './settings.js';
+import {
+  type Action,
+  describeVerdict,
+  EVENT_REASON,
+  EVENT_REASON_BLOCKED,
+  EVENT_REASON_FORBIDDEN,
+  GRANT_LABEL,
+  match,
+  nfdOutage,
+  type Rule,
+  type Settings,
+} from '@sidecar-destruct/core';
 
 /** Why the machine is waiting: an ordinary mismatch, or NFD not reporting for the node. */
 export type Hold = 'mismatch' | 'nfd-outage';
