@@ -1,8 +1,10 @@
 /**
- * How long to wait before the next request after failures, as client-go's reflector does it: exponential
- * backoff with full jitter, reset only by a connection that proved healthy, and the server's `Retry-After`
- * honoured. A thousand sidecars that lose the API server at the same instant come back spread over the whole
- * window instead of in step. `random` is injected so tests can pin it.
+ * How long to wait before the next request after failures: exponential backoff over client-go's reflector's
+ * windows (800 ms doubling to 30 s), reset only by a connection that proved healthy, and the server's
+ * `Retry-After` honoured. The jitter is full (a uniform draw in [0, window)), where client-go's backoff manager
+ * uses jitter 1.0 (a draw in [window, 2 × window)): a thousand sidecars that lose the API server at the same
+ * instant come back spread over the whole window instead of in step (docs/architecture.md, "Decisions, and why").
+ * `random` is injected so tests can pin it.
  */
 export interface BackoffOptions {
   /** The first window (client-go: 800 ms). */

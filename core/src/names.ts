@@ -1,7 +1,7 @@
 /**
  * The contract, in one place: the labels and annotations users write, and the names the webhook, the sidecar,
  * the admission policies and RBAC in deploy/ share (test/unit/names.test.ts checks deploy/ against them). They
- * are part of the product (README, DESIGN.md); keep them stable.
+ * are part of the product (README, docs/architecture.md); keep them stable.
  */
 const PREFIX = 'sidecar-destruct.io';
 

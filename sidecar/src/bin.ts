@@ -1,7 +1,7 @@
 /** The sidecar container's entry point, bundled into dist/sidecar.cjs. */
 import { main } from './main.js';
 
-// CommonJS, not ESM: Node's ESM loader alone costs the process a few MB of RSS (measured by bench/sidecar.ts).
+// CommonJS, not ESM: Node's ESM loader alone costs the process a few MB of RSS (bench/memory.ts measures the bundle).
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -239,9 +239,8 @@ function actOrReport(policy: Policy, reason: string, attempt: number, refusal?: 
     attempt === 1 ? [{ type: 'record', reason: EVENT_REASON, message: `${verb} the pod: ${reason}` }] : [];
   return {
     state: { phase: 'acting', reason, attempt, ...(refusal ? { refusal } : {}) },
-    // The Event first. Sent after the act, it was lost: once the pod is deleted, the kubelet stops this process,
-    // which ends what is in flight. The reaction barely pays for it: p50 29-30 ms in `npm run bench`, against
-    // 27-29 ms in a run with the act first.
+    // The Event first: once the pod is deleted, the kubelet stops this process, which ends what is in flight, so
+    // an Event sent after the act can be lost (docs/architecture.md, "Decisions, and why").
     effects: [...record, { type: 'act', action, attempt }],
     note: { event: 'act', reason },
   };

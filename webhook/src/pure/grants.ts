@@ -1,6 +1,6 @@
 /**
  * Who holds the sidecar's roles, as a pure function of cluster state that only someone with rights can set
- * (DESIGN.md, "Security model"): never of what a pod, or an AdmissionReview, merely names.
+ * (docs/architecture.md, "The security model"): never of what a pod, or an AdmissionReview, merely names.
  * - the dedicated account of a namespace labelled `sidecar-destruct.io/injection=enabled` (namespace admins);
  * - any ServiceAccount labelled `sidecar-destruct.io/sidecar-roles=granted` (who may update that account).
  * Both the admission path (for the pod's account, at once) and the reconciler (for every account, plus the

@@ -1,6 +1,6 @@
 /**
  * The mutation, as a pure function: a copy of the pod with the sidecar added. Nothing the pod had is changed,
- * except its ServiceAccount when it used the `default` one (DESIGN.md's security model), which is reported as a
+ * except its ServiceAccount when it used the `default` one (docs/architecture.md, "The security model"), which is reported as a
  * warning.
  */
 import type { V1Container, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
@@ -18,7 +18,7 @@ import type { Resources } from './config.js';
 export { SIDECAR_CONTAINER, TOKEN_VOLUME };
 
 const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** The uid/gid of the image's unprivileged user (node:24-alpine's `node` user would be 1000; see the Dockerfile). */
+/** The uid/gid of the image's unprivileged user (`nonroot` in the /etc/passwd that images/build.sh writes). */
 const SIDECAR_UID = 65532;
 
 export interface InjectOptions {
