@@ -12,9 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { loopbackServingCertificate } from '@sidecar-destruct/certs';
-import { freePort } from '@sidecar-destruct/cluster';
-import { postReview } from '../webhook/test/https.ts';
+import { freePort, loopbackServingCertificate, postReview } from '@sidecar-destruct/cluster';
 import { ROOT, sleep } from './lib.ts';
 import type { AdmissionRaw, AdmissionRun } from './tables.ts';
 

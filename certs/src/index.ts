@@ -6,7 +6,6 @@ export {
   parseCertsArgs,
   type Report,
 } from './bootstrap.js';
-export { type LoopbackCertificate, loopbackServingCertificate } from './loopback.js';
 export {
   type CertificateOptions,
   createCertificateAuthority,

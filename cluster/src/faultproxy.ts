@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { loopbackServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate } from './loopback.js';
 
 export type Fault =
   | 'reset'

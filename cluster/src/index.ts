@@ -25,8 +25,10 @@ export {
   SIDECAR_CONTAINER,
   startSidecar,
 } from './kubelet.js';
+export { type LoopbackCertificate, loopbackServingCertificate } from './loopback.js';
 export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
 export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
+export { type Posted, type PostOptions, postReview } from './post-review.js';
 export {
   buildRealNode,
   REAL_NODE_DIR,

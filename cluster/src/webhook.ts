@@ -9,9 +9,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KeyPair, loopbackServingCertificate } from '@sidecar-destruct/certs';
+import type { KeyPair } from '@sidecar-destruct/certs';
 import type { ControlPlane } from './controlplane.js';
 import { freePort } from './controlplane.js';
+import { loopbackServingCertificate } from './loopback.js';
 import { apply, localWebhookConfiguration, readManifests } from './manifests.js';
 import { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 

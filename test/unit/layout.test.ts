@@ -59,4 +59,17 @@ describe('layout', () => {
       ).toEqual([]);
     }
   });
+
+  it('keeps harness code out of the product: no test CA from certs/, no test file in bench/, no harness in the CLI', async () => {
+    const certs = await import('@sidecar-destruct/certs');
+    expect(Object.keys(certs)).not.toContain('loopbackServingCertificate');
+    for (const [file, specifiers] of runtimeImports('bench')) {
+      expect(
+        specifiers.filter((s) => /\/test\//.test(s)),
+        file,
+      ).toEqual([]);
+    }
+    const cli = JSON.parse(readFileSync(join(ROOT, 'cli/package.json'), 'utf8'));
+    expect(Object.keys(cli.dependencies)).not.toContain('@sidecar-destruct/cluster');
+  });
 });

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { loopbackServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate } from '@sidecar-destruct/cluster';
 import { Api, linesOf, parseWatchEvent, retryAfterMs } from '@sidecar-destruct/sidecar/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -1,13 +1,12 @@
 import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
-import { loopbackServingCertificate } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate, postReview } from '@sidecar-destruct/cluster';
 import { ok } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { closeWithin } from '../src/shutdown.js';
 import { reviewOf, testConfig } from './helpers.js';
-import { postReview } from './https.js';
 
 const { ca, serving } = loopbackServingCertificate();
 const body = JSON.stringify(

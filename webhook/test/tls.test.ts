@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { type KeyPair, loopbackServingCertificate } from '@sidecar-destruct/certs';
+import type { KeyPair } from '@sidecar-destruct/certs';
+import { loopbackServingCertificate, postReview } from '@sidecar-destruct/cluster';
 import { ok } from '@sidecar-destruct/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { followCertificate, readPair } from '../src/tls.js';
 import { reviewOf, testConfig } from './helpers.js';
-import { postReview } from './https.js';
 
 const { ca, serving, reissue } = loopbackServingCertificate();
 

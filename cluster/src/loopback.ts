@@ -1,9 +1,9 @@
 /**
  * A certificate for a server on this machine's loopback interface (localhost, 127.0.0.1), from a CA of its own,
  * both valid for a day: what the local harness's webhook and fault proxy, and the tests' scripted HTTPS servers,
- * present. Never what a cluster gets: that is `sidecar-destruct certs` (bootstrap.ts).
+ * present. Never what a cluster gets: that is `sidecar-destruct certs` (certs/src/bootstrap.ts).
  */
-import { createCertificateAuthority, createServingCertificate, type KeyPair } from './pki.js';
+import { createCertificateAuthority, createServingCertificate, type KeyPair } from '@sidecar-destruct/certs';
 
 export interface LoopbackCertificate {
   readonly ca: KeyPair;
