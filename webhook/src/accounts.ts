@@ -12,8 +12,10 @@
  */
 import {
   ApiException,
+  type ConfigurationOptions,
   CoreV1Api,
   KubeConfig,
+  Observable,
   RbacAuthorizationV1Api,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -41,11 +43,29 @@ export interface NotGranted {
   readonly dedicated: boolean;
 }
 
+/** `deadline` aborts the API calls still in flight when the review must be answered. */
 export type EnsureAccount = (
   namespace: string,
   account: string,
   createAccount: boolean,
+  deadline: AbortSignal,
 ) => Promise<Result<NotGranted | undefined>>;
+
+/** Per-call options of client-node that make a request end when `signal` aborts. */
+export function abortedBy(signal: AbortSignal): ConfigurationOptions {
+  return {
+    middleware: [
+      {
+        pre: (context) => {
+          context.setSignal(signal);
+          return new Observable(Promise.resolve(context));
+        },
+        post: (context) => new Observable(Promise.resolve(context)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
+}
 
 const REMEMBER_MS = 60_000;
 export const REMEMBER_MAX = 1_024;
@@ -103,31 +123,41 @@ export function describeApiError(e: unknown): string {
 }
 
 /** Creates the two bindings of an account; AlreadyExists is success (the names are the account's). */
-export async function bindAccount(rbac: RbacAuthorizationV1Api, account: Account): Promise<void> {
+export async function bindAccount(
+  rbac: RbacAuthorizationV1Api,
+  account: Account,
+  options?: ConfigurationOptions,
+): Promise<void> {
   const subject = { kind: 'ServiceAccount', name: account.name, namespace: account.namespace };
   const names = bindingNames(account);
   await created(() =>
-    rbac.createNamespacedRoleBinding({
-      namespace: account.namespace,
-      body: {
-        metadata: { name: names.roleBinding, namespace: account.namespace, labels: { ...MANAGED_LABELS } },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: SIDECAR_CLUSTER_ROLE },
-        subjects: [subject],
+    rbac.createNamespacedRoleBinding(
+      {
+        namespace: account.namespace,
+        body: {
+          metadata: { name: names.roleBinding, namespace: account.namespace, labels: { ...MANAGED_LABELS } },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: SIDECAR_CLUSTER_ROLE },
+          subjects: [subject],
+        },
       },
-    }),
+      options,
+    ),
   );
   await created(() =>
-    rbac.createClusterRoleBinding({
-      body: {
-        metadata: { name: names.clusterRoleBinding, labels: { ...MANAGED_LABELS } },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: NODE_READER_CLUSTER_ROLE,
+    rbac.createClusterRoleBinding(
+      {
+        body: {
+          metadata: { name: names.clusterRoleBinding, labels: { ...MANAGED_LABELS } },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: NODE_READER_CLUSTER_ROLE,
+          },
+          subjects: [subject],
         },
-        subjects: [subject],
       },
-    }),
+      options,
+    ),
   );
 }
 
@@ -156,43 +186,58 @@ export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions):
   const remembered = new Memory<{ seen: string; report: NotGranted | undefined }>(REMEMBER_MAX, now);
 
   /** Creates the dedicated account (it holds no role by itself); its uid, also when it already existed. */
-  const createDedicated = async (namespace: string, name: string): Promise<string | undefined> => {
+  const createDedicated = async (
+    namespace: string,
+    name: string,
+    call: ConfigurationOptions,
+  ): Promise<string | undefined> => {
     const made = await created(() =>
-      core.createNamespacedServiceAccount({
-        namespace,
-        body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } },
-      }),
+      core.createNamespacedServiceAccount(
+        { namespace, body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } } },
+        call,
+      ),
     );
-    return (made ?? (await core.readNamespacedServiceAccount({ name, namespace }))).metadata?.uid;
+    return (made ?? (await core.readNamespacedServiceAccount({ name, namespace }, call))).metadata?.uid;
   };
 
   /** From the watches: no request, except creating a missing dedicated account. */
-  const fromView = async (view: AccountView, account: Account, dedicated: boolean): Promise<Facts> => {
+  const fromView = async (
+    view: AccountView,
+    account: Account,
+    dedicated: boolean,
+    call: ConfigurationOptions,
+  ): Promise<Facts> => {
     const grantedUid = view.grantedAccount(account.namespace, account.name);
     const uid = dedicated
-      ? (view.dedicatedAccount(account.namespace) ?? (await createDedicated(account.namespace, account.name)))
+      ? (view.dedicatedAccount(account.namespace) ??
+        (await createDedicated(account.namespace, account.name, call)))
       : grantedUid;
     return { uid, granted: grantedUid !== undefined, enabled: view.namespaceEnabled(account.namespace) };
   };
 
   /** From the API server, while the watches are not ready: one GET of the account (and a create if needed). */
-  const fromApi = async (account: Account, dedicated: boolean): Promise<Facts> => {
+  const fromApi = async (
+    account: Account,
+    dedicated: boolean,
+    call: ConfigurationOptions,
+  ): Promise<Facts> => {
     let sa: V1ServiceAccount | undefined;
     try {
-      sa = await core.readNamespacedServiceAccount(account);
+      sa = await core.readNamespacedServiceAccount(account, call);
     } catch (e) {
       if (!notFound(e)) throw e;
     }
     const uid = sa
       ? sa.metadata?.uid
       : dedicated
-        ? await createDedicated(account.namespace, account.name)
+        ? await createDedicated(account.namespace, account.name, call)
         : undefined;
     return { uid, granted: accountGranted(sa?.metadata?.labels), enabled: undefined };
   };
 
-  return async (namespace, name, dedicated) => {
+  return async (namespace, name, dedicated, deadline) => {
     const account = { namespace, name };
+    const call = abortedBy(deadline);
     if (isExcludedNamespace(namespace, options.ownNamespace)) {
       return err(`namespace ${namespace} never gets the sidecar's account or roles`);
     }
@@ -200,7 +245,7 @@ export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions):
       // The watches answer "holds the roles" without a request. A "no" is confirmed with the API server: a
       // namespace labelled, or an account granted, a moment ago may not have reached the watch yet.
       const view = options.view?.();
-      let facts = view?.ready() ? await fromView(view, account, dedicated) : undefined;
+      let facts = view?.ready() ? await fromView(view, account, dedicated, call) : undefined;
       const viewSaysHolds =
         facts?.uid !== undefined &&
         holdsSidecarRoles({
@@ -208,7 +253,7 @@ export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions):
           namespaceEnabled: facts.enabled ?? false,
           accountGranted: facts.granted,
         });
-      if (!facts || !viewSaysHolds) facts = await fromApi(account, dedicated);
+      if (!facts || !viewSaysHolds) facts = await fromApi(account, dedicated, call);
       // A pod naming an account that does not exist is refused by the ServiceAccount admission plugin; an own
       // account that is not granted has nothing to bind.
       if (facts.uid === undefined) return ok({ kind: 'not-granted', account, dedicated });
@@ -219,20 +264,22 @@ export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions):
 
       const enabled =
         facts.enabled ??
-        (dedicated && namespaceEnabled((await core.readNamespace({ name: namespace })).metadata?.labels));
+        (dedicated &&
+          namespaceEnabled((await core.readNamespace({ name: namespace }, call)).metadata?.labels));
       const holds = holdsSidecarRoles({
         dedicated,
         namespaceEnabled: enabled,
         accountGranted: facts.granted,
       });
       const report: NotGranted | undefined = holds ? undefined : { kind: 'not-granted', account, dedicated };
-      if (holds) await bindAccount(rbac, account);
+      if (holds) await bindAccount(rbac, account, call);
       remembered.set(accountKey(account), { seen, report }, REMEMBER_MS);
       return ok(report);
     } catch (e) {
-      return err(
-        `cannot check or bind the sidecar's ServiceAccount ${namespace}/${name} (${describeApiError(e)})`,
-      );
+      const why = deadline.aborted
+        ? 'no answer from the API server before the admission deadline'
+        : describeApiError(e);
+      return err(`cannot check or bind the sidecar's ServiceAccount ${namespace}/${name} (${why})`);
     }
   };
 }

@@ -1,7 +1,8 @@
 /** One admission request, start to answer: decide → inject → patch, plus the account on the way out. */
 import type { V1Pod } from '@kubernetes/client-node';
+import { err, type Result } from '@sidecar-destruct/core';
 import fastJsonPatch from 'fast-json-patch';
-import type { EnsureAccount } from './accounts.js';
+import type { EnsureAccount, NotGranted } from './accounts.js';
 import type { Outcome } from './metrics.js';
 import type { Config } from './pure/config.js';
 import { notGrantedWarning } from './pure/grants.js';
@@ -24,12 +25,32 @@ export interface Admission {
   readonly error?: string;
 }
 
+/**
+ * How long a review may take before it is answered without waiting any longer for the API server: the API server
+ * gives the webhook `timeoutSeconds: 5` (deploy/base/mutatingwebhook.yaml) and, past it, admits the pod unseen
+ * (failurePolicy Ignore), which the policy require-injection then refuses. A second is left for the answer's way back.
+ */
+export const ADMISSION_DEADLINE_MS = 4_000;
+
+/** Resolves with `error` when `signal` aborts, so that a call that ignores the signal cannot hold the answer. */
+function whenAborted<T>(signal: AbortSignal, error: string): Promise<Result<T>> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(err(error));
+    else signal.addEventListener('abort', () => resolve(err(error)), { once: true });
+  });
+}
+
 /** The JSON patch from `original` to `mutated`: computed, never written by hand. */
 export function createPatch(original: V1Pod, mutated: V1Pod): fastJsonPatch.Operation[] {
   return fastJsonPatch.compare(original, mutated);
 }
 
-export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise<Admission> {
+/** `deadline` aborts when the review must be answered; what has not finished by then is reported, not awaited. */
+export async function admit(
+  request: AdmissionRequest,
+  deps: AdmitDeps,
+  deadline: AbortSignal = AbortSignal.timeout(ADMISSION_DEADLINE_MS),
+): Promise<Admission> {
   const decision = decide(request, deps.config.namespace);
   switch (decision.action) {
     case 'allow':
@@ -61,11 +82,18 @@ export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise
       let error: string | undefined;
       // sideEffects: NoneOnDryRun — a dry run shows the mutation but creates nothing.
       if (!request.dryRun) {
-        const ensured = await deps.ensureAccount(
-          request.namespace ?? '',
-          injected.serviceAccountName,
-          injected.serviceAccountName === config.serviceAccountName,
-        );
+        const ensured = await Promise.race([
+          deps.ensureAccount(
+            request.namespace ?? '',
+            injected.serviceAccountName,
+            injected.serviceAccountName === config.serviceAccountName,
+            deadline,
+          ),
+          whenAborted<NotGranted | undefined>(
+            deadline,
+            `the admission deadline passed before the ServiceAccount ${injected.serviceAccountName} was checked`,
+          ),
+        ]);
         if (!ensured.ok) {
           error = ensured.error;
           warnings.push(`sidecar-destruct: ${ensured.error}; the sidecar may lack the permissions to act`);

@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { type AdmitDeps, admit } from './admit.js';
+import { ADMISSION_DEADLINE_MS, type AdmitDeps, admit } from './admit.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { errored, parseReview } from './pure/review.js';
 import { REASONS } from './pure/should-inject.js';
@@ -19,6 +19,8 @@ export interface AppOptions extends AdmitDeps {
   readonly logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   /** Becomes false while draining, so that the Service stops sending new reviews. */
   readonly ready?: () => boolean;
+  /** How long a review may wait on the API server (default ADMISSION_DEADLINE_MS; tests shorten it). */
+  readonly admissionDeadlineMs?: number;
 }
 
 export interface App {
@@ -83,7 +85,8 @@ export function buildApp(options: AppOptions): App {
     };
     const log = request.log;
     try {
-      const admission = await admit(req, options);
+      const deadline = AbortSignal.timeout(options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS);
+      const admission = await admit(req, options, deadline);
       metrics.admissions.inc({ outcome: admission.outcome, reason: admission.reason });
       metrics.latency.observe({ outcome: admission.outcome }, (performance.now() - started) / 1_000);
       if (admission.error) metrics.injectionErrors.inc({ stage: 'account' });
