@@ -7,14 +7,7 @@ import { formatDuration } from './duration.js';
 import { parseRule } from './objects.js';
 import { err, ok, type Result } from './result.js';
 import type { Rule } from './rule.js';
-import {
-  DEFAULT_SETTINGS,
-  parseAction,
-  parseDryRun,
-  parseGracePeriod,
-  parseNfdOutageGracePeriod,
-  type Settings,
-} from './settings.js';
+import { readSettings, type Settings } from './settings.js';
 
 export const ENV = Object.freeze({
   nodeName: 'SIDECAR_DESTRUCT_NODE_NAME',
@@ -62,6 +55,14 @@ export function sidecarEnv(rule: Rule, settings: Settings): V1EnvVar[] {
   ];
 }
 
+/** The variable that carries each setting. */
+const SETTING_ENV: { readonly [K in keyof Settings]: string } = Object.freeze({
+  gracePeriodMs: ENV.gracePeriod,
+  nfdOutageGracePeriodMs: ENV.nfdOutageGracePeriod,
+  action: ENV.action,
+  dryRun: ENV.dryRun,
+});
+
 /** Reads the contract from an environment; every missing or malformed variable is reported, by name. */
 export function parseSidecarEnv(
   env: Readonly<Record<string, string | undefined>>,
@@ -93,25 +94,12 @@ export function parseSidecarEnv(
       else errors.push(`${ENV.rule}: ${parsed.error}`);
     }
   }
-  const optional = <T>(name: string, fallback: T, parse: (v: string) => Result<T>): T => {
-    const value = env[name];
-    if (value === undefined || value === '') return fallback;
-    const parsed = parse(value);
-    if (parsed.ok) return parsed.value;
-    errors.push(`${name}: ${parsed.error}`);
-    return fallback;
-  };
-  const d = DEFAULT_SETTINGS;
-  const settings: Settings = {
-    gracePeriodMs: optional(ENV.gracePeriod, d.gracePeriodMs, parseGracePeriod),
-    nfdOutageGracePeriodMs: optional(
-      ENV.nfdOutageGracePeriod,
-      d.nfdOutageGracePeriodMs,
-      parseNfdOutageGracePeriod,
-    ),
-    action: optional(ENV.action, d.action, parseAction),
-    dryRun: optional(ENV.dryRun, d.dryRun, parseDryRun),
-  };
-  if (errors.length > 0 || rule === undefined) return err(errors);
-  return ok({ identity, rule, settings });
+  // An empty variable is an absent one: the setting takes its default.
+  const settings = readSettings(
+    (field) => env[SETTING_ENV[field]] || undefined,
+    (field, error) => `${SETTING_ENV[field]}: ${error}`,
+  );
+  if (!settings.ok) errors.push(...settings.error);
+  if (errors.length > 0 || rule === undefined || !settings.ok) return err(errors);
+  return ok({ identity, rule, settings: settings.value });
 }

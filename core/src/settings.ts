@@ -72,23 +72,54 @@ export function parseDryRun(value: string): Result<boolean> {
   return err(invalid(DRY_RUN_ANNOTATION, value, SETTING_FORMS.dryRun));
 }
 
+/** Each setting's annotation and parser: the one table the annotations and the sidecar's env are read by. */
+export const SETTING_FIELDS: {
+  readonly [K in keyof Settings]: {
+    readonly annotation: string;
+    readonly parse: (value: string) => Result<Settings[K]>;
+  };
+} = Object.freeze({
+  gracePeriodMs: { annotation: GRACE_PERIOD_ANNOTATION, parse: parseGracePeriod },
+  nfdOutageGracePeriodMs: {
+    annotation: NFD_OUTAGE_GRACE_PERIOD_ANNOTATION,
+    parse: parseNfdOutageGracePeriod,
+  },
+  action: { annotation: ACTION_ANNOTATION, parse: parseAction },
+  dryRun: { annotation: DRY_RUN_ANNOTATION, parse: parseDryRun },
+});
+
+/**
+ * Every setting, from `raw` (undefined: absent, so the default); every error is reported, each worded by `word`.
+ * The annotations (settingsOf) and the sidecar's environment (env.ts) are both read through here.
+ */
+export function readSettings(
+  raw: (field: keyof Settings) => string | undefined,
+  word: (field: keyof Settings, error: string) => string = (_field, error) => error,
+): Result<Settings, string[]> {
+  const errors: string[] = [];
+  const one = <K extends keyof Settings>(field: K): Settings[K] => {
+    const value = raw(field);
+    if (value === undefined) return DEFAULT_SETTINGS[field];
+    const parsed = SETTING_FIELDS[field].parse(value);
+    if (parsed.ok) return parsed.value;
+    errors.push(word(field, parsed.error));
+    return DEFAULT_SETTINGS[field];
+  };
+  const settings: Settings = {
+    gracePeriodMs: one('gracePeriodMs'),
+    nfdOutageGracePeriodMs: one('nfdOutageGracePeriodMs'),
+    action: one('action'),
+    dryRun: one('dryRun'),
+  };
+  return errors.length > 0 ? err(errors) : ok(settings);
+}
+
 /** Every setting annotation of a pod; an absent one takes its default. All errors are reported together. */
 export function settingsOf(annotations: Annotations | undefined): Result<Settings, string[]> {
   const a = annotations ?? {};
-  const read = <T>(name: string, parse: (v: string) => Result<T>, fallback: T): Result<T> =>
-    Object.hasOwn(a, name) ? parse(a[name] ?? '') : ok(fallback);
-  const d = DEFAULT_SETTINGS;
-  const grace = read(GRACE_PERIOD_ANNOTATION, parseGracePeriod, d.gracePeriodMs);
-  const nfd = read(NFD_OUTAGE_GRACE_PERIOD_ANNOTATION, parseNfdOutageGracePeriod, d.nfdOutageGracePeriodMs);
-  const action = read(ACTION_ANNOTATION, parseAction, d.action);
-  const dryRun = read(DRY_RUN_ANNOTATION, parseDryRun, d.dryRun);
-  const errors = [grace, nfd, action, dryRun].flatMap((r) => (r.ok ? [] : [r.error]));
-  if (!grace.ok || !nfd.ok || !action.ok || !dryRun.ok) return err(errors);
-  return ok({
-    gracePeriodMs: grace.value,
-    nfdOutageGracePeriodMs: nfd.value,
-    action: action.value,
-    dryRun: dryRun.value,
+  return readSettings((field) => {
+    const name = SETTING_FIELDS[field].annotation;
+    return Object.hasOwn(a, name) ? (a[name] ?? '') : undefined;
   });
 }
 

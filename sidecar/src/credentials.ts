@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { err, isObject, ok, type Result } from '@sidecar-destruct/core';
+import { err, isObject, ok, type Result, SERVICE_ACCOUNT_DIR } from '@sidecar-destruct/core';
 
 export interface Connection {
   readonly server: URL;
@@ -17,7 +17,7 @@ export interface Connection {
   readonly token: () => Promise<string | undefined>;
 }
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export { SERVICE_ACCOUNT_DIR };
 
 const tokenFromFile = (path: string) => async (): Promise<string | undefined> =>
   (await readFile(path, 'utf8')).trim();

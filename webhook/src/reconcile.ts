@@ -14,18 +14,14 @@ import {
   type RbacV1Subject,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
-import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/core';
 import { bindAccount, describeApiError } from './accounts.js';
 import {
   type Account,
   type ClusterState,
-  GRANT_LABEL,
-  GRANT_VALUE,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
   type ManagedBinding,
   type Plan,
   plan,
+  SELECTORS,
 } from './pure/grants.js';
 
 export interface ReconcileLog {
@@ -65,7 +61,7 @@ export function startReconciler(
 ): Reconciler {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+  const managed = SELECTORS.managedBindings;
 
   const read = async (): Promise<ClusterState> => {
     // Bindings first: one created after this list by an admission is not in it, so it cannot be removed by a
@@ -75,9 +71,11 @@ export function startReconciler(
       rbac.listClusterRoleBinding({ labelSelector: managed }),
     ]);
     const [namespaces, granted, dedicated] = await Promise.all([
-      core.listNamespace({ labelSelector: `${NAMESPACE_INJECTION_LABEL}=${NAMESPACE_INJECTION_ENABLED}` }),
-      core.listServiceAccountForAllNamespaces({ labelSelector: `${GRANT_LABEL}=${GRANT_VALUE}` }),
-      core.listServiceAccountForAllNamespaces({ fieldSelector: `metadata.name=${options.dedicatedAccount}` }),
+      core.listNamespace({ labelSelector: SELECTORS.enabledNamespaces }),
+      core.listServiceAccountForAllNamespaces({ labelSelector: SELECTORS.grantedAccounts }),
+      core.listServiceAccountForAllNamespaces({
+        fieldSelector: SELECTORS.dedicatedAccounts(options.dedicatedAccount),
+      }),
     ]);
     const bindings: ManagedBinding[] = [
       ...roleBindings.items.map((b) => ({

@@ -13,8 +13,8 @@ import {
   type V1ServiceAccount,
   Watch,
 } from '@kubernetes/client-node';
-import { NAMESPACE_INJECTION_ENABLED, NAMESPACE_INJECTION_LABEL } from '@sidecar-destruct/core';
-import { GRANT_LABEL, GRANT_VALUE } from './pure/grants.js';
+import { BACKOFF, backoffDelay, HEALTHY_WATCH_MS } from '@sidecar-destruct/core';
+import { SELECTORS } from './pure/grants.js';
 
 export interface AccountView {
   /** True while every watch is listed and running: then the answers below are current. */
@@ -31,9 +31,6 @@ export interface ViewLog {
   warn(fields: object, msg: string): void;
 }
 
-const BASE_DELAY_MS = 1_000;
-const MAX_DELAY_MS = 30_000;
-
 export function watchAccounts(
   kubeConfig: KubeConfig,
   dedicatedName: string,
@@ -42,9 +39,9 @@ export function watchAccounts(
 ): AccountView {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const watch = new Watch(kubeConfig);
-  const enabledSelector = `${NAMESPACE_INJECTION_LABEL}=${NAMESPACE_INJECTION_ENABLED}`;
-  const grantedSelector = `${GRANT_LABEL}=${GRANT_VALUE}`;
-  const dedicatedSelector = `metadata.name=${dedicatedName}`;
+  const enabledSelector = SELECTORS.enabledNamespaces;
+  const grantedSelector = SELECTORS.grantedAccounts;
+  const dedicatedSelector = SELECTORS.dedicatedAccounts(dedicatedName);
 
   const dedicated = new ListWatch<V1ServiceAccount>(
     '/api/v1/serviceaccounts',
@@ -73,7 +70,10 @@ export function watchAccounts(
   const healthy = new Map<string, boolean>();
   const timers = new Set<NodeJS.Timeout>();
   const run = <T extends KubernetesObject>(name: string, informer: ListWatch<T>): void => {
-    let delay = BASE_DELAY_MS;
+    // The reconnect policy of the sidecar's watch (core/src/backoff.ts): the failure count is reset only by a
+    // watch that stayed healthy for a while, never because a list succeeded.
+    let failures = 0;
+    let healthySince: number | undefined;
     healthy.set(name, false);
     // A watch refused at once (403, say) reports its error before start() resolves: only an attempt that saw
     // no error makes the view healthy.
@@ -84,7 +84,7 @@ export function watchAccounts(
         () => {
           if (failed) return;
           healthy.set(name, true);
-          delay = BASE_DELAY_MS;
+          healthySince = performance.now();
         },
         () => undefined, // reported through the ERROR callback below
       );
@@ -92,6 +92,9 @@ export function watchAccounts(
     informer.on('error', (e: unknown) => {
       failed = true;
       healthy.set(name, false);
+      if (healthySince !== undefined && performance.now() - healthySince >= HEALTHY_WATCH_MS) failures = 0;
+      healthySince = undefined;
+      failures += 1;
       if (stopped) return;
       log.warn({ watch: name, error: (e as Error)?.message ?? String(e) }, 'watch failed; retrying');
       const timer = setTimeout(
@@ -99,11 +102,10 @@ export function watchAccounts(
           timers.delete(timer);
           if (!stopped) start();
         },
-        delay / 2 + Math.random() * (delay / 2),
+        backoffDelay(failures, Math.random, undefined, BACKOFF),
       );
       timer.unref();
       timers.add(timer);
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
     });
     informer.on('add', () => onChange());
     informer.on('update', () => onChange());

@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { seededRandom } from '@sidecar-destruct/cluster';
 import { ok } from '@sidecar-destruct/core';
 import fastJsonPatch from 'fast-json-patch';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -91,9 +92,12 @@ describe('POST /mutate', () => {
     expect(res.json().error).toContain('65536 bytes');
   });
 
-  it('survives 1,000 randomly damaged reviews: every answer is a clean review or a 4xx, never an internal error', async () => {
+  // A thousand cases is the point, not their speed: no wall-clock bound on a loaded machine.
+  it('survives 1,000 randomly damaged reviews: every answer is a clean review or a 4xx, never an internal error', {
+    timeout: 300_000,
+  }, async () => {
     const base = JSON.stringify(reviewOf(POD));
-    const random = seeded(42);
+    const random = seededRandom(42);
     const damage = (text: string): string => {
       const chars = [...text];
       const edits = 1 + Math.floor(random() * 8);
@@ -147,8 +151,11 @@ describe('POST /mutate', () => {
     expect(statuses.get(400)).toBeGreaterThan(0);
   });
 
-  it('admits 1,000 random valid pods, each with a clean review and a patch that applies', async () => {
-    const random = seeded(7);
+  // A thousand cases is the point, not their speed: no wall-clock bound on a loaded machine.
+  it('admits 1,000 random valid pods, each with a clean review and a patch that applies', {
+    timeout: 300_000,
+  }, async () => {
+    const random = seededRandom(7);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const key = () =>
       pick(['usb', 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present', 'kubernetes.io/arch', 'zone']);
@@ -214,7 +221,10 @@ describe('POST /mutate', () => {
     }
   });
 
-  it('holds no memory per review: 1,000 large reviews leave the heap where it was', async () => {
+  // A thousand cases is the point, not their speed: no wall-clock bound on a loaded machine.
+  it('holds no memory per review: 1,000 large reviews leave the heap where it was', {
+    timeout: 300_000,
+  }, async () => {
     const collect = gc();
     // About 40 kB each: keeping every review (or its pod, or its patch) would retain over 40 MB.
     const large = (i: number) =>
@@ -233,15 +243,6 @@ describe('POST /mutate', () => {
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(15 * 1_048_576);
   });
 });
-
-/** A reproducible pseudo-random sequence in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
 
 /** A function that runs a full garbage collection, without starting the test runner with --expose-gc. */
 function gc(): () => void {

@@ -24,7 +24,7 @@ import {
   EVENT_REASON,
   EVENT_REASON_BLOCKED,
   EVENT_REASON_FORBIDDEN,
-  GRANT_LABEL,
+  grantCommand,
   match,
   nfdOutage,
   type Rule,
@@ -386,7 +386,7 @@ export function grantAdvice(serviceAccount: { namespace: string; name: string } 
     return "if the pod's ServiceAccount lacks the sidecar roles, grant them as the README's security model says";
   }
   const { namespace, name } = serviceAccount;
-  return `if ServiceAccount ${namespace}/${name} lacks the sidecar roles, someone allowed to bind them grants them with: kubectl label serviceaccount ${name} -n ${namespace} ${GRANT_LABEL}=granted`;
+  return `if ServiceAccount ${namespace}/${name} lacks the sidecar roles, someone allowed to bind them grants them with: ${grantCommand(serviceAccount)}`;
 }
 
 function onActed(

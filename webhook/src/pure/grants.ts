@@ -8,20 +8,32 @@
  */
 import {
   GRANT_LABEL,
+  GRANT_VALUE,
+  grantCommand,
   NAMESPACE_INJECTION_ENABLED,
   NAMESPACE_INJECTION_LABEL,
   NODE_READER_CLUSTER_ROLE,
   SIDECAR_CLUSTER_ROLE,
 } from '@sidecar-destruct/core';
 
-// The contract's names live in the sidecar's core; re-exported for the webhook's own modules.
-export { GRANT_LABEL, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE };
-export const GRANT_VALUE = 'granted';
+export { grantCommand, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE };
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'sidecar-destruct-webhook';
 export const MANAGED_LABELS: Readonly<Record<string, string>> = Object.freeze({
   'app.kubernetes.io/name': 'sidecar-destruct',
   [MANAGED_BY_LABEL]: MANAGED_BY,
+});
+
+/** The selectors the webhook lists and watches by: one spelling each, for view.ts and reconcile.ts. */
+export const SELECTORS = Object.freeze({
+  /** Namespaces labelled for injection. */
+  enabledNamespaces: `${NAMESPACE_INJECTION_LABEL}=${NAMESPACE_INJECTION_ENABLED}`,
+  /** ServiceAccounts labelled granted. */
+  grantedAccounts: `${GRANT_LABEL}=${GRANT_VALUE}`,
+  /** The bindings the webhook made. */
+  managedBindings: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+  /** The dedicated accounts of every namespace (a field selector). */
+  dedicatedAccounts: (name: string): string => `metadata.name=${name}`,
 });
 
 export interface Account {
@@ -59,10 +71,6 @@ export interface GrantFacts {
 /** The one rule: the dedicated account of an enabled namespace, or an account its admin labelled granted. */
 export const holdsSidecarRoles = (facts: GrantFacts): boolean =>
   facts.accountGranted || (facts.dedicated && facts.namespaceEnabled);
-
-/** The command a user with rights on the account runs to grant it the roles (said in warnings and the README). */
-export const grantCommand = (account: Account): string =>
-  `kubectl label serviceaccount ${account.name} -n ${account.namespace} ${GRANT_LABEL}=${GRANT_VALUE}`;
 
 /** The admission warning for a pod whose account does not hold the roles: what it means, and the exact fix. */
 export function notGrantedWarning(account: Account, dedicated: boolean): string {

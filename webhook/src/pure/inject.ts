@@ -6,10 +6,12 @@
 import type { V1Container, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import {
   type Rule,
+  SERVICE_ACCOUNT_DIR,
   type Settings,
   SIDECAR_CONTAINER,
   STATUS_ANNOTATION,
   STATUS_INJECTED,
+  STATUS_NOTHING_TO_ENFORCE,
   sidecarEnv,
   TOKEN_VOLUME,
 } from '@sidecar-destruct/core';
@@ -17,7 +19,6 @@ import type { Resources } from './config.js';
 
 export { SIDECAR_CONTAINER, TOKEN_VOLUME };
 
-const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The uid/gid of the image's unprivileged user (`nonroot` in the /etc/passwd that images/build.sh writes). */
 const SIDECAR_UID = 65532;
 
@@ -120,7 +121,7 @@ export function inject(original: V1Pod, rule: Rule, settings: Settings, options:
   // A container or volume of the pod under the sidecar's names is replaced, never kept beside it: injecting an
   // injected pod again adds nothing, and a look-alike container brought by the pod does not pass for the sidecar.
   spec.volumes = [...without(spec.volumes, TOKEN_VOLUME), structuredClone(tokenVolume)];
-  const mounts: V1VolumeMount[] = [{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }];
+  const mounts: V1VolumeMount[] = [{ name: TOKEN_VOLUME, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true }];
 
   const container = sidecar(rule, settings, options, mounts);
   const initContainers = spec.initContainers && without(spec.initContainers, SIDECAR_CONTAINER);
@@ -144,7 +145,7 @@ export function markNothingToEnforce(original: V1Pod): V1Pod {
     ...original,
     metadata: {
       ...original.metadata,
-      annotations: { ...original.metadata?.annotations, [STATUS_ANNOTATION]: 'nothing-to-enforce' },
+      annotations: { ...original.metadata?.annotations, [STATUS_ANNOTATION]: STATUS_NOTHING_TO_ENFORCE },
     },
   };
 }

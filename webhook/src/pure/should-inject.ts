@@ -14,6 +14,7 @@ import {
   STATUS_ANNOTATION,
   settingsOf,
 } from '@sidecar-destruct/core';
+import { isExcludedNamespace } from './grants.js';
 import type { AdmissionRequest } from './review.js';
 
 export type Reason =
@@ -61,9 +62,6 @@ export type Decision =
       readonly settings: Settings;
     };
 
-/** Besides these, every kube-* namespace: the webhook may create no account there (its write fence says so). */
-export const EXCLUDED_NAMESPACES: readonly string[] = ['kube-system'];
-
 export function decide(request: AdmissionRequest, ownNamespace: string): Decision {
   if (request.resource.resource !== 'pods' || request.resource.group !== '' || request.kind.kind !== 'Pod') {
     return { action: 'allow', reason: 'not-a-pod' };
@@ -71,13 +69,7 @@ export function decide(request: AdmissionRequest, ownNamespace: string): Decisio
   if (request.subResource) return { action: 'allow', reason: 'subresource' };
   if (request.operation !== 'CREATE') return { action: 'allow', reason: 'not-create' };
   const namespace = request.namespace ?? '';
-  if (
-    EXCLUDED_NAMESPACES.includes(namespace) ||
-    namespace.startsWith('kube-') ||
-    namespace === ownNamespace
-  ) {
-    return { action: 'allow', reason: 'excluded-namespace' };
-  }
+  if (isExcludedNamespace(namespace, ownNamespace)) return { action: 'allow', reason: 'excluded-namespace' };
   const parsed = parsePod(request.object);
   if (!parsed.ok)
     return {
