@@ -243,7 +243,8 @@ export function parseCertsArgs(args: readonly string[]): CertsOptions | { help: 
   return options;
 }
 
-export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
+/** The file `--kubeconfig` names; without one, kubectl's default (KUBECONFIG, ~/.kube/config, then in-cluster). */
+export function kubeConfigOrDefault(kubeconfig: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();

@@ -2,7 +2,7 @@ export {
   CERTS_HELP,
   type CertsOptions,
   ensureCertificates,
-  loadKubeConfig,
+  kubeConfigOrDefault,
   parseCertsArgs,
   type Report,
 } from './bootstrap.js';

@@ -1,5 +1,5 @@
 /** `sidecar-destruct certs`: see certs/src/bootstrap.ts. Exit 0 done (or nothing to do), 1 failed, 2 bad flags. */
-import { CERTS_HELP, ensureCertificates, loadKubeConfig, parseCertsArgs } from '@sidecar-destruct/certs';
+import { CERTS_HELP, ensureCertificates, kubeConfigOrDefault, parseCertsArgs } from '@sidecar-destruct/certs';
 import type { Io } from './io.js';
 
 export async function certsCommand(args: string[], io: Io): Promise<number> {
@@ -14,7 +14,7 @@ export async function certsCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   try {
-    const { steps } = await ensureCertificates(options, loadKubeConfig(options.kubeconfig));
+    const { steps } = await ensureCertificates(options, kubeConfigOrDefault(options.kubeconfig));
     if (steps.length === 0) io.stdout('certificates are healthy; nothing changed\n');
     for (const step of steps) io.stdout(`${step.kind}: ${step.why}\n`);
     return 0;

@@ -1,9 +1,7 @@
-/** What a command may do to the outside world, passed in so tests drive commands without a process. */
-export interface Io {
-  stdout(text: string): void;
-  /** Prints a one-line error and returns exit status 2. */
-  fail(message: string): number;
-}
+import type { CommandIo } from '@sidecar-destruct/udev';
+
+/** What a command may do to the outside world (the udev command's interface, which every command takes). */
+export type Io = CommandIo;
 
 /** A mistake in the command line: the dispatcher prints it with a pointer to --help and exits 2. */
 export class UsageError extends Error {}

@@ -17,7 +17,7 @@ import { bindingNames } from '@sidecar-destruct/webhook/grants';
 import type { ControlPlane } from './controlplane.js';
 import { apply, readManifests } from './manifests.js';
 
-async function created(reply: ReturnType<ControlPlane['rest']>): Promise<void> {
+async function expectCreated(reply: ReturnType<ControlPlane['rest']>): Promise<void> {
   const r = await reply;
   if (r.status !== 201) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.body)}`);
 }
@@ -25,8 +25,8 @@ async function created(reply: ReturnType<ControlPlane['rest']>): Promise<void> {
 /** deploy/'s sidecar roles, and a namespace with the dedicated account bound to them. */
 export async function sidecarNamespace(cp: ControlPlane, namespace: string): Promise<void> {
   await apply(cp, await readManifests('base/sidecar-rbac.yaml'));
-  await created(cp.rest('POST', '/api/v1/namespaces', { metadata: { name: namespace } }));
-  await created(
+  await expectCreated(cp.rest('POST', '/api/v1/namespaces', { metadata: { name: namespace } }));
+  await expectCreated(
     cp.rest('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
       metadata: { name: SIDECAR_ACCOUNT },
     }),
@@ -34,14 +34,14 @@ export async function sidecarNamespace(cp: ControlPlane, namespace: string): Pro
   const subject = { kind: 'ServiceAccount', name: SIDECAR_ACCOUNT, namespace };
   const roleRef = (name: string) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name });
   const names = bindingNames({ namespace, name: SIDECAR_ACCOUNT });
-  await created(
+  await expectCreated(
     cp.rest('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
       metadata: { name: names.roleBinding },
       roleRef: roleRef(SIDECAR_CLUSTER_ROLE),
       subjects: [subject],
     }),
   );
-  await created(
+  await expectCreated(
     cp.rest('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
       metadata: { name: names.clusterRoleBinding },
       roleRef: roleRef(NODE_READER_CLUSTER_ROLE),

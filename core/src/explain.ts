@@ -2,21 +2,21 @@
  * Verdicts in words, and `sidecar-destruct explain`: would this pod self-destruct on this node, and why. Pure:
  * documents in, report out. The sidecar's logs and Events use the same sentences.
  */
-import { type Failure, match, type Verdict } from './match.js';
+import { match, type Unmet, type Verdict } from './match.js';
 import { parseNode, parsePod } from './objects.js';
 import { err, ok, type Result } from './result.js';
 import { describeRule, type Rule, ruleOf } from './rule.js';
 import { describeSettings, type Settings, settingsOf } from './settings.js';
 
 /** A failed requirement and where in the rule it is: `nodeSelector`, `term 2`, `selector`. */
-export interface PlacedFailure extends Failure {
+export interface PlacedUnmet extends Unmet {
   readonly where: string;
 }
 
 /** The verdict as `explain --json` prints it. */
 export type WordedVerdict =
   | { readonly matches: true; readonly reason: string }
-  | { readonly matches: false; readonly reason: string; readonly failures: readonly PlacedFailure[] };
+  | { readonly matches: false; readonly reason: string; readonly failures: readonly PlacedUnmet[] };
 
 export interface Explanation {
   readonly pod: { readonly namespace?: string; readonly name?: string };
@@ -27,7 +27,7 @@ export interface Explanation {
 }
 
 /** Every failed requirement of a verdict, with where it is in the rule. */
-export function placedFailures(rule: Rule, verdict: Verdict): PlacedFailure[] {
+export function placedFailures(rule: Rule, verdict: Verdict): PlacedUnmet[] {
   const selector = verdict.selector.map((f) => ({ where: 'nodeSelector', ...f }));
   const { terms } = verdict;
   if (terms.kind === 'no-terms') {
@@ -50,7 +50,7 @@ export function placedFailures(rule: Rule, verdict: Verdict): PlacedFailure[] {
   ];
 }
 
-const render = (failures: readonly Failure[]): string =>
+const render = (failures: readonly Unmet[]): string =>
   failures.map((f) => `${f.requirement}: ${f.why}`).join('; ');
 
 /** The verdict in one sentence, naming the node: the reason in logs, Events and `explain`. */

@@ -11,13 +11,13 @@ export {
   type Explanation,
   explain,
   formatExplanation,
-  type PlacedFailure,
+  type PlacedUnmet,
   placedFailures,
   type WordedVerdict,
   wordVerdict,
 } from './explain.js';
 export { labelKeyProblem, labelValueProblem } from './labels.js';
-export { type Failure, match, type TermsVerdict, type Verdict } from './match.js';
+export { match, type TermsVerdict, type Unmet, type Verdict } from './match.js';
 export * from './names.js';
 export { dependsOnNfd, NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
 export { isObject, parseNode, parsePod, parseRule } from './objects.js';

@@ -16,7 +16,7 @@ import type { Rule } from './rule.js';
 import { formatRequirement } from './selector.js';
 
 /** One requirement the node fails. */
-export interface Failure {
+export interface Unmet {
   /** The requirement in label-selector syntax (`field ` before a matchFields requirement). */
   readonly requirement: string;
   /** The node's value for the requirement's key; absent when the node has no such label. */
@@ -34,13 +34,13 @@ export type TermsVerdict =
   /** The list of terms is empty, which matches no node. */
   | { readonly kind: 'no-terms' }
   /** No term matches: each term's failures, in order. */
-  | { readonly kind: 'failed'; readonly perTerm: ReadonlyArray<readonly Failure[]> };
+  | { readonly kind: 'failed'; readonly perTerm: ReadonlyArray<readonly Unmet[]> };
 
 /** The verdict as data: what failed, where. `explain.ts` turns it into sentences. */
 export interface Verdict {
   readonly matches: boolean;
   /** The nodeSelector entries the node fails (all must hold). */
-  readonly selector: readonly Failure[];
+  readonly selector: readonly Unmet[];
   readonly terms: TermsVerdict;
 }
 
@@ -144,13 +144,13 @@ function checkField(r: V1NodeSelectorRequirement, nodeName: string): Check {
 }
 
 /** The failures of one term against the node; an empty list means the term matches. */
-function termFailures(term: V1NodeSelectorTerm, labels: Labels, nodeName: string): Failure[] {
+function termFailures(term: V1NodeSelectorTerm, labels: Labels, nodeName: string): Unmet[] {
   const expressions = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (expressions.length === 0 && fields.length === 0) {
     return [{ requirement: '(empty term)', why: 'an empty term matches no node' }];
   }
-  const invalid: Failure[] = [
+  const invalid: Unmet[] = [
     ...expressions.map((r) => [r, labelRequirementProblem(r)] as const),
     ...fields.map((r) => [r, fieldRequirementProblem(r)] as const),
   ].flatMap(([r, problem]) =>
@@ -165,7 +165,7 @@ function termFailures(term: V1NodeSelectorTerm, labels: Labels, nodeName: string
   );
   if (invalid.length > 0) return invalid;
 
-  const failures: Failure[] = [];
+  const failures: Unmet[] = [];
   const add = (r: V1NodeSelectorRequirement, check: Check, prefix = ''): void => {
     if (check.ok) return;
     const requirement = prefix + formatRequirement(r);
@@ -184,7 +184,7 @@ function termFailures(term: V1NodeSelectorTerm, labels: Labels, nodeName: string
 export function match(rule: Rule, node: V1Node): Verdict {
   const labels: Labels = node.metadata?.labels ?? {};
   const nodeName = node.metadata?.name ?? '';
-  const selector: Failure[] = Object.entries(rule.nodeSelector).flatMap(([key, wanted]): Failure[] => {
+  const selector: Unmet[] = Object.entries(rule.nodeSelector).flatMap(([key, wanted]): Unmet[] => {
     const value = lookup(labels, key);
     const requirement = `${key}=${wanted}`;
     if (value === wanted) return [];

@@ -11,7 +11,7 @@ import type { CoreV1Event, V1Node, V1Status } from '@kubernetes/client-node';
 import type { Connection } from './credentials.js';
 
 /** A request that got no usable answer, and why. */
-export type Failure =
+export type ApiFailure =
   /** The server answered with an error status (a Kubernetes Status, when it sent one). */
   | {
       readonly kind: 'refused';
@@ -28,7 +28,7 @@ export type Failure =
   /** No request was made: the token could not be read. */
   | { readonly kind: 'no-credentials'; readonly message: string };
 
-export type Reply<T> = { readonly kind: 'ok'; readonly status: number; readonly body: T } | Failure;
+export type ApiReply<T> = { readonly kind: 'ok'; readonly status: number; readonly body: T } | ApiFailure;
 
 export type WatchEvent =
   | { readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; readonly object: V1Node }
@@ -37,7 +37,7 @@ export type WatchEvent =
 /** How a watch request ended. */
 export type WatchEnd =
   /** The server closed the stream (its timeout): resume from the last resourceVersion. */
-  { readonly kind: 'closed' } | { readonly kind: 'aborted' } | Failure;
+  { readonly kind: 'closed' } | { readonly kind: 'aborted' } | ApiFailure;
 
 /** Where a watch starts: from a resourceVersion, or from now (nothing to resume from, e.g. a deleted node). */
 export type WatchFrom = { readonly from: 'rv'; readonly rv: string } | { readonly from: 'now' };
@@ -79,11 +79,11 @@ export class Api {
     options.signal.addEventListener('abort', () => this.agent.destroy(), { once: true });
   }
 
-  getNode(name: string): Promise<Reply<V1Node>> {
+  getNode(name: string): Promise<ApiReply<V1Node>> {
     return this.call('GET', `/api/v1/nodes/${encodeURIComponent(name)}`);
   }
 
-  deletePod(namespace: string, name: string, uid: string): Promise<Reply<unknown>> {
+  deletePod(namespace: string, name: string, uid: string): Promise<ApiReply<unknown>> {
     return this.call('DELETE', podPath(namespace, name), {
       apiVersion: 'v1',
       kind: 'DeleteOptions',
@@ -91,7 +91,7 @@ export class Api {
     });
   }
 
-  evictPod(namespace: string, name: string, uid: string): Promise<Reply<unknown>> {
+  evictPod(namespace: string, name: string, uid: string): Promise<ApiReply<unknown>> {
     return this.call('POST', `${podPath(namespace, name)}/eviction`, {
       apiVersion: 'policy/v1',
       kind: 'Eviction',
@@ -100,7 +100,7 @@ export class Api {
     });
   }
 
-  createEvent(namespace: string, event: CoreV1Event): Promise<Reply<unknown>> {
+  createEvent(namespace: string, event: CoreV1Event): Promise<ApiReply<unknown>> {
     return this.call('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, event);
   }
 
@@ -156,7 +156,7 @@ export class Api {
     }
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
+  private async call<T>(method: string, path: string, body?: unknown): Promise<ApiReply<T>> {
     const opened = await this.send(method, path, body);
     if (opened.kind === 'aborted') return { kind: 'unreachable', message: 'aborted: shutting down' };
     if (opened.kind !== 'open') return opened.failure;
@@ -187,7 +187,7 @@ export class Api {
   ): Promise<
     | { kind: 'open'; req: ClientRequest; res: IncomingMessage }
     | { kind: 'aborted' }
-    | { kind: 'failed'; failure: Failure }
+    | { kind: 'failed'; failure: ApiFailure }
   > {
     const { signal } = this.options;
     let token: string | undefined;
@@ -238,7 +238,7 @@ export class Api {
 const podPath = (namespace: string, name: string): string =>
   `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
 
-const unreachable = (e: unknown): Failure => ({
+const unreachable = (e: unknown): ApiFailure => ({
   kind: 'unreachable',
   message: e instanceof Error ? e.message : String(e),
 });
@@ -289,7 +289,7 @@ export function retryAfterMs(header: string | undefined, nowMs: number): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
-function refusal(res: IncomingMessage, content: string): Failure {
+function refusal(res: IncomingMessage, content: string): ApiFailure {
   const status = res.statusCode ?? 0;
   const retryAfter = retryAfterMs(res.headers['retry-after'], Date.now());
   const extra = retryAfter === undefined ? {} : { retryAfterMs: retryAfter };
@@ -308,11 +308,11 @@ function refusal(res: IncomingMessage, content: string): Failure {
 }
 
 /** The server's `Retry-After` of a failure, as a field to spread (none when it sent none). */
-export const retryAfterOf = (f: Failure): { retryAfterMs?: number } =>
+export const retryAfterOf = (f: ApiFailure): { retryAfterMs?: number } =>
   f.kind === 'refused' && f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {};
 
 /** A failure in one line, for logs and Events. */
-export const describeFailure = (f: Failure): string =>
+export const describeFailure = (f: ApiFailure): string =>
   f.kind === 'refused'
     ? `HTTP ${f.status}${f.reason ? ` ${f.reason}` : ''}: ${f.message}`
     : `${f.kind}: ${f.message}`;

@@ -5,16 +5,16 @@
  */
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { describeSettings, type Identity, type SidecarContract } from '@sidecar-destruct/core';
-import { type Api, describeFailure, type Reply, retryAfterOf } from './api.js';
+import { type Api, type ApiReply, describeFailure, retryAfterOf } from './api.js';
 import type { Logger } from './log.js';
 import {
+  type ActOutcome,
   type Effect,
   grantAdvice,
   INITIAL,
   type Note,
   next,
   type Observation,
-  type Outcome,
   type Policy,
   type Refusal,
   type State,
@@ -73,9 +73,9 @@ const NOTE_LOG: Record<Note['event'], { level: 'info' | 'warn' | 'error'; messag
 
 /** Maps the answer to a delete or an eviction onto the decision's vocabulary. */
 export function outcomeOf(
-  reply: Reply<unknown>,
+  reply: ApiReply<unknown>,
   action: 'delete' | 'evict',
-): { result: Outcome | Refusal; detail?: string; retryAfterMs?: number } {
+): { result: ActOutcome | Refusal; detail?: string; retryAfterMs?: number } {
   if (reply.kind === 'ok') return { result: action === 'delete' ? 'deleted' : 'evicted' };
   const detail = describeFailure(reply);
   if (reply.kind !== 'refused') return { result: 'retry', detail };

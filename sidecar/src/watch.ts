@@ -13,9 +13,9 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { backoffDelay, reconnect, watchTimeoutSeconds } from '@sidecar-destruct/core';
 import {
+  type ApiFailure,
+  type ApiReply,
   describeFailure,
-  type Failure,
-  type Reply,
   retryAfterOf,
   type WatchEnd,
   type WatchEvent,
@@ -26,7 +26,7 @@ import type { Logger } from './log.js';
 import type { Observation } from './pure/decide.js';
 
 export interface NodeSource {
-  getNode(name: string): Promise<Reply<V1Node>>;
+  getNode(name: string): Promise<ApiReply<V1Node>>;
   watchNode(
     name: string,
     start: WatchFrom,
@@ -66,7 +66,7 @@ type Resume = { readonly from: 'relist' } | WatchFrom;
 export async function readNode(
   api: Pick<NodeSource, 'getNode'>,
   name: string,
-): Promise<{ observation: Observation & { type: 'node' | 'node-deleted' } } | { failure: Failure }> {
+): Promise<{ observation: Observation & { type: 'node' | 'node-deleted' } } | { failure: ApiFailure }> {
   const reply = await api.getNode(name);
   if (reply.kind === 'ok') return { observation: { type: 'node', node: reply.body } };
   if (reply.kind === 'refused' && reply.status === 404 && reply.reason === 'NotFound')
@@ -86,7 +86,7 @@ export async function watchNode(
   let resume: Resume = { from: 'relist' };
   let failures = 0;
   /** Waits out a backoff, saying why: a failure of the API (with advice on a 403), or a watch that ended early. */
-  const wait = async (delayMs: number, why: Failure | string): Promise<void> => {
+  const wait = async (delayMs: number, why: ApiFailure | string): Promise<void> => {
     if (delayMs <= 0) return;
     const forbidden = typeof why !== 'string' && why.kind === 'refused' && why.status === 403;
     log.warn('cannot observe the node; waiting before retrying (no action is taken meanwhile)', {

@@ -1,7 +1,7 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { DEFAULT_SETTINGS, type SidecarContract } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
-import type { Reply, WatchEnd, WatchEvent } from '../src/api.js';
+import type { ApiReply, WatchEnd, WatchEvent } from '../src/api.js';
 import type { Logger } from '../src/log.js';
 import { serviceAccountOf } from '../src/main.js';
 import { type Clock, runSidecar, type SidecarDeps } from '../src/sidecar.js';
@@ -59,7 +59,7 @@ function started() {
   const time = clocks();
   const calls: string[] = [];
   const controller = new AbortController();
-  const ok = <T>(body: T): Reply<T> => ({ kind: 'ok', status: 200, body });
+  const ok = <T>(body: T): ApiReply<T> => ({ kind: 'ok', status: 200, body });
   const deps: SidecarDeps = {
     api: {
       getNode: async () => {
@@ -122,7 +122,7 @@ describe('the executor', () => {
     let answerGet: (node: V1Node) => void = () => {};
     let emit: (event: WatchEvent) => void = () => {};
     let gets = 0;
-    const ok = <T>(body: T): Reply<T> => ({ kind: 'ok', status: 200, body });
+    const ok = <T>(body: T): ApiReply<T> => ({ kind: 'ok', status: 200, body });
     const running = runSidecar(
       { ...contract, settings: { ...contract.settings, gracePeriodMs: 0 } },
       {

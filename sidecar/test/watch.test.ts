@@ -1,7 +1,7 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { HEALTHY_WATCH_MS } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
-import type { Reply, WatchEnd, WatchEvent, WatchFrom, WatchRequestOptions } from '../src/api.js';
+import type { ApiReply, WatchEnd, WatchEvent, WatchFrom, WatchRequestOptions } from '../src/api.js';
 import type { Logger } from '../src/log.js';
 import type { Observation } from '../src/pure/decide.js';
 import { type NodeSource, watchNode } from '../src/watch.js';
@@ -20,7 +20,7 @@ interface ScriptedWatch {
 }
 
 /** A scripted API on a fake clock: each get and each watch request takes the next scripted answer. */
-function scripted(gets: Array<Reply<V1Node>>, watches: ScriptedWatch[]) {
+function scripted(gets: Array<ApiReply<V1Node>>, watches: ScriptedWatch[]) {
   const calls: string[] = [];
   const timeouts: number[] = [];
   const controller = new AbortController();
@@ -83,7 +83,7 @@ async function run(api: ReturnType<typeof scripted>, random = () => 1) {
 }
 
 const unreachable: WatchEnd = { kind: 'unreachable', message: 'ECONNREFUSED' };
-const ok = (body: V1Node): Reply<V1Node> => ({ kind: 'ok', status: 200, body });
+const ok = (body: V1Node): ApiReply<V1Node> => ({ kind: 'ok', status: 200, body });
 const timedOut = (events: WatchEvent[] = []): ScriptedWatch => ({
   events,
   end: { kind: 'closed' },

@@ -17,12 +17,14 @@ owner, group and mode its pod's user needs, and remove it when the device is unp
   --node-feature-rule  print a NodeFeatureRule for the device instead (no udev rule; NFD labels at its next scan)
 `;
 
-export interface UdevIo {
+/** What a command may do to the outside world, passed in so tests drive commands without a process. */
+export interface CommandIo {
   stdout(text: string): void;
+  /** Prints a one-line error and returns exit status 2. */
   fail(message: string): number;
 }
 
-export function udevCommand(args: readonly string[], io: UdevIo): number {
+export function udevCommand(args: readonly string[], io: CommandIo): number {
   const { values } = parseArgs({
     args: [...args],
     options: {

@@ -1,4 +1,4 @@
-export { UDEV_HELP, udevCommand } from './command.js';
+export { type CommandIo, UDEV_HELP, udevCommand } from './command.js';
 export {
   type DeviceRule,
   deviceRules,

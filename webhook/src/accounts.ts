@@ -101,7 +101,7 @@ export class Memory<V> {
 
 const notFound = (e: unknown): boolean => e instanceof ApiException && e.code === 404;
 
-async function created<T>(call: () => Promise<T>): Promise<T | undefined> {
+async function createdOrExisting<T>(call: () => Promise<T>): Promise<T | undefined> {
   try {
     return await call();
   } catch (e) {
@@ -130,7 +130,7 @@ export async function bindAccount(
 ): Promise<void> {
   const subject = { kind: 'ServiceAccount', name: account.name, namespace: account.namespace };
   const names = bindingNames(account);
-  await created(() =>
+  await createdOrExisting(() =>
     rbac.createNamespacedRoleBinding(
       {
         namespace: account.namespace,
@@ -143,7 +143,7 @@ export async function bindAccount(
       options,
     ),
   );
-  await created(() =>
+  await createdOrExisting(() =>
     rbac.createClusterRoleBinding(
       {
         body: {
@@ -191,7 +191,7 @@ export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions):
     name: string,
     call: ConfigurationOptions,
   ): Promise<string | undefined> => {
-    const made = await created(() =>
+    const made = await createdOrExisting(() =>
       core.createNamespacedServiceAccount(
         { namespace, body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } } },
         call,
@@ -284,7 +284,8 @@ export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions):
   };
 }
 
-export function loadKubeConfig(kubeconfig: string): KubeConfig {
+/** The file `--kubeconfig` names; without one, the pod's in-cluster account (never ~/.kube/config). */
+export function kubeConfigOrInCluster(kubeconfig: string): KubeConfig {
   const kc = new KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromCluster();

@@ -3,7 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { err, type Result } from '@sidecar-destruct/core';
 import fastJsonPatch from 'fast-json-patch';
 import type { EnsureAccount, NotGranted } from './accounts.js';
-import type { Outcome } from './metrics.js';
+import type { AdmissionOutcome } from './metrics.js';
 import type { Config } from './pure/config.js';
 import { notGrantedWarning } from './pure/grants.js';
 import { inject, markNothingToEnforce } from './pure/inject.js';
@@ -19,7 +19,7 @@ export interface AdmitDeps {
 
 export interface Admission {
   readonly review: AdmissionReview;
-  readonly outcome: Outcome;
+  readonly outcome: AdmissionOutcome;
   readonly reason: Reason;
   /** Something went wrong on the way that the metrics count (the answer still went out). */
   readonly error?: string;

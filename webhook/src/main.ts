@@ -6,7 +6,7 @@
 import type { Server as TlsServer } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { err } from '@sidecar-destruct/core';
-import { accountEnsurer, type EnsureAccount, loadKubeConfig } from './accounts.js';
+import { accountEnsurer, type EnsureAccount, kubeConfigOrInCluster } from './accounts.js';
 import { buildApp } from './app.js';
 import { parseConfig, WEBHOOK_HELP, wantsHelp } from './pure/config.js';
 import { type ClusterVersions, resolveMode } from './pure/mode.js';
@@ -47,7 +47,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   let kubeConfig: KubeConfig | undefined;
   let clientProblem = '';
   try {
-    kubeConfig = loadKubeConfig(config.kubeconfig);
+    kubeConfig = kubeConfigOrInCluster(config.kubeconfig);
   } catch (e) {
     clientProblem = (e as Error).message;
   }

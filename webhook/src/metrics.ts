@@ -2,7 +2,7 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Reason } from './pure/should-inject.js';
 
-export type Outcome = 'injected' | 'allowed' | 'denied' | 'errored' | 'malformed';
+export type AdmissionOutcome = 'injected' | 'allowed' | 'denied' | 'errored' | 'malformed';
 
 export interface Metrics {
   readonly registry: Registry;

@@ -87,12 +87,12 @@ export type Phase =
   /** Dry run: reported once; report again only after the node has matched in between. */
   | { readonly phase: 'reported'; readonly reason: string }
   /** The pod was deleted or evicted (or is gone): nothing left to do but wait for SIGTERM. */
-  | { readonly phase: 'done'; readonly outcome: Outcome };
+  | { readonly phase: 'done'; readonly outcome: ActOutcome };
 
 /** The machine's state: the phase of the decision, and what it knows of the watch. */
 export type State = Phase & { readonly link: Link };
 
-export type Outcome = 'deleted' | 'evicted' | 'gone' | 'replaced';
+export type ActOutcome = 'deleted' | 'evicted' | 'gone' | 'replaced';
 
 /** How an observation of the node was made; absent for a watch event. */
 export interface Read {
@@ -116,7 +116,7 @@ export type Observation =
   /** The action's result. */
   | {
       readonly type: 'acted';
-      readonly result: Outcome | Refusal;
+      readonly result: ActOutcome | Refusal;
       readonly detail?: string;
       readonly retryAfterMs?: number;
     };
@@ -198,7 +198,7 @@ const graceOf = (hold: Hold, settings: Settings): number =>
 const stay = (state: Phase): PhaseStep => ({ state, effects: [] });
 
 /** The probe after an observation: the answer to its own read ends the read (and its failures). */
-const settle = (probe: Probe, read: Read | undefined): Probe => (read?.requested ? IDLE : probe);
+const probeAfter = (probe: Probe, read: Read | undefined): Probe => (read?.requested ? IDLE : probe);
 
 /** The watch is up and has replayed what it missed: a read sent from now on sees nothing older than it knows. */
 const settled = (link: Link, at: number): boolean => link.up && link.since + SETTLE_MS <= at;
@@ -310,7 +310,7 @@ function onNode(
       return readIfDue(pending, deadline, now, link, note);
     }
     case 'retrying': {
-      const retrying = { ...state, reason: mismatch.reason, probe: settle(state.probe, read) };
+      const retrying = { ...state, reason: mismatch.reason, probe: probeAfter(state.probe, read) };
       if (decisive(read, state.retryAt, link))
         return actOrReport(policy, mismatch.reason, state.attempt, state.refusal);
       return readIfDue(retrying, state.retryAt, now, link);
@@ -322,7 +322,7 @@ function onNode(
       const since =
         (state.hold === 'nfd-outage' && mismatch.hold === 'mismatch') || relisted ? now : state.since;
       const deadline = since + graceOf(mismatch.hold, policy.settings);
-      const pending = { ...state, since, deadline, ...mismatch, probe: settle(state.probe, read) };
+      const pending = { ...state, since, deadline, ...mismatch, probe: probeAfter(state.probe, read) };
       const note: Note | undefined =
         mismatch.hold !== state.hold
           ? { event: mismatch.hold === 'nfd-outage' ? 'nfd-outage' : 'mismatch', reason: mismatch.reason }
