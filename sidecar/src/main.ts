@@ -3,10 +3,10 @@
  * Reads the env contract, finds the API server, and runs until SIGTERM or SIGINT.
  */
 import { parseArgs } from 'node:util';
-import { backoffDelay, ENV, parseSidecarEnv } from '@sidecar-destruct/core';
+import { backoffDelay, ENV, err, ok, parseSidecarEnv, type Result } from '@sidecar-destruct/core';
 import { Api } from './api.js';
 import { type Connection, fromKubeconfig, inCluster, SERVICE_ACCOUNT_DIR } from './credentials.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { type Clock, runSidecar } from './sidecar.js';
 
 export const SIDECAR_HELP = `Usage: sidecar-destruct sidecar [--kubeconfig FILE]
@@ -40,50 +40,58 @@ const MIN_WATCH_TIMEOUT_SECONDS = 300;
 /** A request (not a watch) that has not answered in this time is abandoned. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let args: {
-    kubeconfig?: string | undefined;
-    'service-account-dir'?: string | undefined;
-    help?: boolean | undefined;
-  };
+interface Args {
+  readonly kubeconfig?: string | undefined;
+  readonly 'service-account-dir'?: string | undefined;
+  readonly help?: boolean | undefined;
+}
+
+function parseCommandLine(argv: string[]): Result<Args> {
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        kubeconfig: { type: 'string' },
-        'service-account-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
+    return ok(
+      parseArgs({
+        args: argv,
+        options: {
+          kubeconfig: { type: 'string' },
+          'service-account-dir': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+      }).values,
+    );
   } catch (e) {
-    process.stderr.write(`sidecar-destruct sidecar: ${(e as Error).message}\n`);
-    return 2;
+    return err((e as Error).message);
   }
-  if (args.help) {
-    process.stdout.write(SIDECAR_HELP);
-    return 0;
-  }
+}
 
-  const contract = parseSidecarEnv(env);
-  if (!contract.ok) {
-    createLogger({}).error('invalid configuration; the webhook writes these variables', {
-      errors: contract.error,
-    });
-    return 2;
-  }
-  const { identity } = contract.value;
-  const log = createLogger({ pod: `${identity.podNamespace}/${identity.podName}`, node: identity.nodeName });
+/** Time as the decision needs it. Monotonic: a wall-clock step (NTP fixing a Pi's clock at boot) ends no grace period. */
+const CLOCK: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  setTimer: (fn, ms) => {
+    // setTimeout overflows past 2^31-1 ms: wake early and let the decision ask for another wake.
+    const timer = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
+    return () => clearTimeout(timer);
+  },
+};
 
-  const kubeconfig = args.kubeconfig ?? (env.KUBERNETES_SERVICE_HOST ? undefined : env.KUBECONFIG);
-  const connection = kubeconfig
-    ? await fromKubeconfig(kubeconfig)
-    : await inCluster(env, args['service-account-dir'] ?? SERVICE_ACCOUNT_DIR);
-  if (!connection.ok) {
-    log.error('no credentials for the API server', { error: connection.error });
-    return 2;
-  }
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 
+/** Aborts on SIGTERM or SIGINT. */
+function terminationSignal(log: Logger): AbortSignal {
   const controller = new AbortController();
   // A Node process as PID 1 gets no default signal handlers: without these, every pod deletion would wait out
   // its termination grace period.
@@ -93,52 +101,52 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       controller.abort();
     });
   }
+  return controller.signal;
+}
 
-  const api = new Api(connection.value as Connection, {
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    signal: controller.signal,
-  });
-  const random = Math.random;
-  const clock: Clock = {
-    // Monotonic: a wall-clock step (NTP fixing a Raspberry Pi's clock at boot) must not end a grace period.
-    now: () => performance.now(),
-    wallNow: () => Date.now(),
-    setTimer: (fn, ms) => {
-      // setTimeout overflows past 2^31-1 ms: wake early and let the decision ask for another wake.
-      const timer = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
-      return () => clearTimeout(timer);
-    },
-  };
-  const serviceAccount = await serviceAccountOf(connection.value as Connection);
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseCommandLine(argv);
+  if (!args.ok) {
+    process.stderr.write(`sidecar-destruct sidecar: ${args.error}\n`);
+    return 2;
+  }
+  if (args.value.help) {
+    process.stdout.write(SIDECAR_HELP);
+    return 0;
+  }
+  const contract = parseSidecarEnv(env);
+  if (!contract.ok) {
+    createLogger({}).error('invalid configuration; the webhook writes these variables', {
+      errors: contract.error,
+    });
+    return 2;
+  }
+  const { identity } = contract.value;
+  const log = createLogger({ pod: `${identity.podNamespace}/${identity.podName}`, node: identity.nodeName });
+  const kubeconfig = args.value.kubeconfig ?? (env.KUBERNETES_SERVICE_HOST ? undefined : env.KUBECONFIG);
+  const connection = kubeconfig
+    ? await fromKubeconfig(kubeconfig)
+    : await inCluster(env, args.value['service-account-dir'] ?? SERVICE_ACCOUNT_DIR);
+  if (!connection.ok) {
+    log.error('no credentials for the API server', { error: connection.error });
+    return 2;
+  }
+  const signal = terminationSignal(log);
+  const api = new Api(connection.value, { requestTimeoutMs: REQUEST_TIMEOUT_MS, signal });
+  const serviceAccount = await serviceAccountOf(connection.value);
   await runSidecar(
     contract.value,
     {
       api,
       ...(serviceAccount ? { serviceAccount } : {}),
-      clock,
+      clock: CLOCK,
       log,
-      retryDelay: (attempt, retryAfterMs) => backoffDelay(attempt, random, retryAfterMs),
-      watch: {
-        random,
-        minTimeoutSeconds: MIN_WATCH_TIMEOUT_SECONDS,
-        sleep: (ms, signal) =>
-          new Promise((resolve) => {
-            if (signal.aborted) return resolve();
-            const timer = setTimeout(resolve, ms);
-            signal.addEventListener(
-              'abort',
-              () => {
-                clearTimeout(timer);
-                resolve();
-              },
-              { once: true },
-            );
-          }),
-      },
+      retryDelay: (attempt, retryAfterMs) => backoffDelay(attempt, Math.random, retryAfterMs),
+      watch: { random: Math.random, minTimeoutSeconds: MIN_WATCH_TIMEOUT_SECONDS, sleep },
       // performance.now() counts from the start of the process.
       onWatching: () => log.info('watching the node', { startupMs: Math.round(performance.now()) }),
     },
-    controller.signal,
+    signal,
   );
   return 0;
 }

@@ -178,110 +178,130 @@ interface Facts {
   readonly enabled: boolean | undefined;
 }
 
-export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions): EnsureAccount {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const now = options.now ?? (() => performance.now());
+/**
+ * The pod's account at admission, one method per source of facts: the watches (no request), the API server
+ * (while the watches are not ready, or to confirm a "no"), and the decision and bindings that follow.
+ */
+class AccountEnsurer {
+  private readonly core: CoreV1Api;
+  private readonly rbac: RbacAuthorizationV1Api;
   // account key → what was seen of it when its bindings were made (or it was found not granted), and the verdict.
-  const remembered = new Memory<{ seen: string; report: NotGranted | undefined }>(REMEMBER_MAX, now);
+  private readonly remembered: Memory<{ seen: string; report: NotGranted | undefined }>;
 
-  /** Creates the dedicated account (it holds no role by itself); its uid, also when it already existed. */
-  const createDedicated = async (
-    namespace: string,
-    name: string,
-    call: ConfigurationOptions,
-  ): Promise<string | undefined> => {
-    const made = await createdOrExisting(() =>
-      core.createNamespacedServiceAccount(
-        { namespace, body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } } },
-        call,
-      ),
-    );
-    return (made ?? (await core.readNamespacedServiceAccount({ name, namespace }, call))).metadata?.uid;
-  };
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: EnsurerOptions,
+  ) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    this.remembered = new Memory(REMEMBER_MAX, options.now ?? (() => performance.now()));
+  }
 
-  /** From the watches: no request, except creating a missing dedicated account. */
-  const fromView = async (
-    view: AccountView,
+  async ensure(
     account: Account,
     dedicated: boolean,
-    call: ConfigurationOptions,
-  ): Promise<Facts> => {
-    const grantedUid = view.grantedAccount(account.namespace, account.name);
-    const uid = dedicated
-      ? (view.dedicatedAccount(account.namespace) ??
-        (await createDedicated(account.namespace, account.name, call)))
-      : grantedUid;
-    return { uid, granted: grantedUid !== undefined, enabled: view.namespaceEnabled(account.namespace) };
-  };
-
-  /** From the API server, while the watches are not ready: one GET of the account (and a create if needed). */
-  const fromApi = async (
-    account: Account,
-    dedicated: boolean,
-    call: ConfigurationOptions,
-  ): Promise<Facts> => {
-    let sa: V1ServiceAccount | undefined;
-    try {
-      sa = await core.readNamespacedServiceAccount(account, call);
-    } catch (e) {
-      if (!notFound(e)) throw e;
-    }
-    const uid = sa
-      ? sa.metadata?.uid
-      : dedicated
-        ? await createDedicated(account.namespace, account.name, call)
-        : undefined;
-    return { uid, granted: accountGranted(sa?.metadata?.labels), enabled: undefined };
-  };
-
-  return async (namespace, name, dedicated, deadline) => {
-    const account = { namespace, name };
-    const call = abortedBy(deadline);
-    if (isExcludedNamespace(namespace, options.ownNamespace)) {
+    deadline: AbortSignal,
+  ): Promise<Result<NotGranted | undefined>> {
+    const { namespace, name } = account;
+    if (isExcludedNamespace(namespace, this.options.ownNamespace)) {
       return err(`namespace ${namespace} never gets the sidecar's account or roles`);
     }
     try {
-      // The watches answer "holds the roles" without a request. A "no" is confirmed with the API server: a
-      // namespace labelled, or an account granted, a moment ago may not have reached the watch yet.
-      const view = options.view?.();
-      let facts = view?.ready() ? await fromView(view, account, dedicated, call) : undefined;
-      const viewSaysHolds =
-        facts?.uid !== undefined &&
-        holdsSidecarRoles({
-          dedicated,
-          namespaceEnabled: facts.enabled ?? false,
-          accountGranted: facts.granted,
-        });
-      if (!facts || !viewSaysHolds) facts = await fromApi(account, dedicated, call);
-      // A pod naming an account that does not exist is refused by the ServiceAccount admission plugin; an own
-      // account that is not granted has nothing to bind.
-      if (facts.uid === undefined) return ok({ kind: 'not-granted', account, dedicated });
-      // A recreated account (new uid), a grant given or taken, or a namespace label changed is seen at once.
-      const seen = `${facts.uid}/${facts.granted}/${facts.enabled ?? '?'}`;
-      const known = remembered.get(accountKey(account));
-      if (known && known.seen === seen) return ok(known.report);
-
-      const enabled =
-        facts.enabled ??
-        (dedicated &&
-          namespaceEnabled((await core.readNamespace({ name: namespace }, call)).metadata?.labels));
-      const holds = holdsSidecarRoles({
-        dedicated,
-        namespaceEnabled: enabled,
-        accountGranted: facts.granted,
-      });
-      const report: NotGranted | undefined = holds ? undefined : { kind: 'not-granted', account, dedicated };
-      if (holds) await bindAccount(rbac, account, call);
-      remembered.set(accountKey(account), { seen, report }, REMEMBER_MS);
-      return ok(report);
+      return ok(await this.decide(account, dedicated, abortedBy(deadline)));
     } catch (e) {
       const why = deadline.aborted
         ? 'no answer from the API server before the admission deadline'
         : describeApiError(e);
       return err(`cannot check or bind the sidecar's ServiceAccount ${namespace}/${name} (${why})`);
     }
-  };
+  }
+
+  private async decide(
+    account: Account,
+    dedicated: boolean,
+    call: ConfigurationOptions,
+  ): Promise<NotGranted | undefined> {
+    const facts = await this.facts(account, dedicated, call);
+    // A pod naming an account that does not exist is refused by the ServiceAccount admission plugin; an own
+    // account that is not granted has nothing to bind.
+    if (facts.uid === undefined) return { kind: 'not-granted', account, dedicated };
+    // A recreated account (new uid), a grant given or taken, or a namespace label changed is seen at once.
+    const seen = `${facts.uid}/${facts.granted}/${facts.enabled ?? '?'}`;
+    const known = this.remembered.get(accountKey(account));
+    if (known && known.seen === seen) return known.report;
+
+    const enabled =
+      facts.enabled ??
+      (dedicated &&
+        namespaceEnabled(
+          (await this.core.readNamespace({ name: account.namespace }, call)).metadata?.labels,
+        ));
+    const holds = holdsSidecarRoles({ dedicated, namespaceEnabled: enabled, accountGranted: facts.granted });
+    const report: NotGranted | undefined = holds ? undefined : { kind: 'not-granted', account, dedicated };
+    if (holds) await bindAccount(this.rbac, account, call);
+    this.remembered.set(accountKey(account), { seen, report }, REMEMBER_MS);
+    return report;
+  }
+
+  /**
+   * The watches answer "holds the roles" without a request. A "no" is confirmed with the API server: a namespace
+   * labelled, or an account granted, a moment ago may not have reached the watch yet.
+   */
+  private async facts(account: Account, dedicated: boolean, call: ConfigurationOptions): Promise<Facts> {
+    const view = this.options.view?.();
+    const fromView = view?.ready() ? await this.fromView(view, account, dedicated, call) : undefined;
+    const viewSaysHolds =
+      fromView?.uid !== undefined &&
+      holdsSidecarRoles({
+        dedicated,
+        namespaceEnabled: fromView.enabled ?? false,
+        accountGranted: fromView.granted,
+      });
+    return fromView && viewSaysHolds ? fromView : this.fromApi(account, dedicated, call);
+  }
+
+  /** From the watches: no request, except creating a missing dedicated account. */
+  private async fromView(
+    view: AccountView,
+    account: Account,
+    dedicated: boolean,
+    call: ConfigurationOptions,
+  ): Promise<Facts> {
+    const grantedUid = view.grantedAccount(account.namespace, account.name);
+    const uid = dedicated
+      ? (view.dedicatedAccount(account.namespace) ?? (await this.createDedicated(account, call)))
+      : grantedUid;
+    return { uid, granted: grantedUid !== undefined, enabled: view.namespaceEnabled(account.namespace) };
+  }
+
+  /** From the API server, while the watches are not ready: one GET of the account (and a create if needed). */
+  private async fromApi(account: Account, dedicated: boolean, call: ConfigurationOptions): Promise<Facts> {
+    let sa: V1ServiceAccount | undefined;
+    try {
+      sa = await this.core.readNamespacedServiceAccount(account, call);
+    } catch (e) {
+      if (!notFound(e)) throw e;
+    }
+    const uid = sa ? sa.metadata?.uid : dedicated ? await this.createDedicated(account, call) : undefined;
+    return { uid, granted: accountGranted(sa?.metadata?.labels), enabled: undefined };
+  }
+
+  /** Creates the dedicated account (it holds no role by itself); its uid, also when it already existed. */
+  private async createDedicated(account: Account, call: ConfigurationOptions): Promise<string | undefined> {
+    const { namespace, name } = account;
+    const made = await createdOrExisting(() =>
+      this.core.createNamespacedServiceAccount(
+        { namespace, body: { metadata: { name, namespace, labels: { ...MANAGED_LABELS } } } },
+        call,
+      ),
+    );
+    return (made ?? (await this.core.readNamespacedServiceAccount({ name, namespace }, call))).metadata?.uid;
+  }
+}
+
+export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions): EnsureAccount {
+  const ensurer = new AccountEnsurer(kubeConfig, options);
+  return (namespace, name, dedicated, deadline) => ensurer.ensure({ namespace, name }, dedicated, deadline);
 }
 
 /** The file `--kubeconfig` names; without one, the pod's in-cluster account (never ~/.kube/config). */

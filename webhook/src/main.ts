@@ -5,58 +5,70 @@
  */
 import type { Server as TlsServer } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { err } from '@sidecar-destruct/core';
-import { accountEnsurer, type EnsureAccount, kubeConfigOrInCluster } from './accounts.js';
+import { err, ok, type Result } from '@sidecar-destruct/core';
+import { kubeConfigOrInCluster } from './accounts.js';
 import { buildApp } from './app.js';
-import { parseConfig, WEBHOOK_HELP, wantsHelp } from './pure/config.js';
-import { type ClusterVersions, resolveMode } from './pure/mode.js';
-import { startReconciler } from './reconcile.js';
+import { ClusterSide } from './cluster-side.js';
+import { type Config, parseConfig, WEBHOOK_HELP, wantsHelp } from './pure/config.js';
 import { closeWithin } from './shutdown.js';
 import { followCertificate, readPair } from './tls.js';
-import { readClusterVersions } from './versions.js';
-import { type AccountView, watchAccounts } from './view.js';
 
-const VERSION_REFRESH_MS = 5 * 60_000;
 /**
  * Reviews in flight get this long to finish after SIGTERM before their connections are closed by force: well
  * inside the Deployment's terminationGracePeriodSeconds (30 s), which ends in SIGKILL.
  */
 const SHUTDOWN_DEADLINE_MS = 20_000;
 
+type Pair = Awaited<ReturnType<typeof readPair>>;
+
+/** The config and the serving certificate, or the exit status after saying what is wrong. */
+async function startup(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Result<{ config: Config; pair: Pair }, number>> {
+  const parsed = parseConfig(argv, env);
+  if (!parsed.ok) {
+    for (const problem of parsed.error) process.stderr.write(`sidecar-destruct webhook: ${problem}\n`);
+    return err(2);
+  }
+  const config = parsed.value;
+  try {
+    return ok({ config, pair: await readPair(config.tlsCertFile, config.tlsKeyFile) });
+  } catch (e) {
+    process.stderr.write(
+      `sidecar-destruct webhook: cannot read --tls-cert-file / --tls-key-file: ${(e as Error).message}\n`,
+    );
+    return err(2);
+  }
+}
+
+/** The API client of --kubeconfig or the pod's account; without one the webhook still injects. */
+function connect(config: Config): ClusterSide {
+  let kubeConfig: KubeConfig | undefined;
+  let problem = '';
+  try {
+    kubeConfig = kubeConfigOrInCluster(config.kubeconfig);
+  } catch (e) {
+    problem = (e as Error).message;
+  }
+  return new ClusterSide(config, kubeConfig, problem);
+}
+
+const signalled = (): Promise<NodeJS.Signals> =>
+  new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (wantsHelp(argv)) {
     process.stdout.write(WEBHOOK_HELP);
     return 0;
   }
-  const parsed = parseConfig(argv, env);
-  if (!parsed.ok) {
-    for (const problem of parsed.error) process.stderr.write(`sidecar-destruct webhook: ${problem}\n`);
-    return 2;
-  }
-  const config = parsed.value;
-  let pair: Awaited<ReturnType<typeof readPair>>;
-  try {
-    pair = await readPair(config.tlsCertFile, config.tlsKeyFile);
-  } catch (e) {
-    process.stderr.write(
-      `sidecar-destruct webhook: cannot read --tls-cert-file / --tls-key-file: ${(e as Error).message}\n`,
-    );
-    return 2;
-  }
-
-  let kubeConfig: KubeConfig | undefined;
-  let clientProblem = '';
-  try {
-    kubeConfig = kubeConfigOrInCluster(config.kubeconfig);
-  } catch (e) {
-    clientProblem = (e as Error).message;
-  }
-  let view: AccountView | undefined;
-  const ensureAccount: EnsureAccount = kubeConfig
-    ? accountEnsurer(kubeConfig, { ownNamespace: config.namespace, view: () => view })
-    : async () => err(`no API client (${clientProblem}); set --kubeconfig or run in a cluster`);
-
-  let versions: ClusterVersions | undefined;
+  const started = await startup(argv, env);
+  if (!started.ok) return started.error;
+  const { config, pair } = started.value;
+  const cluster = connect(config);
   let draining = false;
   const { fastify } = buildApp({
     config,
@@ -66,46 +78,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       redact: ['req.headers.authorization'],
       base: { component: 'sidecar-destruct-webhook' },
     },
-    mode: () => resolveMode(config.sidecarMode, config.sidecarModeFallback, versions),
-    ensureAccount,
+    mode: () => cluster.mode(),
+    ensureAccount: cluster.ensureAccount,
     ready: () => !draining,
   });
   const log = fastify.log;
-  if (!kubeConfig)
-    log.warn({ error: clientProblem }, 'no API client: injecting, but cannot create ServiceAccounts');
-
-  const refreshVersions = async (): Promise<void> => {
-    if (!kubeConfig || config.sidecarMode !== 'auto') return;
-    try {
-      versions = await readClusterVersions(kubeConfig);
-      log.info(
-        { versions, mode: resolveMode(config.sidecarMode, config.sidecarModeFallback, versions) },
-        'sidecar mode',
-      );
-    } catch (e) {
-      log.warn(
-        { error: (e as Error).message, fallback: config.sidecarModeFallback },
-        'cannot read cluster versions yet',
-      );
-    }
-  };
-  void refreshVersions();
-  const versionTimer = setInterval(() => void refreshVersions(), VERSION_REFRESH_MS);
-  versionTimer.unref();
-  const reconciler = kubeConfig
-    ? startReconciler(
-        kubeConfig,
-        {
-          ownNamespace: config.namespace,
-          dedicatedAccount: config.serviceAccountName,
-          intervalMs: config.reconcileIntervalMs,
-        },
-        log,
-      )
-    : undefined;
-  view = kubeConfig
-    ? watchAccounts(kubeConfig, config.serviceAccountName, () => reconciler?.trigger(), log)
-    : undefined;
+  cluster.start(log);
 
   try {
     await fastify.listen({ host: config.host, port: config.port });
@@ -113,26 +91,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     log.error({ error: (e as Error).message }, `cannot listen on ${config.host}:${config.port}`);
     return 1;
   }
+  const server = fastify.server as unknown as TlsServer;
   const stopFollowing = followCertificate(
     config.tlsCertFile,
     config.tlsKeyFile,
     pair,
-    (next) => {
-      (fastify.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
-    },
+    (next) => server.setSecureContext({ cert: next.cert, key: next.key }),
     log,
   );
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await signalled();
   draining = true;
   log.info({ signal }, 'draining: finishing reviews in flight');
   stopFollowing();
-  clearInterval(versionTimer);
-  reconciler?.stop();
-  void view?.stop();
+  void cluster.stop();
   const how = await closeWithin(fastify, SHUTDOWN_DEADLINE_MS);
   log.info({ how }, 'stopped');
   return 0;

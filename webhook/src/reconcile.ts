@@ -54,6 +54,67 @@ const DEBOUNCE_MS = 200;
 
 const gone = (e: unknown): boolean => e instanceof ApiException && (e.code === 404 || e.code === 409);
 
+/** What the plan needs, read from the API server: the bindings first, then the grants. */
+async function readClusterState(
+  core: CoreV1Api,
+  rbac: RbacAuthorizationV1Api,
+  dedicatedAccount: string,
+): Promise<ClusterState> {
+  // Bindings first: one created after this list by an admission is not in it, so it cannot be removed by a
+  // grant this pass has not seen yet.
+  const [roleBindings, clusterRoleBindings] = await Promise.all([
+    rbac.listRoleBindingForAllNamespaces({ labelSelector: SELECTORS.managedBindings }),
+    rbac.listClusterRoleBinding({ labelSelector: SELECTORS.managedBindings }),
+  ]);
+  const [namespaces, granted, dedicated] = await Promise.all([
+    core.listNamespace({ labelSelector: SELECTORS.enabledNamespaces }),
+    core.listServiceAccountForAllNamespaces({ labelSelector: SELECTORS.grantedAccounts }),
+    core.listServiceAccountForAllNamespaces({ fieldSelector: SELECTORS.dedicatedAccounts(dedicatedAccount) }),
+  ]);
+  const bindings: ManagedBinding[] = [
+    ...roleBindings.items.map((b) => ({
+      kind: 'RoleBinding' as const,
+      name: b.metadata?.name ?? '',
+      namespace: b.metadata?.namespace ?? '',
+      uid: b.metadata?.uid ?? '',
+      subject: subjectOf(b.subjects),
+    })),
+    ...clusterRoleBindings.items.map((b) => ({
+      kind: 'ClusterRoleBinding' as const,
+      name: b.metadata?.name ?? '',
+      uid: b.metadata?.uid ?? '',
+      subject: subjectOf(b.subjects),
+    })),
+  ];
+  return {
+    enabledNamespaces: new Set(namespaces.items.map((n) => n.metadata?.name ?? '')),
+    grantedAccounts: granted.items.map((sa) => accountOf(sa.metadata)),
+    dedicatedAccounts: dedicated.items.map((sa) => accountOf(sa.metadata)),
+    bindings,
+  };
+}
+
+/** Removes (by uid: never a same-named successor) and makes bindings; one already gone is not an error. */
+async function applyPlan(rbac: RbacAuthorizationV1Api, todo: Plan): Promise<void> {
+  for (const b of todo.remove) {
+    const body = { preconditions: { uid: b.uid } };
+    try {
+      if (b.kind === 'RoleBinding')
+        await rbac.deleteNamespacedRoleBinding({ name: b.name, namespace: b.namespace ?? '', body });
+      else await rbac.deleteClusterRoleBinding({ name: b.name, body });
+    } catch (e) {
+      if (!gone(e)) throw e;
+    }
+  }
+  for (const account of todo.bind) await bindAccount(rbac, account);
+}
+
+/** The log fields of a pass that changed something. */
+const changes = (todo: Plan) => ({
+  bound: todo.bind.map((a) => `${a.namespace}/${a.name}`),
+  removed: todo.remove.map((b) => `${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name}`),
+});
+
 export function startReconciler(
   kubeConfig: KubeConfig,
   options: { readonly ownNamespace: string; readonly dedicatedAccount: string; readonly intervalMs: number },
@@ -61,74 +122,15 @@ export function startReconciler(
 ): Reconciler {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const managed = SELECTORS.managedBindings;
-
-  const read = async (): Promise<ClusterState> => {
-    // Bindings first: one created after this list by an admission is not in it, so it cannot be removed by a
-    // grant this pass has not seen yet.
-    const [roleBindings, clusterRoleBindings] = await Promise.all([
-      rbac.listRoleBindingForAllNamespaces({ labelSelector: managed }),
-      rbac.listClusterRoleBinding({ labelSelector: managed }),
-    ]);
-    const [namespaces, granted, dedicated] = await Promise.all([
-      core.listNamespace({ labelSelector: SELECTORS.enabledNamespaces }),
-      core.listServiceAccountForAllNamespaces({ labelSelector: SELECTORS.grantedAccounts }),
-      core.listServiceAccountForAllNamespaces({
-        fieldSelector: SELECTORS.dedicatedAccounts(options.dedicatedAccount),
-      }),
-    ]);
-    const bindings: ManagedBinding[] = [
-      ...roleBindings.items.map((b) => ({
-        kind: 'RoleBinding' as const,
-        name: b.metadata?.name ?? '',
-        namespace: b.metadata?.namespace ?? '',
-        uid: b.metadata?.uid ?? '',
-        subject: subjectOf(b.subjects),
-      })),
-      ...clusterRoleBindings.items.map((b) => ({
-        kind: 'ClusterRoleBinding' as const,
-        name: b.metadata?.name ?? '',
-        uid: b.metadata?.uid ?? '',
-        subject: subjectOf(b.subjects),
-      })),
-    ];
-    return {
-      enabledNamespaces: new Set(namespaces.items.map((n) => n.metadata?.name ?? '')),
-      grantedAccounts: granted.items.map((sa) => accountOf(sa.metadata)),
-      dedicatedAccounts: dedicated.items.map((sa) => accountOf(sa.metadata)),
-      bindings,
-    };
-  };
-
-  const apply = async (todo: Plan): Promise<void> => {
-    for (const b of todo.remove) {
-      const body = { preconditions: { uid: b.uid } };
-      try {
-        if (b.kind === 'RoleBinding')
-          await rbac.deleteNamespacedRoleBinding({ name: b.name, namespace: b.namespace ?? '', body });
-        else await rbac.deleteClusterRoleBinding({ name: b.name, body });
-      } catch (e) {
-        if (!gone(e)) throw e;
-      }
-    }
-    for (const account of todo.bind) await bindAccount(rbac, account);
-  };
 
   let running: Promise<Plan> | undefined;
   const runOnce = (): Promise<Plan> => {
     running ??= (async () => {
       try {
-        const todo = plan(await read(), options.ownNamespace);
-        await apply(todo);
-        if (todo.bind.length > 0 || todo.remove.length > 0) {
-          log.info(
-            {
-              bound: todo.bind.map((a) => `${a.namespace}/${a.name}`),
-              removed: todo.remove.map((b) => `${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name}`),
-            },
-            'reconciled the sidecar bindings',
-          );
-        }
+        const todo = plan(await readClusterState(core, rbac, options.dedicatedAccount), options.ownNamespace);
+        await applyPlan(rbac, todo);
+        if (todo.bind.length > 0 || todo.remove.length > 0)
+          log.info(changes(todo), 'reconciled the sidecar bindings');
         return todo;
       } finally {
         running = undefined;

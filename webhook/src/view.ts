@@ -31,6 +31,66 @@ export interface ViewLog {
   warn(fields: object, msg: string): void;
 }
 
+/** What the restarts of the three watches share: which ones are healthy, the timers to clear, whether to stop. */
+interface Watches {
+  readonly healthy: Map<string, boolean>;
+  readonly timers: Set<NodeJS.Timeout>;
+  stopped: boolean;
+}
+
+/**
+ * Starts one informer and keeps it running: a failed watch is restarted with the reconnect policy of the
+ * sidecar's watch (core/src/backoff.ts), whose failure count is reset only by a watch that stayed healthy for a
+ * while, never because a list succeeded.
+ */
+function keepWatching<T extends KubernetesObject>(
+  name: string,
+  informer: ListWatch<T>,
+  watches: Watches,
+  onChange: () => void,
+  log: ViewLog,
+): void {
+  let failures = 0;
+  let healthySince: number | undefined;
+  watches.healthy.set(name, false);
+  // A watch refused at once (403, say) reports its error before start() resolves: only an attempt that saw
+  // no error makes the view healthy.
+  let failed = false;
+  const start = (): void => {
+    failed = false;
+    informer.start().then(
+      () => {
+        if (failed) return;
+        watches.healthy.set(name, true);
+        healthySince = performance.now();
+      },
+      () => undefined, // reported through the ERROR callback below
+    );
+  };
+  informer.on('error', (e: unknown) => {
+    failed = true;
+    watches.healthy.set(name, false);
+    if (healthySince !== undefined && performance.now() - healthySince >= HEALTHY_WATCH_MS) failures = 0;
+    healthySince = undefined;
+    failures += 1;
+    if (watches.stopped) return;
+    log.warn({ watch: name, error: (e as Error)?.message ?? String(e) }, 'watch failed; retrying');
+    const timer = setTimeout(
+      () => {
+        watches.timers.delete(timer);
+        if (!watches.stopped) start();
+      },
+      backoffDelay(failures, Math.random, undefined, BACKOFF),
+    );
+    timer.unref();
+    watches.timers.add(timer);
+  });
+  informer.on('add', () => onChange());
+  informer.on('update', () => onChange());
+  informer.on('delete', () => onChange());
+  start();
+}
+
 export function watchAccounts(
   kubeConfig: KubeConfig,
   dedicatedName: string,
@@ -39,10 +99,7 @@ export function watchAccounts(
 ): AccountView {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const watch = new Watch(kubeConfig);
-  const enabledSelector = SELECTORS.enabledNamespaces;
-  const grantedSelector = SELECTORS.grantedAccounts;
   const dedicatedSelector = SELECTORS.dedicatedAccounts(dedicatedName);
-
   const dedicated = new ListWatch<V1ServiceAccount>(
     '/api/v1/serviceaccounts',
     watch,
@@ -54,76 +111,31 @@ export function watchAccounts(
   const granted = new ListWatch<V1ServiceAccount>(
     '/api/v1/serviceaccounts',
     watch,
-    () => core.listServiceAccountForAllNamespaces({ labelSelector: grantedSelector }),
+    () => core.listServiceAccountForAllNamespaces({ labelSelector: SELECTORS.grantedAccounts }),
     false,
-    grantedSelector,
+    SELECTORS.grantedAccounts,
   );
   const namespaces = new ListWatch<V1Namespace>(
     '/api/v1/namespaces',
     watch,
-    () => core.listNamespace({ labelSelector: enabledSelector }),
+    () => core.listNamespace({ labelSelector: SELECTORS.enabledNamespaces }),
     false,
-    enabledSelector,
+    SELECTORS.enabledNamespaces,
   );
 
-  let stopped = false;
-  const healthy = new Map<string, boolean>();
-  const timers = new Set<NodeJS.Timeout>();
-  const run = <T extends KubernetesObject>(name: string, informer: ListWatch<T>): void => {
-    // The reconnect policy of the sidecar's watch (core/src/backoff.ts): the failure count is reset only by a
-    // watch that stayed healthy for a while, never because a list succeeded.
-    let failures = 0;
-    let healthySince: number | undefined;
-    healthy.set(name, false);
-    // A watch refused at once (403, say) reports its error before start() resolves: only an attempt that saw
-    // no error makes the view healthy.
-    let failed = false;
-    const start = (): void => {
-      failed = false;
-      informer.start().then(
-        () => {
-          if (failed) return;
-          healthy.set(name, true);
-          healthySince = performance.now();
-        },
-        () => undefined, // reported through the ERROR callback below
-      );
-    };
-    informer.on('error', (e: unknown) => {
-      failed = true;
-      healthy.set(name, false);
-      if (healthySince !== undefined && performance.now() - healthySince >= HEALTHY_WATCH_MS) failures = 0;
-      healthySince = undefined;
-      failures += 1;
-      if (stopped) return;
-      log.warn({ watch: name, error: (e as Error)?.message ?? String(e) }, 'watch failed; retrying');
-      const timer = setTimeout(
-        () => {
-          timers.delete(timer);
-          if (!stopped) start();
-        },
-        backoffDelay(failures, Math.random, undefined, BACKOFF),
-      );
-      timer.unref();
-      timers.add(timer);
-    });
-    informer.on('add', () => onChange());
-    informer.on('update', () => onChange());
-    informer.on('delete', () => onChange());
-    start();
-  };
-  run('dedicated accounts', dedicated);
-  run('granted accounts', granted);
-  run('enabled namespaces', namespaces);
+  const watches: Watches = { healthy: new Map(), timers: new Set(), stopped: false };
+  keepWatching('dedicated accounts', dedicated, watches, onChange, log);
+  keepWatching('granted accounts', granted, watches, onChange, log);
+  keepWatching('enabled namespaces', namespaces, watches, onChange, log);
 
   return {
-    ready: () => !stopped && [...healthy.values()].every(Boolean),
+    ready: () => !watches.stopped && [...watches.healthy.values()].every(Boolean),
     dedicatedAccount: (namespace) => dedicated.get(dedicatedName, namespace)?.metadata?.uid,
     grantedAccount: (namespace, name) => granted.get(name, namespace)?.metadata?.uid,
     namespaceEnabled: (namespace) => namespaces.get(namespace) !== undefined,
     stop: async () => {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
+      watches.stopped = true;
+      for (const t of watches.timers) clearTimeout(t);
       await Promise.all([dedicated.stop(), granted.stop(), namespaces.stop()]);
     },
   };

@@ -1,0 +1,81 @@
+/**
+ * What the webhook keeps of the cluster while it runs: the account ensurer admission calls, the watched view of
+ * grants it reads, the reconciler that makes the bindings equal the grants, and the kubelet versions `auto` mode
+ * decides by. Constructed before the app (admission needs the ensurer), started once the app's logger exists,
+ * stopped on SIGTERM. Without an API client it still injects, and says what it cannot do.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { err } from '@sidecar-destruct/core';
+import { accountEnsurer, type EnsureAccount } from './accounts.js';
+import type { Config } from './pure/config.js';
+import { type ClusterVersions, resolveMode } from './pure/mode.js';
+import { type ReconcileLog, type Reconciler, startReconciler } from './reconcile.js';
+import { readClusterVersions } from './versions.js';
+import { type AccountView, watchAccounts } from './view.js';
+
+const VERSION_REFRESH_MS = 5 * 60_000;
+
+export class ClusterSide {
+  readonly ensureAccount: EnsureAccount;
+  private versions: ClusterVersions | undefined;
+  private view: AccountView | undefined;
+  private reconciler: Reconciler | undefined;
+  private versionTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly kubeConfig: KubeConfig | undefined,
+    private readonly clientProblem: string,
+  ) {
+    this.ensureAccount = kubeConfig
+      ? accountEnsurer(kubeConfig, { ownNamespace: config.namespace, view: () => this.view })
+      : async () => err(`no API client (${clientProblem}); set --kubeconfig or run in a cluster`);
+  }
+
+  /** The sidecar mode to inject now: `auto` resolved from the kubelet versions read so far, or the forced one. */
+  mode(): 'native' | 'container' {
+    return resolveMode(this.config.sidecarMode, this.config.sidecarModeFallback, this.versions);
+  }
+
+  start(log: ReconcileLog): void {
+    const { config, kubeConfig } = this;
+    if (!kubeConfig) {
+      log.warn({ error: this.clientProblem }, 'no API client: injecting, but cannot create ServiceAccounts');
+      return;
+    }
+    if (config.sidecarMode === 'auto') {
+      void this.refreshVersions(kubeConfig, log);
+      this.versionTimer = setInterval(() => void this.refreshVersions(kubeConfig, log), VERSION_REFRESH_MS);
+      this.versionTimer.unref();
+    }
+    const reconciler = startReconciler(
+      kubeConfig,
+      {
+        ownNamespace: config.namespace,
+        dedicatedAccount: config.serviceAccountName,
+        intervalMs: config.reconcileIntervalMs,
+      },
+      log,
+    );
+    this.reconciler = reconciler;
+    this.view = watchAccounts(kubeConfig, config.serviceAccountName, () => reconciler.trigger(), log);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.versionTimer);
+    this.reconciler?.stop();
+    await this.view?.stop();
+  }
+
+  private async refreshVersions(kubeConfig: KubeConfig, log: ReconcileLog): Promise<void> {
+    try {
+      this.versions = await readClusterVersions(kubeConfig);
+      log.info({ versions: this.versions, mode: this.mode() }, 'sidecar mode');
+    } catch (e) {
+      log.warn(
+        { error: (e as Error).message, fallback: this.config.sidecarModeFallback },
+        'cannot read cluster versions yet',
+      );
+    }
+  }
+}
