@@ -104,6 +104,96 @@ async function writeSecret(core: CoreV1Api, existing: V1Secret | undefined, secr
   }
 }
 
+type WebhookConfiguration = Awaited<
+  ReturnType<AdmissionregistrationV1Api['readMutatingWebhookConfiguration']>
+>;
+type SecretOrNone = Awaited<ReturnType<typeof readSecret>>;
+
+/** What is installed: the namespace must exist and the webhook configuration too (deploy/ applied first). */
+async function readInstalled(
+  core: CoreV1Api,
+  admission: AdmissionregistrationV1Api,
+  options: CertsOptions,
+): Promise<WebhookConfiguration> {
+  try {
+    await core.readNamespace({ name: options.namespace });
+  } catch (e) {
+    throw explainFailure(e, `find namespace ${options.namespace}`);
+  }
+  try {
+    return await admission.readMutatingWebhookConfiguration({ name: options.webhookConfiguration });
+  } catch (e) {
+    throw explainFailure(
+      e,
+      `read MutatingWebhookConfiguration ${options.webhookConfiguration} (apply deploy/ first)`,
+    );
+  }
+}
+
+/** The certificates the Secrets hold and the caBundles the webhook configuration carries, as plan() reads them. */
+function existingOf(
+  caSecret: SecretOrNone,
+  servingSecret: SecretOrNone,
+  configuration: WebhookConfiguration,
+): Existing {
+  const caCert = text(caSecret, 'tls.crt');
+  const caKey = text(caSecret, 'tls.key');
+  const servingCert = text(servingSecret, 'tls.crt');
+  const servingKey = text(servingSecret, 'tls.key');
+  return {
+    ...(caCert && caKey ? { ca: { certPem: caCert, keyPem: caKey } } : {}),
+    ...(servingCert && servingKey ? { serving: { certPem: servingCert, keyPem: servingKey } } : {}),
+    caBundles: (configuration.webhooks ?? []).map((w) =>
+      w.clientConfig.caBundle ? Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8') : '',
+    ),
+  };
+}
+
+const LABELS = { 'app.kubernetes.io/name': 'sidecar-destruct' };
+
+const tlsSecret = (name: string, namespace: string, data: Record<string, string>) => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'kubernetes.io/tls',
+  metadata: { name, namespace, labels: LABELS },
+  data,
+});
+
+/** Writes `bundle` into every webhook of the configuration. */
+async function patchCaBundle(
+  admission: AdmissionregistrationV1Api,
+  options: CertsOptions,
+  configuration: WebhookConfiguration,
+  bundle: string,
+): Promise<void> {
+  // A strategic merge patch keyed by each webhook's name (its merge key): no index paths, so a webhook added
+  // or reordered between the read and this write cannot receive another one's caBundle.
+  const patch = {
+    webhooks: (configuration.webhooks ?? []).map((w) => ({
+      name: w.name,
+      clientConfig: { caBundle: bundle },
+    })),
+  };
+  try {
+    await admission.patchMutatingWebhookConfiguration(
+      { name: options.webhookConfiguration, body: patch },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  } catch (e) {
+    throw explainFailure(
+      e,
+      `patch the caBundle of MutatingWebhookConfiguration ${options.webhookConfiguration}`,
+    );
+  }
+}
+
+async function writeFiles(outDir: string, ca: KeyPair, serving: KeyPair): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, 'ca.crt'), ca.certPem);
+  await writeFile(join(outDir, 'tls.crt'), serving.certPem);
+  await writeFile(join(outDir, 'tls.key'), serving.keyPem, { mode: 0o600 });
+}
+
 export async function ensureCertificates(
   options: CertsOptions,
   kubeConfig: KubeConfig,
@@ -111,92 +201,41 @@ export async function ensureCertificates(
 ): Promise<Report> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-  try {
-    await core.readNamespace({ name: options.namespace });
-  } catch (e) {
-    throw explainFailure(e, `find namespace ${options.namespace}`);
-  }
-  let configuration: Awaited<ReturnType<typeof admission.readMutatingWebhookConfiguration>>;
-  try {
-    configuration = await admission.readMutatingWebhookConfiguration({ name: options.webhookConfiguration });
-  } catch (e) {
-    throw explainFailure(
-      e,
-      `read MutatingWebhookConfiguration ${options.webhookConfiguration} (apply deploy/ first)`,
-    );
-  }
-
+  const configuration = await readInstalled(core, admission, options);
   const caSecret = await readSecret(core, options.namespace, options.caSecret);
   const servingSecret = await readSecret(core, options.namespace, options.secret);
-  const caCert = text(caSecret, 'tls.crt');
-  const caKey = text(caSecret, 'tls.key');
-  const servingCert = text(servingSecret, 'tls.crt');
-  const servingKey = text(servingSecret, 'tls.key');
-  const existing: Existing = {
-    ...(caCert && caKey ? { ca: { certPem: caCert, keyPem: caKey } } : {}),
-    ...(servingCert && servingKey ? { serving: { certPem: servingCert, keyPem: servingKey } } : {}),
-    caBundles: (configuration.webhooks ?? []).map((w) =>
-      w.clientConfig.caBundle ? Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8') : '',
-    ),
-  };
+  const existing = existingOf(caSecret, servingSecret, configuration);
   const dnsNames = serviceDnsNames(options.service, options.namespace);
   const steps = plan(existing, { now, dnsNames, renewBeforeDays: options.renewBeforeDays });
 
   let ca: KeyPair | undefined = existing.ca;
   let serving: KeyPair | undefined = existing.serving;
-  const labels = { 'app.kubernetes.io/name': 'sidecar-destruct' };
   for (const step of steps) {
     if (step.kind === 'create-ca') {
       ca = createCertificateAuthority('sidecar-destruct webhook CA', {
         validityDays: options.caValidityDays,
         now,
       });
-      await writeSecret(core, caSecret, {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: { name: options.caSecret, namespace: options.namespace, labels },
-        data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) },
-      });
+      const data = { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) };
+      await writeSecret(core, caSecret, tlsSecret(options.caSecret, options.namespace, data));
     } else if (step.kind === 'issue-serving' && ca) {
       serving = createServingCertificate(ca, { dnsNames, validityDays: options.validityDays, now });
-      await writeSecret(core, servingSecret, {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: { name: options.secret, namespace: options.namespace, labels },
-        data: { 'tls.crt': b64(serving.certPem), 'tls.key': b64(serving.keyPem), 'ca.crt': b64(ca.certPem) },
-      });
-    } else if (step.kind === 'patch-ca-bundle' && ca) {
-      const bundle = b64(caBundle(ca.certPem, existing.ca?.certPem, now));
-      // A strategic merge patch keyed by each webhook's name (its merge key): no index paths, so a webhook added
-      // or reordered between the read and this write cannot receive another one's caBundle.
-      const patch = {
-        webhooks: (configuration.webhooks ?? []).map((w) => ({
-          name: w.name,
-          clientConfig: { caBundle: bundle },
-        })),
+      const data = {
+        'tls.crt': b64(serving.certPem),
+        'tls.key': b64(serving.keyPem),
+        'ca.crt': b64(ca.certPem),
       };
-      try {
-        await admission.patchMutatingWebhookConfiguration(
-          { name: options.webhookConfiguration, body: patch },
-          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-        );
-      } catch (e) {
-        throw explainFailure(
-          e,
-          `patch the caBundle of MutatingWebhookConfiguration ${options.webhookConfiguration}`,
-        );
-      }
+      await writeSecret(core, servingSecret, tlsSecret(options.secret, options.namespace, data));
+    } else if (step.kind === 'patch-ca-bundle' && ca) {
+      await patchCaBundle(
+        admission,
+        options,
+        configuration,
+        b64(caBundle(ca.certPem, existing.ca?.certPem, now)),
+      );
     }
   }
-
-  if (options.outDir && ca && serving) {
-    await mkdir(options.outDir, { recursive: true });
-    await writeFile(join(options.outDir, 'ca.crt'), ca.certPem);
-    await writeFile(join(options.outDir, 'tls.crt'), serving.certPem);
-    await writeFile(join(options.outDir, 'tls.key'), serving.keyPem, { mode: 0o600 });
-  }
+  if (options.outDir && ca && serving) await writeFiles(options.outDir, ca, serving);
   return { steps };
 }
 

@@ -5,86 +5,101 @@
 import { parseArgs } from 'node:util';
 import type { Io } from './io.js';
 
-export async function demoCommand(args: string[], io: Io): Promise<number> {
-  // Loaded here, not at the top: the container image leaves the local cluster harness out, and its bundle must
-  // not import it at start-up.
-  let harness: typeof import('@sidecar-destruct/cluster');
+type Harness = typeof import('@sidecar-destruct/cluster');
+
+/** The harness, loaded here, not at the top: the container image leaves it out, and its bundle must not import it. */
+async function loadHarness(): Promise<Harness | undefined> {
   try {
-    harness = await import('@sidecar-destruct/cluster');
+    return await import('@sidecar-destruct/cluster');
   } catch {
-    return io.fail(
-      'the demo is not part of this build (it needs the local cluster harness); run it from a clone: npm run demo',
-    );
+    return undefined;
   }
-  const { DEMO_HELP, REAL_NODE_DEMO_HELP, runClusterDemo, runDemo, runRealNodeDemo, stopAllControlPlanes } =
-    harness;
-  const { values } = parseArgs({
-    args,
-    options: {
-      keep: { type: 'boolean', default: false },
-      'real-node': { type: 'boolean', default: false },
-      kubeconfig: { type: 'string' },
-      'node-a': { type: 'string' },
-      'node-b': { type: 'string' },
-      image: { type: 'string', default: 'busybox:1.37' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    io.stdout(DEMO_HELP + REAL_NODE_DEMO_HELP);
+}
+
+const OPTIONS = {
+  keep: { type: 'boolean', default: false },
+  'real-node': { type: 'boolean', default: false },
+  kubeconfig: { type: 'string' },
+  'node-a': { type: 'string' },
+  'node-b': { type: 'string' },
+  image: { type: 'string', default: 'busybox:1.37' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>['values'];
+
+/** Runs one story, turning its failure into the command's. */
+async function story(io: Io, run: () => Promise<unknown>): Promise<number> {
+  try {
+    await run();
     return 0;
+  } catch (e) {
+    return io.fail(`demo failed: ${(e as Error).message}`);
   }
-  if (values['real-node']) {
-    process.once('SIGINT', () => {
-      io.stdout('\nInterrupted: stopping the real node (restoring the host) and the control plane\n');
-      void harness
-        .stopAllRealNodes()
-        .then(() => stopAllControlPlanes())
-        .finally(() => process.exit(130));
+}
+
+/** The story on the real node; Ctrl-C restores the host and stops the control plane. */
+function realNode(harness: Harness, io: Io): Promise<number> {
+  process.once('SIGINT', () => {
+    io.stdout('\nInterrupted: stopping the real node (restoring the host) and the control plane\n');
+    void harness
+      .stopAllRealNodes()
+      .then(() => harness.stopAllControlPlanes())
+      .finally(() => process.exit(130));
+  });
+  return story(io, () => harness.runRealNodeDemo({ write: (line) => io.stdout(`${line}\n`) }));
+}
+
+/** The story on the user's cluster, with a label and a namespace of its own that it removes at the end. */
+function onCluster(harness: Harness, io: Io, values: Values, kubeconfig: string): Promise<number> {
+  const nodeA = values['node-a'];
+  const nodeB = values['node-b'];
+  if (!nodeA || !nodeB)
+    return Promise.resolve(io.fail('demo --kubeconfig needs --node-a NODE and --node-b NODE'));
+  // Ctrl-C ends the story; the cleanup in runClusterDemo's finally still runs.
+  return story(io, async () => {
+    const { reactionMs } = await harness.runClusterDemo({
+      kubeconfig,
+      nodeA,
+      nodeB,
+      image: values.image,
+      write: (line) => io.stdout(`${line}\n`),
     });
-    try {
-      await runRealNodeDemo({ write: (line) => io.stdout(`${line}\n`) });
-      return 0;
-    } catch (e) {
-      return io.fail(`demo failed: ${(e as Error).message}`);
-    }
-  }
-  const kubeconfig = values.kubeconfig ?? (values['node-a'] ? process.env.KUBECONFIG : undefined);
-  if (kubeconfig) {
-    if (!values['node-a'] || !values['node-b'])
-      return io.fail('demo --kubeconfig needs --node-a NODE and --node-b NODE');
-    try {
-      // Ctrl-C ends the story; the cleanup in runClusterDemo's finally still runs.
-      const { reactionMs } = await runClusterDemo({
-        kubeconfig,
-        nodeA: values['node-a'],
-        nodeB: values['node-b'],
-        image: values.image,
-        write: (line) => io.stdout(`${line}\n`),
-      });
-      io.stdout(`\nReaction on your cluster: label moved -> pod deleting in ${reactionMs.toFixed(0)} ms\n`);
-      return 0;
-    } catch (e) {
-      return io.fail(`demo failed: ${(e as Error).message}`);
-    }
-  }
+    io.stdout(`\nReaction on your cluster: label moved -> pod deleting in ${reactionMs.toFixed(0)} ms\n`);
+  });
+}
+
+/** The story on a local control plane; with --keep, Ctrl-C ends the wait and leaves it running. */
+function local(harness: Harness, io: Io, keep: boolean): Promise<number> {
   let interrupt = (): void => {};
   const interrupted = new Promise<void>((resolve) => {
     interrupt = resolve;
   });
   process.once('SIGINT', () => {
-    if (values.keep) {
+    if (keep) {
       interrupt();
       return;
     }
     io.stdout('\nInterrupted: stopping and removing the control plane\n');
-    void stopAllControlPlanes().finally(() => process.exit(130));
+    void harness.stopAllControlPlanes().finally(() => process.exit(130));
   });
-  try {
-    await runDemo({ keep: values.keep, write: (line) => io.stdout(`${line}\n`), interrupted });
-    return 0;
-  } catch (e) {
-    return io.fail(`demo failed: ${(e as Error).message}`);
+  return story(io, () => harness.runDemo({ keep, write: (line) => io.stdout(`${line}\n`), interrupted }));
+}
+
+export async function demoCommand(args: string[], io: Io): Promise<number> {
+  const harness = await loadHarness();
+  if (!harness) {
+    return io.fail(
+      'the demo is not part of this build (it needs the local cluster harness); run it from a clone: npm run demo',
+    );
   }
+  const { values } = parseArgs({ args, options: OPTIONS, strict: true });
+  if (values.help) {
+    io.stdout(harness.DEMO_HELP + harness.REAL_NODE_DEMO_HELP);
+    return 0;
+  }
+  if (values['real-node']) return realNode(harness, io);
+  const kubeconfig = values.kubeconfig ?? (values['node-a'] ? process.env.KUBECONFIG : undefined);
+  if (kubeconfig) return onCluster(harness, io, values, kubeconfig);
+  return local(harness, io, values.keep);
 }

@@ -70,6 +70,19 @@ export async function fromKubeconfig(path: string): Promise<Result<Connection>> 
   } catch {
     return err(`kubeconfig ${path} is not valid YAML`);
   }
+  const current = currentContext(config, path);
+  if (!current.ok) return current;
+  return connectionOf(current.value, path);
+}
+
+interface Context {
+  readonly cluster: Doc;
+  readonly user: Doc;
+  readonly server: string;
+}
+
+/** The cluster, user and server of the kubeconfig's current context, or what is missing. */
+function currentContext(config: unknown, path: string): Result<Context> {
   if (!isDoc(config)) return err(`kubeconfig ${path} is not a kubeconfig`);
   const contextName = str(config, 'current-context');
   if (!contextName) return err(`kubeconfig ${path} has no current-context`);
@@ -85,7 +98,11 @@ export async function fromKubeconfig(path: string): Promise<Result<Connection>> 
       `kubeconfig ${path}: exec and auth-provider credentials are not supported; use a token or a client certificate`,
     );
   }
+  return ok({ cluster, user, server });
+}
 
+/** The connection a context describes; relative file names are relative to the kubeconfig's folder. */
+async function connectionOf({ cluster, user, server }: Context, path: string): Promise<Result<Connection>> {
   const base = dirname(path);
   const file = (p: string) => readFile(isAbsolute(p) ? p : resolve(base, p));
   const data = (key: string): Buffer | undefined => {

@@ -74,6 +74,118 @@ export async function readNode(
   return { failure: reply };
 }
 
+/**
+ * The loop's state between steps: where to resume and how many watches in a row failed. One method per step:
+ * read the node, watch it, wait out a backoff.
+ */
+class NodeWatcher {
+  private resume: Resume = { from: 'relist' };
+  private failures = 0;
+
+  constructor(
+    private readonly api: NodeSource,
+    private readonly nodeName: string,
+    private readonly options: WatchOptions,
+    private readonly log: Logger,
+    private readonly observe: (observation: Observation) => void,
+    private readonly onWatching: () => void,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async run(): Promise<void> {
+    while (!this.signal.aborted) {
+      if (this.resume.from === 'relist' && !(await this.relist())) continue;
+      if (this.signal.aborted || !(await this.watchOnce())) return;
+    }
+  }
+
+  /** Reads the node; false when the read failed (after waiting out the backoff) or the sidecar is stopping. */
+  private async relist(): Promise<boolean> {
+    const sentAt = this.options.now();
+    const read = await readNode(this.api, this.nodeName);
+    if (this.signal.aborted) return false;
+    if ('failure' in read) {
+      this.failures++;
+      const retryAfterMs = retryAfterOf(read.failure).retryAfterMs;
+      await this.wait(backoffDelay(this.failures, this.options.random, retryAfterMs), read.failure);
+      return false;
+    }
+    this.observe({ ...read.observation, read: { sentAt, requested: false } });
+    // From now, not from the node's resourceVersion: that is when the node last changed, which after an API
+    // server restart can be older than its watch cache and would be answered 410 again and again. A watch
+    // from now starts with the node as it is (an ADDED event), so nothing between the read and it is lost.
+    this.resume = { from: 'now' };
+    return true;
+  }
+
+  /** One watch request, start to end, then the backoff it earned; false when the sidecar is stopping. */
+  private async watchOnce(): Promise<boolean> {
+    const { options, nodeName } = this;
+    let expired = false;
+    let openedAt: number | undefined;
+    const timeoutSeconds = watchTimeoutSeconds(options.random, options.minTimeoutSeconds);
+    const end = await this.api.watchNode(
+      nodeName,
+      this.resume as WatchFrom,
+      {
+        timeoutSeconds,
+        idleTimeoutMs: Math.min(WATCH_IDLE_MS, (timeoutSeconds + 60) * 1_000),
+        onOpen: () => {
+          openedAt = options.now();
+          this.observe({ type: 'watch', up: true });
+          this.onWatching();
+        },
+      },
+      (event) => {
+        if (event.type === 'ERROR') {
+          // 410 Gone: the resourceVersion is too old to resume from; read the node again.
+          if (event.object.code === 410) expired = true;
+          else
+            this.log.warn('watch error event', { status: event.object.code, message: event.object.message });
+          return;
+        }
+        const rv = event.object.metadata?.resourceVersion;
+        if (rv) this.resume = { from: 'rv', rv };
+        if (event.type === 'ADDED' || event.type === 'MODIFIED')
+          this.observe({ type: 'node', node: event.object });
+        else if (event.type === 'DELETED') this.observe({ type: 'node-deleted', nodeName });
+      },
+    );
+    if (this.signal.aborted || end.kind === 'aborted') return false;
+    if (openedAt !== undefined) this.observe({ type: 'watch', up: false });
+    expired ||= end.kind === 'refused' && end.status === 410;
+    if (expired) this.resume = { from: 'relist' };
+    const step = reconnect(
+      this.failures,
+      {
+        openMs: openedAt === undefined ? 0 : options.now() - openedAt,
+        cleanClose: end.kind === 'closed' && !expired,
+        expired,
+        ...(end.kind === 'closed' ? {} : retryAfterOf(end)),
+      },
+      options.random,
+    );
+    this.failures = step.failures;
+    const why =
+      end.kind !== 'closed' ? end : expired ? 'resourceVersion expired (410)' : 'watch closed early';
+    await this.wait(step.delayMs, why);
+    return true;
+  }
+
+  /** Waits out a backoff, saying why: a failure of the API (with advice on a 403), or a watch that ended early. */
+  private async wait(delayMs: number, why: ApiFailure | string): Promise<void> {
+    if (delayMs <= 0) return;
+    const forbidden = typeof why !== 'string' && why.kind === 'refused' && why.status === 403;
+    this.log.warn('cannot observe the node; waiting before retrying (no action is taken meanwhile)', {
+      error: typeof why === 'string' ? why : describeFailure(why),
+      attempt: this.failures,
+      retryInMs: Math.round(delayMs),
+      ...(forbidden && this.options.forbiddenAdvice ? { advice: this.options.forbiddenAdvice } : {}),
+    });
+    await this.options.sleep(delayMs, this.signal);
+  }
+}
+
 export async function watchNode(
   api: NodeSource,
   nodeName: string,
@@ -83,88 +195,5 @@ export async function watchNode(
   onWatching: () => void,
   signal: AbortSignal,
 ): Promise<void> {
-  let resume: Resume = { from: 'relist' };
-  let failures = 0;
-  /** Waits out a backoff, saying why: a failure of the API (with advice on a 403), or a watch that ended early. */
-  const wait = async (delayMs: number, why: ApiFailure | string): Promise<void> => {
-    if (delayMs <= 0) return;
-    const forbidden = typeof why !== 'string' && why.kind === 'refused' && why.status === 403;
-    log.warn('cannot observe the node; waiting before retrying (no action is taken meanwhile)', {
-      error: typeof why === 'string' ? why : describeFailure(why),
-      attempt: failures,
-      retryInMs: Math.round(delayMs),
-      ...(forbidden && options.forbiddenAdvice ? { advice: options.forbiddenAdvice } : {}),
-    });
-    await options.sleep(delayMs, signal);
-  };
-
-  while (!signal.aborted) {
-    if (resume.from === 'relist') {
-      const sentAt = options.now();
-      const read = await readNode(api, nodeName);
-      if (signal.aborted) return;
-      if ('failure' in read) {
-        failures++;
-        await wait(
-          backoffDelay(failures, options.random, retryAfterOf(read.failure).retryAfterMs),
-          read.failure,
-        );
-        continue;
-      }
-      observe({ ...read.observation, read: { sentAt, requested: false } });
-      // From now, not from the node's resourceVersion: that is when the node last changed, which after an API
-      // server restart can be older than its watch cache and would be answered 410 again and again. A watch
-      // from now starts with the node as it is (an ADDED event), so nothing between the read and it is lost.
-      resume = { from: 'now' };
-    }
-
-    let expired = false;
-    let openedAt: number | undefined;
-    const timeoutSeconds = watchTimeoutSeconds(options.random, options.minTimeoutSeconds);
-    const end = await api.watchNode(
-      nodeName,
-      resume,
-      {
-        timeoutSeconds,
-        idleTimeoutMs: Math.min(WATCH_IDLE_MS, (timeoutSeconds + 60) * 1_000),
-        onOpen: () => {
-          openedAt = options.now();
-          observe({ type: 'watch', up: true });
-          onWatching();
-        },
-      },
-      (event) => {
-        if (event.type === 'ERROR') {
-          // 410 Gone: the resourceVersion is too old to resume from; read the node again.
-          if (event.object.code === 410) expired = true;
-          else log.warn('watch error event', { status: event.object.code, message: event.object.message });
-          return;
-        }
-        const rv = event.object.metadata?.resourceVersion;
-        if (rv) resume = { from: 'rv', rv };
-        if (event.type === 'ADDED' || event.type === 'MODIFIED')
-          observe({ type: 'node', node: event.object });
-        else if (event.type === 'DELETED') observe({ type: 'node-deleted', nodeName });
-      },
-    );
-    if (signal.aborted || end.kind === 'aborted') return;
-    if (openedAt !== undefined) observe({ type: 'watch', up: false });
-    expired ||= end.kind === 'refused' && end.status === 410;
-    if (expired) resume = { from: 'relist' };
-    const step = reconnect(
-      failures,
-      {
-        openMs: openedAt === undefined ? 0 : options.now() - openedAt,
-        cleanClose: end.kind === 'closed' && !expired,
-        expired,
-        ...(end.kind === 'closed' ? {} : retryAfterOf(end)),
-      },
-      options.random,
-    );
-    failures = step.failures;
-    await wait(
-      step.delayMs,
-      end.kind !== 'closed' ? end : expired ? 'resourceVersion expired (410)' : 'watch closed early',
-    );
-  }
+  await new NodeWatcher(api, nodeName, options, log, observe, onWatching, signal).run();
 }

@@ -8,7 +8,7 @@ import type { Config } from './pure/config.js';
 import { notGrantedWarning } from './pure/grants.js';
 import { inject, markNothingToEnforce } from './pure/inject.js';
 import { type AdmissionRequest, type AdmissionReview, allowed, denied, patched } from './pure/review.js';
-import { decide, REASONS, type Reason } from './pure/should-inject.js';
+import { type Decision, decide, REASONS, type Reason } from './pure/should-inject.js';
 
 export interface AdmitDeps {
   readonly config: Config;
@@ -69,44 +69,52 @@ export async function admit(
         outcome: 'allowed',
         reason: decision.reason,
       };
-    case 'inject': {
-      const { config } = deps;
-      const injected = inject(decision.pod, decision.rule, decision.settings, {
-        image: config.image,
-        imagePullPolicy: config.imagePullPolicy,
-        mode: deps.mode(),
-        serviceAccountName: config.serviceAccountName,
-        resources: config.resources,
-      });
-      const warnings = [...injected.warnings];
-      let error: string | undefined;
-      // sideEffects: NoneOnDryRun — a dry run shows the mutation but creates nothing.
-      if (!request.dryRun) {
-        const ensured = await Promise.race([
-          deps.ensureAccount(
-            request.namespace ?? '',
-            injected.serviceAccountName,
-            injected.serviceAccountName === config.serviceAccountName,
-            deadline,
-          ),
-          whenAborted<NotGranted | undefined>(
-            deadline,
-            `the admission deadline passed before the ServiceAccount ${injected.serviceAccountName} was checked`,
-          ),
-        ]);
-        if (!ensured.ok) {
-          error = ensured.error;
-          warnings.push(`sidecar-destruct: ${ensured.error}; the sidecar may lack the permissions to act`);
-        } else if (ensured.value) {
-          warnings.push(notGrantedWarning(ensured.value.account, ensured.value.dedicated));
-        }
-      }
-      return {
-        review: patched(request.uid, createPatch(decision.pod, injected.pod), warnings),
-        outcome: 'injected',
-        reason: 'inject',
-        ...(error ? { error } : {}),
-      };
+    case 'inject':
+      return injectAndEnsure(request, decision, deps, deadline);
+  }
+}
+
+/**
+ * The sidecar added, and the pod's account checked (and bound) on the way out; a dry run creates nothing. What
+ * the account check could not do by the deadline becomes a warning, never a late answer.
+ */
+async function injectAndEnsure(
+  request: AdmissionRequest,
+  decision: Extract<Decision, { action: 'inject' }>,
+  deps: AdmitDeps,
+  deadline: AbortSignal,
+): Promise<Admission> {
+  const { config } = deps;
+  const injected = inject(decision.pod, decision.rule, decision.settings, {
+    image: config.image,
+    imagePullPolicy: config.imagePullPolicy,
+    mode: deps.mode(),
+    serviceAccountName: config.serviceAccountName,
+    resources: config.resources,
+  });
+  const warnings = [...injected.warnings];
+  let error: string | undefined;
+  // sideEffects: NoneOnDryRun — a dry run shows the mutation but creates nothing.
+  if (!request.dryRun) {
+    const account = injected.serviceAccountName;
+    const ensured = await Promise.race([
+      deps.ensureAccount(request.namespace ?? '', account, account === config.serviceAccountName, deadline),
+      whenAborted<NotGranted | undefined>(
+        deadline,
+        `the admission deadline passed before the ServiceAccount ${account} was checked`,
+      ),
+    ]);
+    if (!ensured.ok) {
+      error = ensured.error;
+      warnings.push(`sidecar-destruct: ${ensured.error}; the sidecar may lack the permissions to act`);
+    } else if (ensured.value) {
+      warnings.push(notGrantedWarning(ensured.value.account, ensured.value.dedicated));
     }
   }
+  return {
+    review: patched(request.uid, createPatch(decision.pod, injected.pod), warnings),
+    outcome: 'injected',
+    reason: 'inject',
+    ...(error ? { error } : {}),
+  };
 }

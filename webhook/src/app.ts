@@ -10,7 +10,7 @@ import Fastify, {
 } from 'fastify';
 import { ADMISSION_DEADLINE_MS, type AdmitDeps, admit } from './admit.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { errored, parseReview } from './pure/review.js';
+import { type AdmissionRequest, errored, parseReview } from './pure/review.js';
 import { REASONS } from './pure/should-inject.js';
 
 export interface AppOptions extends AdmitDeps {
@@ -28,25 +28,10 @@ export interface App {
   readonly metrics: Metrics;
 }
 
-export function buildApp(options: AppOptions): App {
-  const metrics = createMetrics();
-  const base = {
-    bodyLimit: options.config.bodyLimit,
-    // Never log the request body: it holds whole pod specs. (Through a LogController: the top-level
-    // `disableRequestLogging` prints a deprecation warning, a line of plain text among the JSON logs.)
-    logger: options.logger ?? false,
-    logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
-  };
-  const fastify = (
-    options.https
-      ? Fastify({ ...base, https: { key: options.https.key, cert: options.https.cert } })
-      : Fastify(base)
-  ) as FastifyInstance;
+type Fastify = FastifyInstance;
 
-  // AdmissionReviews are JSON; anything else is refused with 415 rather than parsed as text.
-  fastify.removeContentTypeParser('text/plain');
-
+/** Malformed input is a 4xx that says what is wrong (an oversized body names the limit); anything else a 500. */
+function handleErrors(fastify: Fastify, metrics: Metrics, bodyLimit: number): void {
   fastify.setErrorHandler(
     (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
       const status = error.statusCode ?? 500;
@@ -54,18 +39,30 @@ export function buildApp(options: AppOptions): App {
         request.log.error({ err: error }, 'unexpected error');
         return reply.code(500).send({ error: 'internal error' });
       }
-      // An oversized body is malformed input like any other: a 400 that says the limit.
       if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         metrics.admissions.inc({ outcome: 'malformed', reason: 'body-too-large' });
-        return reply
-          .code(400)
-          .send({ error: `the request body is over the limit of ${options.config.bodyLimit} bytes` });
+        return reply.code(400).send({ error: `the request body is over the limit of ${bodyLimit} bytes` });
       }
       metrics.admissions.inc({ outcome: 'malformed', reason: error.code ?? 'bad-request' });
       return reply.code(status).send({ error: error.message });
     },
   );
+}
 
+/** The fields of the one log line per review. */
+function contextOf(req: AdmissionRequest) {
+  const pod = (req.object ?? {}) as { metadata?: { name?: string; generateName?: string } };
+  return {
+    uid: req.uid,
+    namespace: req.namespace,
+    pod: pod.metadata?.name ?? (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : undefined),
+    operation: req.operation,
+    dryRun: req.dryRun,
+  };
+}
+
+/** POST /mutate: decode, admit within the deadline, count, log one line, encode. */
+function routeMutate(fastify: Fastify, metrics: Metrics, options: AppOptions): void {
   fastify.post('/mutate', async (request, reply) => {
     const started = performance.now();
     const parsed = parseReview(request.body);
@@ -74,16 +71,7 @@ export function buildApp(options: AppOptions): App {
       return reply.code(400).send({ error: `not a valid AdmissionReview: ${parsed.error}` });
     }
     const req = parsed.value;
-    const pod = (req.object ?? {}) as { metadata?: { name?: string; generateName?: string } };
-    // Fields for the one log line per review; a child logger per request would cost more than the line.
-    const context = {
-      uid: req.uid,
-      namespace: req.namespace,
-      pod: pod.metadata?.name ?? (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : undefined),
-      operation: req.operation,
-      dryRun: req.dryRun,
-    };
-    const log = request.log;
+    const context = contextOf(req);
     try {
       const deadline = AbortSignal.timeout(options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS);
       const admission = await admit(req, options, deadline);
@@ -91,7 +79,7 @@ export function buildApp(options: AppOptions): App {
       metrics.latency.observe({ outcome: admission.outcome }, (performance.now() - started) / 1_000);
       if (admission.error) metrics.injectionErrors.inc({ stage: 'account' });
       const level = admission.outcome === 'allowed' ? 'debug' : 'info';
-      log[admission.error ? 'warn' : level](
+      request.log[admission.error ? 'warn' : level](
         {
           ...context,
           decision: admission.outcome,
@@ -106,19 +94,43 @@ export function buildApp(options: AppOptions): App {
     } catch (e) {
       metrics.admissions.inc({ outcome: 'errored', reason: 'exception' });
       metrics.injectionErrors.inc({ stage: 'exception' });
-      log.error({ ...context, err: e }, 'admission failed');
+      request.log.error({ ...context, err: e }, 'admission failed');
       return errored(req.uid, 'sidecar-destruct: internal error while injecting; see the webhook logs');
     }
   });
+}
 
+/** Liveness, readiness (503 while draining) and the Prometheus metrics. */
+function routeProbes(fastify: Fastify, metrics: Metrics, ready: () => boolean): void {
   fastify.get('/healthz', async () => ({ status: 'ok' }));
   fastify.get('/readyz', async (_request, reply) =>
-    (options.ready?.() ?? true) ? { status: 'ready' } : reply.code(503).send({ status: 'draining' }),
+    ready() ? { status: 'ready' } : reply.code(503).send({ status: 'draining' }),
   );
   fastify.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+}
 
+export function buildApp(options: AppOptions): App {
+  const metrics = createMetrics();
+  const base = {
+    bodyLimit: options.config.bodyLimit,
+    // Never log the request body: it holds whole pod specs. (Through a LogController: the top-level
+    // `disableRequestLogging` prints a deprecation warning, a line of plain text among the JSON logs.)
+    logger: options.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  };
+  const fastify = (
+    options.https
+      ? Fastify({ ...base, https: { key: options.https.key, cert: options.https.cert } })
+      : Fastify(base)
+  ) as Fastify;
+  // AdmissionReviews are JSON; anything else is refused with 415 rather than parsed as text.
+  fastify.removeContentTypeParser('text/plain');
+  handleErrors(fastify, metrics, options.config.bodyLimit);
+  routeMutate(fastify, metrics, options);
+  routeProbes(fastify, metrics, options.ready ?? (() => true));
   return { fastify, metrics };
 }

@@ -315,34 +315,38 @@ function onNode(
         return actOrReport(policy, mismatch.reason, state.attempt, state.refusal);
       return readIfDue(retrying, state.retryAt, now, link);
     }
-    case 'pending': {
-      // Leaving an NFD outage with the label still missing is a mismatch of its own, and a relist (the watch
-      // lost history to a 410) may hide a return of the label: either way the grace starts again now.
-      const relisted = read !== undefined && !read.requested;
-      const since =
-        (state.hold === 'nfd-outage' && mismatch.hold === 'mismatch') || relisted ? now : state.since;
-      const deadline = since + graceOf(mismatch.hold, policy.settings);
-      const pending = { ...state, since, deadline, ...mismatch, probe: probeAfter(state.probe, read) };
-      const note: Note | undefined =
-        mismatch.hold !== state.hold
-          ? { event: mismatch.hold === 'nfd-outage' ? 'nfd-outage' : 'mismatch', reason: mismatch.reason }
-          : undefined;
-      if (decisive(read, deadline, link)) return actOrReport(policy, mismatch.reason, 1);
-      if (now < deadline) {
-        const wake: Effect[] = deadline !== state.deadline ? [{ type: 'wake', at: deadline }] : [];
-        return { state: pending, effects: wake, ...(note ? { note } : {}) };
-      }
-      return readIfDue(
-        pending,
-        deadline,
-        now,
-        link,
-        note ?? { event: 'grace-expired', reason: mismatch.reason },
-      );
-    }
+    case 'pending':
+      return onPendingMismatch(state, mismatch, read, now, policy, link);
     default:
       return stay(state);
   }
+}
+
+/** A mismatch seen while the grace period runs: act on a decisive read, else keep (or restart) waiting. */
+function onPendingMismatch(
+  state: Extract<Phase, { phase: 'pending' }>,
+  mismatch: Mismatch,
+  read: Read | undefined,
+  now: number,
+  policy: Policy,
+  link: Link,
+): PhaseStep {
+  // Leaving an NFD outage with the label still missing is a mismatch of its own, and a relist (the watch
+  // lost history to a 410) may hide a return of the label: either way the grace starts again now.
+  const relisted = read !== undefined && !read.requested;
+  const since = (state.hold === 'nfd-outage' && mismatch.hold === 'mismatch') || relisted ? now : state.since;
+  const deadline = since + graceOf(mismatch.hold, policy.settings);
+  const pending = { ...state, since, deadline, ...mismatch, probe: probeAfter(state.probe, read) };
+  const note: Note | undefined =
+    mismatch.hold !== state.hold
+      ? { event: mismatch.hold === 'nfd-outage' ? 'nfd-outage' : 'mismatch', reason: mismatch.reason }
+      : undefined;
+  if (decisive(read, deadline, link)) return actOrReport(policy, mismatch.reason, 1);
+  if (now < deadline) {
+    const wake: Effect[] = deadline !== state.deadline ? [{ type: 'wake', at: deadline }] : [];
+    return { state: pending, effects: wake, ...(note ? { note } : {}) };
+  }
+  return readIfDue(pending, deadline, now, link, note ?? { event: 'grace-expired', reason: mismatch.reason });
 }
 
 function onTimer(state: Phase, now: number, link: Link): PhaseStep {

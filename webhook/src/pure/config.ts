@@ -163,6 +163,55 @@ ${Object.values(SETTINGS)
   -h, --help
 `;
 
+/** Reads settings from flags, then environment, then defaults, collecting every problem by flag and variable. */
+class SettingReader {
+  readonly errors: string[] = [];
+
+  constructor(
+    private readonly flags: Record<string, string | boolean | undefined>,
+    private readonly env: Readonly<Record<string, string | undefined>>,
+  ) {}
+
+  raw(key: Key): string {
+    const s = SETTINGS[key];
+    const value = this.flags[s.flag];
+    return typeof value === 'string' ? value : (this.env[s.env] ?? s.default);
+  }
+
+  oneOf<T extends string>(key: Key, values: readonly T[]): T {
+    const v = this.raw(key);
+    if ((values as readonly string[]).includes(v)) return v as T;
+    this.bad(key, values.join(', '));
+    return values[0] as T;
+  }
+
+  integer(key: Key, min: number, max: number): number {
+    const v = this.raw(key);
+    const n = /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
+    if (n >= min && n <= max) return n;
+    this.bad(key, `an integer from ${min} to ${max}`);
+    return min;
+  }
+
+  required(key: Key): string {
+    const v = this.raw(key);
+    if (v === '') this.errors.push(`--${SETTINGS[key].flag} / ${SETTINGS[key].env} is required`);
+    return v;
+  }
+
+  quantity(key: Key): string {
+    const v = this.raw(key);
+    if (!QUANTITY.test(v)) this.bad(key, 'a Kubernetes quantity such as 10m, 64Mi or 0.5');
+    return v;
+  }
+
+  private bad(key: Key, form: string): void {
+    this.errors.push(
+      `--${SETTINGS[key].flag} / ${SETTINGS[key].env}: "${this.raw(key)}" is not valid; use ${form}`,
+    );
+  }
+}
+
 /** Flags first, then environment, then defaults; every problem is reported, naming flag and variable. */
 export function parseConfig(
   argv: readonly string[],
@@ -181,62 +230,30 @@ export function parseConfig(
   } catch (e) {
     return err([(e as Error).message]);
   }
-  const errors: string[] = [];
-  const raw = (key: Key): string => {
-    const s = SETTINGS[key];
-    const value = flags[s.flag];
-    return typeof value === 'string' ? value : (env[s.env] ?? s.default);
-  };
-  const bad = (key: Key, form: string): void => {
-    errors.push(`--${SETTINGS[key].flag} / ${SETTINGS[key].env}: "${raw(key)}" is not valid; use ${form}`);
-  };
-  const oneOf = <T extends string>(key: Key, values: readonly T[]): T => {
-    const v = raw(key);
-    if ((values as readonly string[]).includes(v)) return v as T;
-    bad(key, values.join(', '));
-    return values[0] as T;
-  };
-  const integer = (key: Key, min: number, max: number): number => {
-    const v = raw(key);
-    const n = /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
-    if (n >= min && n <= max) return n;
-    bad(key, `an integer from ${min} to ${max}`);
-    return min;
-  };
-  const required = (key: Key): string => {
-    const v = raw(key);
-    if (v === '') errors.push(`--${SETTINGS[key].flag} / ${SETTINGS[key].env} is required`);
-    return v;
-  };
-  const quantity = (key: Key): string => {
-    const v = raw(key);
-    if (!QUANTITY.test(v)) bad(key, 'a Kubernetes quantity such as 10m, 64Mi or 0.5');
-    return v;
-  };
-
+  const read = new SettingReader(flags, env);
   const config: Config = {
-    host: raw('host'),
-    port: integer('port', 1, 65_535),
-    tlsCertFile: required('tlsCertFile'),
-    tlsKeyFile: required('tlsKeyFile'),
-    image: required('image'),
-    imagePullPolicy: oneOf('imagePullPolicy', ['IfNotPresent', 'Always', 'Never'] as const),
-    sidecarMode: oneOf('sidecarMode', ['auto', 'native', 'container'] as const),
-    sidecarModeFallback: oneOf('sidecarModeFallback', ['container', 'native'] as const),
-    serviceAccountName: required('serviceAccountName'),
-    namespace: required('namespace'),
+    host: read.raw('host'),
+    port: read.integer('port', 1, 65_535),
+    tlsCertFile: read.required('tlsCertFile'),
+    tlsKeyFile: read.required('tlsKeyFile'),
+    image: read.required('image'),
+    imagePullPolicy: read.oneOf('imagePullPolicy', ['IfNotPresent', 'Always', 'Never'] as const),
+    sidecarMode: read.oneOf('sidecarMode', ['auto', 'native', 'container'] as const),
+    sidecarModeFallback: read.oneOf('sidecarModeFallback', ['container', 'native'] as const),
+    serviceAccountName: read.required('serviceAccountName'),
+    namespace: read.required('namespace'),
     resources: {
-      cpuRequest: quantity('cpuRequest'),
-      memoryRequest: quantity('memoryRequest'),
-      cpuLimit: quantity('cpuLimit'),
-      memoryLimit: quantity('memoryLimit'),
+      cpuRequest: read.quantity('cpuRequest'),
+      memoryRequest: read.quantity('memoryRequest'),
+      cpuLimit: read.quantity('cpuLimit'),
+      memoryLimit: read.quantity('memoryLimit'),
     },
-    bodyLimit: integer('bodyLimit', 1_024, 64 * 1_048_576),
-    kubeconfig: raw('kubeconfig'),
-    reconcileIntervalMs: integer('reconcileInterval', 1, 86_400) * 1_000,
-    logLevel: oneOf('logLevel', ['info', 'debug', 'warn', 'error'] as const),
+    bodyLimit: read.integer('bodyLimit', 1_024, 64 * 1_048_576),
+    kubeconfig: read.raw('kubeconfig'),
+    reconcileIntervalMs: read.integer('reconcileInterval', 1, 86_400) * 1_000,
+    logLevel: read.oneOf('logLevel', ['info', 'debug', 'warn', 'error'] as const),
   };
-  return errors.length > 0 ? err(errors) : ok(Object.freeze(config));
+  return read.errors.length > 0 ? err(read.errors) : ok(Object.freeze(config));
 }
 
 export const wantsHelp = (argv: readonly string[]): boolean => argv.includes('--help') || argv.includes('-h');
