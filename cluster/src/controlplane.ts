@@ -150,7 +150,22 @@ export async function stopAllControlPlanes(): Promise<void> {
   await Promise.all([...running].map((stop) => stop()));
 }
 
+/**
+ * A port found free is released before etcd or kube-apiserver binds it, and another process (an outgoing
+ * connection, a parallel suite) may take it in between: a start that failed on a taken port is tried again with
+ * new ports, twice at most.
+ */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const binDir = await controlPlaneBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-cp-'));
   const logDir = options.logDir ?? join(dir, 'logs');
@@ -231,6 +246,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       apiserver = await startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs, logDir);
       const deadline = Date.now() + 90_000;
       for (;;) {
+        const etcd = procs[0];
+        if (etcd && etcd.child.exitCode !== null) {
+          throw new Error(`etcd exited (${etcd.child.exitCode}):\n${await tail(join(logDir, 'etcd.log'))}`);
+        }
         if (apiserver.child.exitCode !== null) {
           throw new Error(
             `kube-apiserver exited (${apiserver.child.exitCode}):\n${await tail(join(logDir, 'kube-apiserver.log'))}`,

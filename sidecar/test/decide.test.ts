@@ -69,6 +69,16 @@ function play(p: Policy, steps: ReadonlyArray<readonly [number, Observation]>, f
 const acts = (effects: Array<[number, Effect]>) => effects.filter(([, e]) => e.type === 'act');
 const DELETE_1 = { type: 'act', action: 'delete', attempt: 1 } as const;
 
+/** A 30 s grace period that a second mismatch at 20 s starts again: one read at 50 s, then the act. */
+const GRACE_RESTARTED_AT_20S = [
+  [0, { type: 'wake', at: 30_000 }],
+  [20_000, { type: 'wake', at: 50_000 }],
+  [30_000, { type: 'wake', at: 50_000 }],
+  [50_000, { type: 'read-node' }],
+  [50_010, expect.objectContaining({ type: 'record' })],
+  [50_010, DELETE_1],
+];
+
 describe('acting only on a current read made after the grace period', () => {
   it('answers a mismatch seen in a watch event with a read, and acts on its answer, recording the Event beside it', () => {
     const { effects, state } = play(policy(), [
@@ -135,14 +145,7 @@ describe('acting only on a current read made after the grace period', () => {
       [50_000, timer],
       [50_010, answer('unplugged', 50_000)],
     ]);
-    expect(effects).toEqual([
-      [0, { type: 'wake', at: 30_000 }],
-      [20_000, { type: 'wake', at: 50_000 }],
-      [30_000, { type: 'wake', at: 50_000 }],
-      [50_000, { type: 'read-node' }],
-      [50_010, expect.objectContaining({ type: 'record' })],
-      [50_010, DELETE_1],
-    ]);
+    expect(effects).toEqual(GRACE_RESTARTED_AT_20S);
   });
 
   it("confirms the watch loop's own read with a read of its own when there is no grace period", () => {
@@ -321,15 +324,8 @@ describe('grace period', () => {
       [50_000, timer],
       [50_010, answer('unplugged', 50_000)],
     ]);
-    expect(effects).toEqual([
-      [0, { type: 'wake', at: 30_000 }],
-      [20_000, { type: 'wake', at: 50_000 }],
-      // The first timer, now stale, only re-arms the current deadline.
-      [30_000, { type: 'wake', at: 50_000 }],
-      [50_000, { type: 'read-node' }],
-      [50_010, expect.objectContaining({ type: 'record' })],
-      [50_010, DELETE_1],
-    ]);
+    // The first timer, now stale, only re-arms the current deadline.
+    expect(effects).toEqual(GRACE_RESTARTED_AT_20S);
   });
 
   it('does not re-arm the timer on repeated mismatches', () => {

@@ -103,19 +103,21 @@ describe('deploy/nfd', () => {
 });
 
 describe('sidecar-destruct certs, with the certificate Job RBAC', () => {
-  it('creates the CA, the serving certificate and the caBundle on the first run', async () => {
-    const kubeconfig = await kubeconfigFor('sidecar-destruct-system', 'sidecar-destruct-certs');
-    const run = await cli([
+  /** `sidecar-destruct certs` as the certificate Job's account, with 10-day certificates renewed 5 days ahead. */
+  const certsAsJob = async (...extra: string[]) =>
+    cli([
       'certs',
       '--kubeconfig',
-      kubeconfig,
+      await kubeconfigFor('sidecar-destruct-system', 'sidecar-destruct-certs'),
       '--validity-days',
       '10',
       '--renew-before-days',
       '5',
-      '--out-dir',
-      dir,
+      ...extra,
     ]);
+
+  it('creates the CA, the serving certificate and the caBundle on the first run', async () => {
+    const run = await certsAsJob('--out-dir', dir);
     expect(run.code, run.out).toBe(0);
     expect(run.out).toContain('create-ca');
     const configuration = await expectStatus(
@@ -132,17 +134,8 @@ describe('sidecar-destruct certs, with the certificate Job RBAC', () => {
   });
 
   it('changes nothing on a healthy install', async () => {
-    const kubeconfig = await kubeconfigFor('sidecar-destruct-system', 'sidecar-destruct-certs');
     const before = await secretVersions();
-    const run = await cli([
-      'certs',
-      '--kubeconfig',
-      kubeconfig,
-      '--validity-days',
-      '10',
-      '--renew-before-days',
-      '5',
-    ]);
+    const run = await certsAsJob();
     expect(run.code, run.out).toBe(0);
     expect(run.out).toContain('nothing changed');
     expect(await secretVersions()).toEqual(before);

@@ -472,6 +472,9 @@ describe("attack 3: the webhook's own credentials", () => {
 
   it('cannot bind a sidecar role to a group, a user or another namespace, nor bind other roles', async () => {
     const crb = `${RBAC}/clusterrolebindings`;
+    /** A RoleBinding in namespace victim of `role` to `subject`, as the webhook would post it. */
+    const inVictim = (role: string, subject: object) =>
+      [`${RBAC}/namespaces/victim/rolebindings`, binding('RoleBinding', role, subject, 'victim')] as const;
     for (const [path, body] of [
       [crb, binding('ClusterRoleBinding', 'sidecar-destruct-sidecar', everyone)],
       [crb, binding('ClusterRoleBinding', 'sidecar-destruct-node-reader', everyone)],
@@ -483,37 +486,14 @@ describe("attack 3: the webhook's own credentials", () => {
           namespace: 'kube-system',
         }),
       ],
-      [
-        `${RBAC}/namespaces/victim/rolebindings`,
-        binding('RoleBinding', 'sidecar-destruct-sidecar', everyone, 'victim'),
-      ],
-      [
-        `${RBAC}/namespaces/victim/rolebindings`,
-        binding(
-          'RoleBinding',
-          'sidecar-destruct-sidecar',
-          { kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' },
-          'victim',
-        ),
-      ],
-      [
-        `${RBAC}/namespaces/victim/rolebindings`,
-        binding(
-          'RoleBinding',
-          'sidecar-destruct-sidecar',
-          { kind: 'ServiceAccount', name: 'default', namespace: 'team' },
-          'victim',
-        ),
-      ],
-      [
-        `${RBAC}/namespaces/victim/rolebindings`,
-        binding(
-          'RoleBinding',
-          'admin',
-          { kind: 'ServiceAccount', name: 'default', namespace: 'victim' },
-          'victim',
-        ),
-      ],
+      inVictim('sidecar-destruct-sidecar', everyone),
+      inVictim('sidecar-destruct-sidecar', {
+        kind: 'User',
+        name: 'mallory',
+        apiGroup: 'rbac.authorization.k8s.io',
+      }),
+      inVictim('sidecar-destruct-sidecar', { kind: 'ServiceAccount', name: 'default', namespace: 'team' }),
+      inVictim('admin', { kind: 'ServiceAccount', name: 'default', namespace: 'victim' }),
     ] as const) {
       const reply = await cp.rest('POST', path, body, asWebhook);
       expect(
@@ -756,41 +736,36 @@ describe('a neighbour in the first second of a namespace, and a terminating one 
     return { ...p, spec: { ...(p.spec as NonNullable<V1Pod['spec']>), nodeName: node } };
   };
 
+  /** An enabled namespace, and pods created in it through the webhook, bound to `node`, in this order. */
+  async function podsIn(ns: string, node: string, names: readonly string[]): Promise<V1Pod[]> {
+    await namespace(ns, { 'sidecar-destruct.io/injection': 'enabled' });
+    const pods: V1Pod[] = [];
+    for (const name of names)
+      pods.push(
+        await expectStatus(cp.rest('POST', `/api/v1/namespaces/${ns}/pods`, onNode(name, node)), 201),
+      );
+    return pods;
+  }
+
   it("refuses the neighbour's delete and eviction at once, before the reconciler has run", async () => {
     // Admission makes the bindings before it answers: the token may act the moment the first pod exists.
-    await namespace('first-second', { 'sidecar-destruct.io/injection': 'enabled' });
-    const mine = await expectStatus(
-      cp.rest('POST', '/api/v1/namespaces/first-second/pods', onNode('mine', 'pi-a')),
-      201,
-    );
-    await expectStatus(
-      cp.rest('POST', '/api/v1/namespaces/first-second/pods', onNode('neighbour', 'pi-a')),
-      201,
-    );
-    const as = await kubeletToken('first-second', mine);
+    const [mine] = await podsIn('first-second', 'pi-a', ['mine', 'neighbour']);
+    const as = await kubeletToken('first-second', mine as V1Pod);
     expect(await status(deletePod('first-second', 'neighbour', as))).toBe(403);
     expect(await status(evictPod('first-second', 'neighbour', as))).toBe(403);
     expect(await exists('/api/v1/namespaces/first-second/pods/neighbour')).toBe(true);
     // The same token may act on its own pod: the refusals above are the policy's, not missing rights.
-    expect(await status(evictPod('first-second', 'mine', as, mine.metadata?.uid))).toBe(201);
+    expect(await status(evictPod('first-second', 'mine', as, mine?.metadata?.uid))).toBe(201);
   });
 
   it("answers a terminating neighbour's delete with 200 and changes nothing; a shorter grace is refused", async () => {
     // No kubelet finishes deletions on this node, so the neighbour stays terminating.
     await createNode(cp, 'no-kubelet', {});
-    await namespace('terminating', { 'sidecar-destruct.io/injection': 'enabled' });
-    const mine = await expectStatus(
-      cp.rest('POST', '/api/v1/namespaces/terminating/pods', onNode('mine-2', 'no-kubelet')),
-      201,
-    );
-    await expectStatus(
-      cp.rest('POST', '/api/v1/namespaces/terminating/pods', onNode('leaving', 'no-kubelet')),
-      201,
-    );
+    const [mine] = await podsIn('terminating', 'no-kubelet', ['mine-2', 'leaving']);
     await expectStatus(deletePod('terminating', 'leaving'), 200);
     const before = await expectStatus(cp.rest('GET', '/api/v1/namespaces/terminating/pods/leaving'), 200);
     expect(before.metadata.deletionTimestamp).toBeDefined();
-    const as = await kubeletToken('terminating', mine);
+    const as = await kubeletToken('terminating', mine as V1Pod);
     // Upstream answers a delete of a pod whose graceful deletion is pending without running admission, and
     // without writing anything (pkg/registry/rest/delete.go BeforeDelete): the pod is exactly as it was.
     expect(await status(deletePod('terminating', 'leaving', as))).toBe(200);
@@ -838,46 +813,33 @@ describe('the safe cases that already held', () => {
   });
 
   it('records Events only about its own pod', async () => {
-    const event = (about: V1Pod, api: 'core' | 'events.k8s.io') =>
-      api === 'core'
+    // The same forged Event through both Event APIs: core v1 names the pod in involvedObject, events.k8s.io/v1
+    // in regarding.
+    const event = (about: V1Pod, api: 'core' | 'events.k8s.io') => {
+      const pod = { kind: 'Pod', namespace: 'home', name: about.metadata?.name, uid: about.metadata?.uid };
+      const common = { metadata: { generateName: 'x.' }, reason: 'NodeConstraintLost', type: 'Warning' };
+      return api === 'core'
         ? cp.rest(
             'POST',
             '/api/v1/namespaces/home/events',
-            {
-              metadata: { generateName: 'x.' },
-              involvedObject: {
-                kind: 'Pod',
-                namespace: 'home',
-                name: about.metadata?.name,
-                uid: about.metadata?.uid,
-              },
-              reason: 'NodeConstraintLost',
-              message: 'forged',
-              type: 'Warning',
-            },
+            { ...common, involvedObject: pod, message: 'forged' },
             as,
           )
         : cp.rest(
             'POST',
             '/apis/events.k8s.io/v1/namespaces/home/events',
             {
-              metadata: { generateName: 'x.' },
+              ...common,
               eventTime: new Date().toISOString(),
               reportingController: 'x',
               reportingInstance: 'x',
               action: 'x',
-              regarding: {
-                kind: 'Pod',
-                namespace: 'home',
-                name: about.metadata?.name,
-                uid: about.metadata?.uid,
-              },
-              reason: 'NodeConstraintLost',
+              regarding: pod,
               note: 'forged',
-              type: 'Warning',
             },
             as,
           );
+    };
     const neighbour = await expectStatus(cp.rest('GET', '/api/v1/namespaces/home/pods/neighbour'), 200);
     const refused = await event(neighbour, 'core');
     expect(refused.status, JSON.stringify(refused.body)).toBe(403);

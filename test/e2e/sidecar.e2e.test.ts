@@ -102,12 +102,9 @@ describe('the sidecar against a real kube-apiserver', () => {
     await sidecar.waitForLog((l) => l.decision === 'mismatch');
     await setNodeLabels(cp, 'pi-d', { [USB]: 'true' });
     await sidecar.waitForLog((l) => l.decision === 'restored');
-    await new Promise((r) => setTimeout(r, 2_000));
-    expect(
-      (await expectStatus(cp.rest('GET', `/api/v1/namespaces/${NS}/pods/z2m-d`), 200)).metadata
-        .deletionTimestamp,
-    ).toBeUndefined();
-
+    // Unplugged again at once: had the first grace period not been cancelled, the pod would go at its deadline,
+    // less than 1.5 s after this second removal. It goes a whole grace period after it (a lower bound, which a
+    // loaded machine only makes longer).
     const removed = performance.now();
     await setNodeLabels(cp, 'pi-d', { [USB]: null });
     const gone = await podGone(cp, NS, 'z2m-d', uid);

@@ -47,8 +47,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Starts a scripted server and the sidecar against it; resolves once `reached` has been seen by the server. */
-async function sidecarIn(script: Script, grace: string, reached: string) {
+/**
+ * Starts a scripted server and the sidecar against it; resolves once `reached` has been seen by the server and,
+ * when given, the sidecar has logged `logged` (the state it is in: a backoff, a grace period, a running watch).
+ */
+async function sidecarIn(script: Script, grace: string, reached: string, logged?: string) {
   const held: ServerResponse[] = [];
   const seen: string[] = [];
   let notify: () => void = () => {};
@@ -102,13 +105,22 @@ async function sidecarIn(script: Script, grace: string, reached: string) {
   );
   children.push(child);
   const logs: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
+  let onLog: () => void = () => {};
+  child.stdout?.on('data', (d: Buffer) => {
+    logs.push(d.toString());
+    onLog();
+  });
+  const inState = new Promise<void>((resolve) => {
+    onLog = () => {
+      if (logged === undefined || logs.join('').includes(logged)) resolve();
+    };
+    onLog();
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await Promise.race([reachedState, new Promise((r) => setTimeout(r, 5_000))]);
-  if (!seen.includes(reached))
-    throw new Error(`never reached ${reached}: saw ${seen.join(',')}; logs: ${logs.join('')}`);
-  // Let the sidecar settle into the state (e.g. start its backoff sleep after the refusal).
-  await new Promise((r) => setTimeout(r, 150));
+  const state = Promise.all([reachedState, inState]).then(() => true);
+  const inTime = await Promise.race([state, new Promise<false>((r) => setTimeout(() => r(false), 10_000))]);
+  if (!inTime)
+    throw new Error(`never reached ${reached} / ${logged}: saw ${seen.join(',')}; logs: ${logs.join('')}`);
   return { child, exited, seen, logs };
 }
 
@@ -122,16 +134,46 @@ async function timeToExit(s: Awaited<ReturnType<typeof sidecarIn>>): Promise<num
 
 describe('the sidecar on SIGTERM', () => {
   it.each([
-    ['awaiting the first read of the node', { get: 'hold', watch: 'hold', delete: 'hold' }, '0s', 'get'],
-    ['awaiting the headers of its watch', { get: 'plugged', watch: 'hold', delete: 'hold' }, '0s', 'watch'],
-    ['watching', { get: 'plugged', watch: 'stream', delete: 'hold' }, '0s', 'watch'],
-    ['backing off after a refused read', { get: 'fail', watch: 'hold', delete: 'hold' }, '0s', 'get'],
-    ['waiting out a grace period', { get: 'unplugged', watch: 'stream', delete: 'hold' }, '10m', 'watch'],
-    ['with its delete in flight', { get: 'unplugged', watch: 'stream', delete: 'hold' }, '0s', 'delete'],
+    [
+      'awaiting the first read of the node',
+      { get: 'hold', watch: 'hold', delete: 'hold' },
+      '0s',
+      'get',
+      undefined,
+    ],
+    [
+      'awaiting the headers of its watch',
+      { get: 'plugged', watch: 'hold', delete: 'hold' },
+      '0s',
+      'watch',
+      undefined,
+    ],
+    ['watching', { get: 'plugged', watch: 'stream', delete: 'hold' }, '0s', 'watch', 'watching the node'],
+    [
+      'backing off after a refused read',
+      { get: 'fail', watch: 'hold', delete: 'hold' },
+      '0s',
+      'get',
+      'retryInMs',
+    ],
+    [
+      'waiting out a grace period',
+      { get: 'unplugged', watch: 'stream', delete: 'hold' },
+      '10m',
+      'watch',
+      '"decision":"mismatch"',
+    ],
+    [
+      'with its delete in flight',
+      { get: 'unplugged', watch: 'stream', delete: 'hold' },
+      '0s',
+      'delete',
+      undefined,
+    ],
   ] as const)(
     'exits 0 within 1 s while %s',
-    async (_state, script, grace, reached) => {
-      const sidecar = await sidecarIn(script, grace, reached);
+    async (_state, script, grace, reached, logged) => {
+      const sidecar = await sidecarIn(script, grace, reached, logged);
       expect(await timeToExit(sidecar)).toBeLessThan(1_000);
     },
     15_000,

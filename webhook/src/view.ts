@@ -7,6 +7,7 @@
 import {
   CoreV1Api,
   type KubeConfig,
+  type KubernetesListObject,
   type KubernetesObject,
   ListWatch,
   type V1Namespace,
@@ -99,29 +100,31 @@ export function watchAccounts(
 ): AccountView {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const watch = new Watch(kubeConfig);
-  const dedicatedSelector = SELECTORS.dedicatedAccounts(dedicatedName);
-  const dedicated = new ListWatch<V1ServiceAccount>(
-    '/api/v1/serviceaccounts',
-    watch,
-    () => core.listServiceAccountForAllNamespaces({ fieldSelector: dedicatedSelector }),
-    false,
-    undefined,
-    dedicatedSelector,
-  );
-  const granted = new ListWatch<V1ServiceAccount>(
-    '/api/v1/serviceaccounts',
-    watch,
-    () => core.listServiceAccountForAllNamespaces({ labelSelector: SELECTORS.grantedAccounts }),
-    false,
-    SELECTORS.grantedAccounts,
-  );
-  const namespaces = new ListWatch<V1Namespace>(
-    '/api/v1/namespaces',
-    watch,
-    () => core.listNamespace({ labelSelector: SELECTORS.enabledNamespaces }),
-    false,
-    SELECTORS.enabledNamespaces,
-  );
+  /** An informer of `path` narrowed by one selector, listed and watched alike (started by keepWatching). */
+  const informer = <T extends KubernetesObject>(
+    path: string,
+    list: (selectors: { labelSelector?: string; fieldSelector?: string }) => Promise<KubernetesListObject<T>>,
+    selectors: { labelSelector?: string; fieldSelector?: string },
+  ) =>
+    new ListWatch<T>(
+      path,
+      watch,
+      () => list(selectors),
+      false,
+      selectors.labelSelector,
+      selectors.fieldSelector,
+    );
+  const accounts = (selectors: { labelSelector?: string; fieldSelector?: string }) =>
+    core.listServiceAccountForAllNamespaces(selectors);
+  const dedicated = informer<V1ServiceAccount>('/api/v1/serviceaccounts', accounts, {
+    fieldSelector: SELECTORS.dedicatedAccounts(dedicatedName),
+  });
+  const granted = informer<V1ServiceAccount>('/api/v1/serviceaccounts', accounts, {
+    labelSelector: SELECTORS.grantedAccounts,
+  });
+  const namespaces = informer<V1Namespace>('/api/v1/namespaces', (s) => core.listNamespace(s), {
+    labelSelector: SELECTORS.enabledNamespaces,
+  });
 
   const watches: Watches = { healthy: new Map(), timers: new Set(), stopped: false };
   keepWatching('dedicated accounts', dedicated, watches, onChange, log);

@@ -28,15 +28,24 @@ async function listening() {
     ensureAccount: async () => ok(undefined),
     https: { key: Buffer.from(serving.keyPem), cert: Buffer.from(serving.certPem) },
   });
+  // Every request the server has begun (its headers parsed): from then on a review is in flight.
+  const begun: string[] = [];
+  app.fastify.addHook('onRequest', async (request) => {
+    begun.push(request.url);
+  });
   await app.fastify.listen({ host: '127.0.0.1', port: 0 });
-  return { app, port: (app.fastify.server.address() as AddressInfo).port };
+  return { app, port: (app.fastify.server.address() as AddressInfo).port, begun };
 }
 
 const review = async (port: number, agent: Agent) =>
   (await postReview({ port, body, ca: ca.certPem, agent })).status;
 
 /** A keep-alive connection with a review whose body is only half sent: a review in flight. */
-async function halfSent(port: number): Promise<{ socket: TLSSocket; finish: () => Promise<string> }> {
+async function halfSent(
+  port: number,
+  begun: readonly string[],
+): Promise<{ socket: TLSSocket; finish: () => Promise<string> }> {
+  const before = begun.length;
   const socket = connect({ host: '127.0.0.1', port, ca: ca.certPem });
   await new Promise((resolve) => socket.once('secureConnect', resolve));
   const half = Math.floor(body.length / 2);
@@ -46,45 +55,43 @@ async function halfSent(port: number): Promise<{ socket: TLSSocket; finish: () =
   let answer = '';
   socket.on('data', (d) => (answer += d.toString()));
   socket.on('error', () => {});
-  // Let the server parse the headers: from then on the review is in flight.
-  await new Promise((r) => setTimeout(r, 200));
+  await expect.poll(() => begun.length).toBeGreaterThan(before);
   return {
     socket,
     finish: async () => {
       socket.write(body.slice(half));
-      while (!answer.includes('"response"')) await new Promise((r) => setTimeout(r, 10));
+      await expect.poll(() => answer, { timeout: 10_000 }).toContain('"response"');
       return answer.split('\r\n')[0] ?? '';
     },
   };
 }
 
 describe('stopping the webhook', () => {
-  it('finishes a review in flight and closes its keep-alive connection at once, well within the grace period', async () => {
-    const { app, port } = await listening();
+  // "drained" rather than "forced" is the point: a connection left to linger (Fastify keeps them 72 s) would
+  // hold the close until its deadline, and the answer would be "forced".
+  it('finishes a review in flight and closes its keep-alive connections, before the deadline', {
+    timeout: 30_000,
+  }, async () => {
+    const { app, port, begun } = await listening();
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
     // A burst over kept-alive connections, as the API server sends it.
     expect(await Promise.all(Array.from({ length: 40 }, () => review(port, agent)))).toEqual(
       Array(40).fill(200),
     );
-    const inFlight = await halfSent(port);
+    const inFlight = await halfSent(port, begun);
 
-    const started = performance.now();
     const closing = closeWithin(app.fastify, 20_000);
-    await new Promise((r) => setTimeout(r, 200));
+    await expect.poll(() => app.fastify.server.listening).toBe(false);
     expect(await inFlight.finish()).toBe('HTTP/1.1 200 OK');
     expect(await closing).toBe('drained');
-    // Without sweeping, the connection that was busy lingers for Fastify's 72 s keep-alive timeout.
-    expect(performance.now() - started).toBeLessThan(2_000);
     agent.destroy();
   });
 
   it('closes by force what is still open at the deadline', async () => {
-    const { app, port } = await listening();
-    const stuck = await halfSent(port);
+    const { app, port, begun } = await listening();
+    const stuck = await halfSent(port, begun);
     const closedByServer = new Promise((resolve) => stuck.socket.once('close', resolve));
-    const started = performance.now();
     expect(await closeWithin(app.fastify, 500)).toBe('forced');
-    expect(performance.now() - started).toBeLessThan(1_500);
     await closedByServer;
   });
 });
