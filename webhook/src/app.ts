@@ -28,10 +28,8 @@ export interface App {
   readonly metrics: Metrics;
 }
 
-type Fastify = FastifyInstance;
-
 /** Malformed input is a 4xx that says what is wrong (an oversized body names the limit); anything else a 500. */
-function handleErrors(fastify: Fastify, metrics: Metrics, bodyLimit: number): void {
+function handleErrors(fastify: FastifyInstance, metrics: Metrics, bodyLimit: number): void {
   fastify.setErrorHandler(
     (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
       const status = error.statusCode ?? 500;
@@ -62,7 +60,7 @@ function contextOf(req: AdmissionRequest) {
 }
 
 /** POST /mutate: decode, admit within the deadline, count, log one line, encode. */
-function routeMutate(fastify: Fastify, metrics: Metrics, options: AppOptions): void {
+function routeMutate(fastify: FastifyInstance, metrics: Metrics, options: AppOptions): void {
   fastify.post('/mutate', async (request, reply) => {
     const started = performance.now();
     const parsed = parseReview(request.body);
@@ -101,7 +99,7 @@ function routeMutate(fastify: Fastify, metrics: Metrics, options: AppOptions): v
 }
 
 /** Liveness, readiness (503 while draining) and the Prometheus metrics. */
-function routeProbes(fastify: Fastify, metrics: Metrics, ready: () => boolean): void {
+function routeProbes(fastify: FastifyInstance, metrics: Metrics, ready: () => boolean): void {
   fastify.get('/healthz', async () => ({ status: 'ok' }));
   fastify.get('/readyz', async (_request, reply) =>
     ready() ? { status: 'ready' } : reply.code(503).send({ status: 'draining' }),
@@ -126,7 +124,7 @@ export function buildApp(options: AppOptions): App {
     options.https
       ? Fastify({ ...base, https: { key: options.https.key, cert: options.https.cert } })
       : Fastify(base)
-  ) as Fastify;
+  ) as FastifyInstance;
   // AdmissionReviews are JSON; anything else is refused with 415 rather than parsed as text.
   fastify.removeContentTypeParser('text/plain');
   handleErrors(fastify, metrics, options.config.bodyLimit);
