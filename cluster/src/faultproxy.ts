@@ -38,6 +38,8 @@ export interface FaultProxy {
   readonly caPem: string;
   /** Turns faults on or off; off, every request passes. */
   setFaults(on: boolean): void;
+  /** Drops every client connection now (a watch in progress ends as if the network failed). */
+  dropConnections(): void;
   /** Requests seen per bearer token. */
   requestsByToken(): ReadonlyMap<string, number>;
   /** How often each fault was injected. */
@@ -198,6 +200,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     caPem: ca.certPem,
     setFaults: (on) => {
       faults = on;
+    },
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy();
     },
     requestsByToken: () => byToken,
     faultCounts: () => ({ ...counts }),

@@ -1,4 +1,5 @@
 export { controlPlaneBinaries } from './binaries.js';
+export { buildStep, qemuAarch64, type ShippedImage, shippedImages } from './build-step.js';
 export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
 export {
   type ControlPlane,
@@ -28,6 +29,7 @@ export {
 export { type LoopbackCertificate, loopbackServingCertificate } from './loopback.js';
 export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
 export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
+export { ELF_MACHINE, elfMachine, ImageArchive, type ImageConfig, type Platform } from './oci.js';
 export { type Posted, type PostOptions, postReview } from './post-review.js';
 export {
   buildRealNode,
@@ -47,4 +49,10 @@ export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
 export { until } from './until.js';
-export { type RunningWebhook, startWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from './webhook.js';
+export {
+  type RunningWebhook,
+  startWebhook,
+  TEST_SIDECAR_IMAGE,
+  WEBHOOK_NAMESPACE,
+  type WebhookOptions,
+} from './webhook.js';

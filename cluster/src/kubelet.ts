@@ -80,6 +80,11 @@ export interface SidecarOptions {
    * the binary, so that the file pages they share are not also shared with the benchmark itself).
    */
   readonly executable?: string;
+  /**
+   * The whole command instead of this process's node and the sidecar bundle (e.g. an image's own runtime and
+   * bundle under qemu-user); the harness appends `--service-account-dir DIR`.
+   */
+  readonly command?: readonly string[];
 }
 
 export async function startSidecar(
@@ -126,19 +131,21 @@ export async function startSidecar(
     : new URL(cp.server);
 
   const env = resolveEnv(pod, container.env ?? []);
-  const child = spawn(
+  const [program, ...args] = options.command ?? [
     options.executable ?? process.execPath,
-    [...SIDECAR_NODE_FLAGS, ...(options.nodeOptions ?? []), SIDECAR_BUNDLE, '--service-account-dir', dir],
-    {
-      env: {
-        PATH: process.env.PATH ?? '',
-        KUBERNETES_SERVICE_HOST: hostname,
-        KUBERNETES_SERVICE_PORT: port,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    ...SIDECAR_NODE_FLAGS,
+    ...(options.nodeOptions ?? []),
+    SIDECAR_BUNDLE,
+  ];
+  const child = spawn(program ?? process.execPath, [...args, '--service-account-dir', dir], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      KUBERNETES_SERVICE_HOST: hostname,
+      KUBERNETES_SERVICE_PORT: port,
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const waiters: Array<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let buffer = '';

@@ -15,15 +15,13 @@ import { connect, createServer, type Socket } from 'node:net';
 import { arch, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Node } from '@kubernetes/client-node';
+import { buildStep, NODE_SCRIPTS, ROOT, shippedImages } from './build-step.js';
 import type { ControlPlane } from './controlplane.js';
 import { MERGE_PATCH } from './rest.js';
 
 const run = promisify(execFile);
-const NODE_SCRIPTS = fileURLToPath(new URL('../node/', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export const REAL_NODE_NETWORK = {
   /** The kubelet refuses 127.x as its node IP; a /32 on lo keeps everything on this machine. */
@@ -67,43 +65,19 @@ function lines(stdout: string): string[] {
   return stdout.trim().split('\n').filter(Boolean);
 }
 
-/** Runs a build script with its progress on our stderr; resolves with its stdout lines. */
-function buildStep(script: string, args: readonly string[] = []): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(lines(out))
-        : reject(new Error(`${script} failed (exit ${code}); see its output above`)),
-    );
-  });
-}
-
 /** Builds (or finds in the cache) everything a real node runs; progress goes to stderr. */
 export async function buildRealNode(): Promise<RealNodeBuild> {
   const built = await buildStep(join(NODE_SCRIPTS, 'build.sh'));
   const [nodeBin, cpBin] = built.slice(-2);
   if (!nodeBin || !cpBin)
     throw new Error(`cluster/node/build.sh printed no directories: ${built.join(' | ')}`);
-  const shippedLines = await buildStep(join(ROOT, 'images/build.sh'));
-  const shipped: Record<string, { name: string; digest: string; archive: string }> = {};
-  for (const line of shippedLines) {
-    const [name, digest, archive] = line.split(' ');
-    if (name && digest && archive)
-      shipped[name.split('/').at(-1)?.split(':')[0] ?? name] = { name, digest, archive };
-  }
-  if (!shipped.sidecar || !shipped.webhook) throw new Error(`images/build.sh: ${shippedLines.join(' | ')}`);
+  const shipped = await shippedImages();
   const own = await buildStep(join(NODE_SCRIPTS, 'images.sh'), [join(nodeBin, 'pause')]);
   return {
     nodeBin,
     kubelet: join(cpBin, 'kubelet'),
     images: [shipped.sidecar.archive, shipped.webhook.archive, ...own],
-    shipped: shipped as RealNodeBuild['shipped'],
+    shipped,
   };
 }
 

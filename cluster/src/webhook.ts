@@ -42,9 +42,20 @@ function healthy(port: number, ca: string): Promise<boolean> {
 }
 
 /** Installs deploy/base (RBAC, policies, webhook configuration) and starts the webhook. */
+export interface WebhookOptions {
+  /**
+   * The command that runs `sidecar-destruct` instead of this process's node and cli/dist (e.g. the webhook image's
+   * own runtime and bundle under qemu-user); the harness appends `webhook` and its flags.
+   */
+  readonly command?: readonly string[];
+  /** How long the webhook may take to answer /readyz after it starts (default 20 s; emulation needs more). */
+  readonly readyWithinMs?: number;
+}
+
 export async function startWebhook(
   cp: ControlPlane,
   extraFlags: readonly string[] = [],
+  options: WebhookOptions = {},
 ): Promise<RunningWebhook> {
   const dir = join(cp.dir, 'webhook');
   await mkdir(dir, { recursive: true });
@@ -86,10 +97,11 @@ export async function startWebhook(
   let child: ChildProcess | undefined;
   const log = createWriteStream(join(dir, 'webhook.log'), { flags: 'a' });
   const start = async (): Promise<void> => {
+    const [program, ...prefix] = options.command ?? [process.execPath, CLI];
     child = spawn(
-      process.execPath,
+      program ?? process.execPath,
       [
-        CLI,
+        ...prefix,
         'webhook',
         '--host=127.0.0.1',
         `--port=${port}`,
@@ -106,7 +118,8 @@ export async function startWebhook(
     );
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
-    const deadline = Date.now() + 20_000;
+    const readyWithinMs = options.readyWithinMs ?? 20_000;
+    const deadline = Date.now() + readyWithinMs;
     while (!(await healthy(port, ca.certPem))) {
       if (child.exitCode !== null) {
         const text = await readFile(join(dir, 'webhook.log'), 'utf8').catch(() => '');
@@ -114,7 +127,7 @@ export async function startWebhook(
           `the webhook exited (${child.exitCode}): ${text.trim().split('\n').slice(-3).join(' | ')}`,
         );
       }
-      if (Date.now() > deadline) throw new Error('the webhook is not ready after 20 s');
+      if (Date.now() > deadline) throw new Error(`the webhook is not ready after ${readyWithinMs / 1_000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
