@@ -173,9 +173,18 @@ describe('deploy/examples', () => {
       cp.rest('POST', '/api/v1/namespaces/home/serviceaccounts', { metadata: { name: 'off-peak-labeller' } }),
       201,
     );
+    // off-peak.yaml names its own namespace, which its instructions create and label first.
+    await namespace('off-peak', { 'sidecar-destruct.io/injection': 'enabled' });
     for (const file of files) {
       const manifests = await readManifests(`examples/${file}`);
-      await cp.kubectl(['apply', '--dry-run=server', '-n', 'home', '-f', `${DEPLOY_DIR}examples/${file}`]);
+      const own = manifests.some((m) => m.metadata?.namespace);
+      await cp.kubectl([
+        'apply',
+        '--dry-run=server',
+        ...(own ? [] : ['-n', 'home']),
+        '-f',
+        `${DEPLOY_DIR}examples/${file}`,
+      ]);
       for (const m of manifests) {
         const template =
           m.kind === 'Pod' ? m : m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template : m.spec?.template;
