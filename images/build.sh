@@ -7,7 +7,8 @@
 #
 # Each image is three layers per platform (linux/amd64, linux/arm64): Debian's libc6, libgcc-s1 and libstdc++6
 # unpacked with dpkg-deb plus an /etc/passwd naming uid 65532; the `node` binary of the npm package
-# node-linux-<arch> at the version in .node-version; the project's esbuild bundle. No shell, no package manager,
+# node-linux-<arch> at the version in .node-version, stripped (Debian's cross binutils, pinned); the project's
+# esbuild bundle. No shell, no package manager,
 # user 65532:65532. Layer tarballs are written with fixed owners, modes order and times; go-containerregistry
 # (images/ocibuild) makes the config, manifests and index, so the same inputs give the same digest. Inputs (the
 # node packages and the .deb files) are downloaded once into the cache and reused.
@@ -66,6 +67,33 @@ node_input() { # arch -> directory holding bin/node
     rm -rf "$tmp"
   fi
   echo "$dir"
+}
+
+# The node binary ships without its debug info and symbol table (126.6 → 108.5 MB for amd64, 122.9 → 103.0 MB for
+# arm64): stripped by Debian's cross binutils, pinned, for each architecture, downloaded and unpacked into the
+# cache (not installed), so that the same inputs still give the same digest on any machine.
+BINUTILS_VERSION=2.40-2
+strip_tool() { # arch -> path of a strip for that architecture
+  local dir="$INPUTS/binutils-$BINUTILS_VERSION"
+  if [ ! -f "$dir/.complete" ]; then
+    local tmp; tmp="$(mktemp -d)"
+    chmod 755 "$tmp" # apt-get downloads as its own user when it can
+    log "fetching Debian's cross binutils $BINUTILS_VERSION (strip for amd64 and arm64)"
+    (cd "$tmp" && apt-get download -qq "binutils-x86-64-linux-gnu=$BINUTILS_VERSION" \
+      "binutils-aarch64-linux-gnu=$BINUTILS_VERSION") >&2
+    rm -rf "$dir" && mkdir -p "$dir"
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
+    rm -rf "$tmp"
+    touch "$dir/.complete"
+  fi
+  local prefix; case "$1" in amd64) prefix=x86_64 ;; arm64) prefix=aarch64 ;; esac
+  echo "$dir/usr/bin/$prefix-linux-gnu-strip"
+}
+
+# Runs a strip_tool with the libraries its package ships.
+strip_binary() { # arch in out
+  local tool; tool="$(strip_tool "$1")"
+  LD_LIBRARY_PATH="$(dirname "$(dirname "$tool")")/lib/x86_64-linux-gnu" "$tool" -o "$3" "$2"
 }
 
 debs_input() { # arch -> directory holding the .deb files
@@ -128,10 +156,10 @@ base_layer() { # arch -> tar path
 }
 
 node_layer() { # arch -> tar path
-  local arch="$1" out="$OUT/layers/node-v$NODE_VERSION-$arch.tar"
+  local arch="$1" out="$OUT/layers/node-v$NODE_VERSION-$arch-stripped-$BINUTILS_VERSION.tar"
   if [ ! -f "$out" ]; then
     local src tmp; src="$(node_input "$arch")"; tmp="$(mktemp -d)"
-    mkdir -p "$tmp/usr/local/bin" && cp "$src/bin/node" "$tmp/usr/local/bin/node"
+    mkdir -p "$tmp/usr/local/bin" && strip_binary "$arch" "$src/bin/node" "$tmp/usr/local/bin/node"
     chmod 0755 "$tmp/usr" "$tmp/usr/local" "$tmp/usr/local/bin" "$tmp/usr/local/bin/node"
     mkdir -p "$OUT/layers" && layer_tar "$tmp" "$out.part" && mv "$out.part" "$out"
     rm -rf "$tmp"

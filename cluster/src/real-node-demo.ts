@@ -106,8 +106,11 @@ export async function runRealNodeDemo(options: RealNodeDemoOptions): Promise<{ r
       `           sidecar container ${id.slice(0, 12)}: uid ${spec.process.user.uid}, read-only root ${spec.root.readonly}, seccomp ${spec.linux.seccomp ? 'RuntimeDefault' : 'none'}, no capabilities`,
     );
     const peak = await node.containerPeakMemory(first.metadata?.uid ?? '', id);
+    const request = [...(first.spec?.initContainers ?? []), ...(first.spec?.containers ?? [])].find(
+      (c) => c.name === SIDECAR_CONTAINER,
+    )?.resources?.requests?.memory;
     options.write(
-      `           its cgroup's peak memory so far: ${((peak ?? 0) / 2 ** 20).toFixed(1)} MiB (request 64Mi)`,
+      `           its cgroup's peak memory so far: ${((peak ?? 0) / 2 ** 20).toFixed(1)} MiB (request ${request})`,
     );
 
     say(`Unplugging the stick: removing ${USB_LABEL} from ${REAL}, adding it to ${STAND_IN}`);

@@ -109,19 +109,19 @@ export const SETTINGS = {
   memoryRequest: {
     flag: 'sidecar-memory-request',
     env: 'SIDECAR_MEMORY_REQUEST',
-    default: '64Mi',
+    default: '24Mi',
     help: "sidecar's memory request",
   },
   cpuLimit: {
     flag: 'sidecar-cpu-limit',
     env: 'SIDECAR_CPU_LIMIT',
-    default: '100m',
+    default: '500m',
     help: "sidecar's CPU limit",
   },
   memoryLimit: {
     flag: 'sidecar-memory-limit',
     env: 'SIDECAR_MEMORY_LIMIT',
-    default: '128Mi',
+    default: '96Mi',
     help: "sidecar's memory limit",
   },
   bodyLimit: {
