@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchRaw } from './tables.ts';
 
 export const ROOT_DIR = fileURLToPath(new URL('../', import.meta.url));
-export const BENCHES = ['admission', 'reaction', 'memory', 'mass'] as const;
+export const BENCHES = ['admission', 'reaction', 'memory', 'mass', 'images'] as const;
 export type Bench = (typeof BENCHES)[number];
 
 /** The raw samples of every benchmark whose file is in `dir` (null for the others). */

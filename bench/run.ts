@@ -1,9 +1,9 @@
 /**
  * npm run bench: every benchmark on one control plane, each figure next to its baseline measured in the same run.
- * Writes the raw samples (bench/results/{admission,reaction,memory,mass}.json), then the tables computed from them
+ * Writes the raw samples (bench/results/{admission,reaction,memory,mass,images}.json), then the tables computed from them
  * (bench.json, bench.md), and prints the tables.
  *
- *   node bench/run.ts [--smoke] [--out DIR] [--only admission,reaction,memory,mass]
+ *   node bench/run.ts [--smoke] [--out DIR] [--only admission,reaction,memory,mass,images]
  *
  * --smoke runs each benchmark with tiny sizes (the test command does, so that they cannot rot; its figures mean
  * nothing). --only reruns some benchmarks and recomputes the tables with the other raw files already in DIR;
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sidecarNamespace, startControlPlane } from '@sidecar-destruct/cluster';
 import { type AdmissionSizes, admissionBench } from './admission.ts';
+import { imagesBench } from './images.ts';
 import { benchTools, Deletions, machine, NS, nodeCopy, rest, toolVersions } from './lib.ts';
 import { massBench } from './mass.ts';
 import { type MemorySizes, memoryBench } from './memory.ts';
@@ -126,6 +127,8 @@ if (only.has('reaction') || only.has('memory') || only.has('mass')) {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+if (only.has('images')) await save('images', { versions: {}, ...(await imagesBench(log)) });
 
 const { header, tables } = benchTables(await readRaw(out));
 await writeFile(join(out, 'bench.json'), `${JSON.stringify({ header, tables }, null, 2)}\n`);

@@ -372,6 +372,61 @@ export function massTable(raw: MassRaw): Table {
   };
 }
 
+// --- images -------------------------------------------------------------------------------------------------
+
+export interface ImagesRaw {
+  readonly images: ReadonlyArray<{
+    readonly name: string;
+    readonly digest: string;
+    readonly platforms: ReadonlyArray<{
+      readonly architecture: string;
+      /** In order: what each layer's history says made it, its blob's size and the size of its regular files. */
+      readonly layers: ReadonlyArray<{
+        readonly createdBy: string;
+        readonly compressedBytes: number;
+        readonly unpackedBytes: number;
+      }>;
+    }>;
+  }>;
+}
+
+export interface ImageSize {
+  readonly image: string;
+  readonly architecture: string;
+  /** MB (10^6 bytes), as registries and `docker images` count. */
+  readonly unpacked: number;
+  readonly compressed: number;
+  /** The runtime layer's files alone. */
+  readonly runtime: number;
+}
+
+export function imageSizes(raw: ImagesRaw): ImageSize[] {
+  return raw.images.flatMap((image) =>
+    image.platforms.map((p) => ({
+      image: image.name,
+      architecture: p.architecture,
+      unpacked: p.layers.reduce((sum, l) => sum + l.unpackedBytes, 0) / 1e6,
+      compressed: p.layers.reduce((sum, l) => sum + l.compressedBytes, 0) / 1e6,
+      runtime: (p.layers.find((l) => /node-v/.test(l.createdBy))?.unpackedBytes ?? Number.NaN) / 1e6,
+    })),
+  );
+}
+
+export function imagesTable(raw: ImagesRaw): Table {
+  return {
+    title:
+      'The images a node pulls: per platform, unpacked (files on the node) and compressed (the download)',
+    columns: ['image', 'platform', 'unpacked MB', 'of which the runtime MB', 'compressed MB'],
+    rows: imageSizes(raw).map((s) => [
+      s.image,
+      `linux/${s.architecture}`,
+      fmt(s.unpacked, 1),
+      fmt(s.runtime, 1),
+      fmt(s.compressed, 1),
+    ]),
+  };
+}
+
 // --- all of it ------------------------------------------------------------------------------------------------
 
 interface RunContext {
@@ -386,11 +441,12 @@ export interface BenchRaw {
   readonly reaction: (ReactionRaw & RunContext) | null;
   readonly memory: (MemoryRaw & RunContext) | null;
   readonly mass: (MassRaw & RunContext) | null;
+  readonly images: (ImagesRaw & RunContext) | null;
 }
 
 /** The tables of every benchmark whose raw file is there, and a header that says where and when they ran. */
 export function benchTables(raw: BenchRaw): { header: string; tables: Table[] } {
-  const present = [raw.admission, raw.reaction, raw.memory, raw.mass].filter((r) => r !== null);
+  const present = [raw.admission, raw.reaction, raw.memory, raw.mass, raw.images].filter((r) => r !== null);
   const versions = Object.assign({}, ...present.map((r) => r.versions)) as Record<string, string>;
   const machines = [...new Set(present.map((r) => r.machine))];
   const dates = present.map((r) => r.started.slice(0, 10)).sort();
@@ -407,6 +463,7 @@ export function benchTables(raw: BenchRaw): { header: string; tables: Table[] } 
   if (raw.memory) tables.push(memoryTable(raw.memory));
   if (raw.mass) tables.push(massTable(raw.mass));
   if (raw.admission) tables.push(admissionTable(raw.admission));
+  if (raw.images) tables.push(imagesTable(raw.images));
   return { header, tables };
 }
 
@@ -507,8 +564,16 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     ),
     `| label removed under N = ${massNs} pods → all terminating | descheduler every 5 s: ${massCell('descheduler-5s')} | ${massCell('sidecar')} | \`bench/mass.ts\` |`,
     `| idle API requests/min beyond the watches, N = ${massNs} | descheduler: ${idle('descheduler-5s')} | ${idle('sidecar')} | \`bench/mass.ts\` |`,
+    ...(raw.images ? [imagesRow(raw.images)] : []),
   ].join('\n');
   return { compare, measured };
+}
+
+/** The README's row for the sidecar image: per platform, unpacked and compressed, and the runtime's share. */
+function imagesRow(raw: ImagesRaw): string {
+  const sidecar = imageSizes(raw).filter((s) => /\/sidecar:/.test(s.image));
+  const cell = (f: (s: ImageSize) => string) => sidecar.map((s) => `${s.architecture} ${f(s)}`).join('; ');
+  return `| the sidecar image a node pulls, per platform: unpacked; compressed | its runtime alone (\`node\`, stripped): ${cell((s) => `${fmt(s.runtime, 1)} MB`)} | ${cell((s) => `${fmt(s.unpacked, 1)} MB; ${fmt(s.compressed, 1)} MB`)} | \`bench/images.ts\` |`;
 }
 
 /** The README with its benchmark blocks replaced: between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */

@@ -19,6 +19,8 @@ export interface ImageConfig {
     readonly User?: string;
     readonly Env?: readonly string[];
   };
+  /** One entry per layer, in order (images/build.sh writes one per layer). */
+  readonly history?: ReadonlyArray<{ readonly created_by?: string }>;
 }
 
 export interface Platform {
@@ -28,9 +30,10 @@ export interface Platform {
   readonly digest: string;
 }
 
-interface Descriptor {
+export interface Descriptor {
   readonly mediaType: string;
   readonly digest: string;
+  readonly size?: number;
   readonly platform?: { readonly architecture: string; readonly os: string };
 }
 
@@ -46,9 +49,14 @@ export class ImageArchive {
     return new ImageArchive(dir);
   }
 
-  private async blob<T>(digest: string): Promise<T> {
+  /** The file of a blob in the extracted archive. */
+  blobPath(digest: string): string {
     const [algorithm, hex] = digest.split(':');
-    return JSON.parse(await readFile(join(this.dir, 'blobs', algorithm ?? '', hex ?? ''), 'utf8')) as T;
+    return join(this.dir, 'blobs', algorithm ?? '', hex ?? '');
+  }
+
+  private async blob<T>(digest: string): Promise<T> {
+    return JSON.parse(await readFile(this.blobPath(digest), 'utf8')) as T;
   }
 
   /** Every platform manifest, through nested indexes (the archive's index names the image's index). */
@@ -74,14 +82,16 @@ export class ImageArchive {
     return this.blob<ImageConfig>(manifest.config.digest);
   }
 
+  /** One platform's layer descriptors, in order (each with its blob's size). */
+  async layers(platform: Platform): Promise<readonly Descriptor[]> {
+    return (await this.blob<{ layers: Descriptor[] }>(platform.digest)).layers;
+  }
+
   /** One platform's layers, in order, unpacked into `rootfs`. */
   async unpack(platform: Platform, rootfs: string): Promise<void> {
-    const manifest = await this.blob<{ layers: Descriptor[] }>(platform.digest);
     await mkdir(rootfs, { recursive: true });
-    for (const layer of manifest.layers) {
-      const [algorithm, hex] = layer.digest.split(':');
-      await run('tar', ['-xf', join(this.dir, 'blobs', algorithm ?? '', hex ?? ''), '-C', rootfs]);
-    }
+    for (const layer of await this.layers(platform))
+      await run('tar', ['-xf', this.blobPath(layer.digest), '-C', rootfs]);
   }
 }
 
