@@ -79,8 +79,13 @@ strip_tool() { # arch -> path of a strip for that architecture
     local tmp; tmp="$(mktemp -d)"
     chmod 755 "$tmp" # apt-get downloads as its own user when it can
     log "fetching Debian's cross binutils $BINUTILS_VERSION (strip for amd64 and arm64)"
-    (cd "$tmp" && apt-get download -qq "binutils-x86-64-linux-gnu=$BINUTILS_VERSION" \
-      "binutils-aarch64-linux-gnu=$BINUTILS_VERSION") >&2
+    # The tools, and the host's libbfd and libsframe they load, all at the pinned version.
+    local pkgs=("binutils-x86-64-linux-gnu=$BINUTILS_VERSION" "binutils-aarch64-linux-gnu=$BINUTILS_VERSION"
+      "libbinutils=$BINUTILS_VERSION")
+    (cd "$tmp" && { apt-get download -qq "${pkgs[@]}" || { apt-get update -qq && apt-get download -qq "${pkgs[@]}"; }; }) >&2 || {
+      log "error: cannot download Debian's binutils $BINUTILS_VERSION (Debian 12's; another distribution needs its own pin)"
+      exit 1
+    }
     rm -rf "$dir" && mkdir -p "$dir"
     for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
     rm -rf "$tmp"
@@ -90,10 +95,11 @@ strip_tool() { # arch -> path of a strip for that architecture
   echo "$dir/usr/bin/$prefix-linux-gnu-strip"
 }
 
-# Runs a strip_tool with the libraries its package ships.
+# Runs a strip_tool with the libraries downloaded beside it (the host's own binutils are not used).
 strip_binary() { # arch in out
   local tool; tool="$(strip_tool "$1")"
-  LD_LIBRARY_PATH="$(dirname "$(dirname "$tool")")/lib/x86_64-linux-gnu" "$tool" -o "$3" "$2"
+  local multiarch; multiarch="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo "$(uname -m)-linux-gnu")"
+  LD_LIBRARY_PATH="$(dirname "$(dirname "$tool")")/lib/$multiarch" "$tool" -o "$3" "$2"
 }
 
 debs_input() { # arch -> directory holding the .deb files

@@ -22,14 +22,18 @@ export type Rest = (
  * and an attack would appear to succeed. Refused, so that a security test cannot report a bypass that is not one.
  */
 function isMisplacedToken(body: unknown): boolean {
-  return typeof body === 'object' && body !== null && Object.keys(body).join() === 'token';
+  return typeof body === 'object' && body !== null && 'token' in body;
 }
 
 export function restClient(server: string, ca: Buffer, adminToken: string): Rest {
   return (method, path, body, options = {}) =>
     new Promise((resolve, reject) => {
       if (isMisplacedToken(body)) {
-        throw new Error(`${method} ${path}: a { token } body; pass the token as the fourth argument`);
+        throw new Error(`${method} ${path}: a body with a token; pass the token as the fourth argument`);
+      }
+      // A token asked for but missing (an undefined from a failed TokenRequest) must not fall back to admin.
+      if ('token' in options && (typeof options.token !== 'string' || options.token === '')) {
+        throw new Error(`${method} ${path}: an empty token; the request would go as admin`);
       }
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = request(

@@ -41,7 +41,6 @@ function healthy(port: number, ca: string): Promise<boolean> {
   });
 }
 
-/** Installs deploy/base (RBAC, policies, webhook configuration) and starts the webhook. */
 export interface WebhookOptions {
   /**
    * The command that runs `sidecar-destruct` instead of this process's node and cli/dist (e.g. the webhook image's
@@ -52,6 +51,7 @@ export interface WebhookOptions {
   readonly readyWithinMs?: number;
 }
 
+/** Installs deploy/base (RBAC, policies, webhook configuration) and starts the webhook. */
 export async function startWebhook(
   cp: ControlPlane,
   extraFlags: readonly string[] = [],

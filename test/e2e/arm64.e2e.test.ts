@@ -41,6 +41,9 @@ import {
   USB,
 } from './fixtures.js';
 
+/** SIDECAR_DESTRUCT_ARM64=0 says to skip this suite where Debian's apt is not there to fetch the emulator (CI never sets it). */
+const SKIP = process.env.SIDECAR_DESTRUCT_ARM64 === '0';
+
 let work: string;
 let images: Readonly<Record<'sidecar' | 'webhook', ShippedImage>>;
 let qemu: string;
@@ -72,6 +75,7 @@ const underQemu = (rootfs: string, config: ImageConfig, withCmd = false): string
 };
 
 beforeAll(async () => {
+  if (SKIP) return;
   work = await mkdtemp(join(tmpdir(), 'sidecar-destruct-arm64-'));
   images = await shippedImages();
   qemu = await qemuAarch64();
@@ -80,7 +84,7 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-describe('the image indexes', () => {
+describe.skipIf(SKIP)('the image indexes', () => {
   it.each(['sidecar', 'webhook'] as const)(
     '%s: every platform holds binaries of its architecture, and its config says so',
     async (name) => {
@@ -108,7 +112,7 @@ describe('the image indexes', () => {
   );
 });
 
-describe('the arm64 sidecar image, under qemu-user', () => {
+describe.skipIf(SKIP)('the arm64 sidecar image, under qemu-user', () => {
   const NS = 'home';
   const rule: Rule = { source: 'pod', nodeSelector: { [USB]: 'true' } };
   let cp: ControlPlane;
@@ -195,7 +199,7 @@ describe('the arm64 sidecar image, under qemu-user', () => {
   });
 });
 
-describe('the arm64 webhook image, under qemu-user', () => {
+describe.skipIf(SKIP)('the arm64 webhook image, under qemu-user', () => {
   let cp: ControlPlane;
   let webhook: RunningWebhook | undefined;
 

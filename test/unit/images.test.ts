@@ -29,6 +29,7 @@ describe('the images', () => {
       .split('\n')
       .filter((line) => !line.trimStart().startsWith('#'))
       .join('\n');
+    expect(SIDECAR_NODE_FLAGS.length).toBeGreaterThan(0);
     for (const flag of SIDECAR_NODE_FLAGS) expect(code).not.toContain(flag);
   });
 

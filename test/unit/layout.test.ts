@@ -15,16 +15,21 @@ function runtimeImports(dir: string): Map<string, string[]> {
   for (const file of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
     if (!file.endsWith('.ts')) continue;
     const text = readFileSync(join(ROOT, dir, file), 'utf8');
-    const specifiers = [...text.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)].map(
-      (m) => m[1] as string,
-    );
+    const specifiers = [
+      // import … from '…' and export … from '…' (not `import type`, which is erased)
+      /^(?:import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms,
+      // import '…' for its side effects, import('…') and require('…')
+      /^import\s+'([^']+)'/gm,
+      /\bimport\(\s*'([^']+)'\s*\)/g,
+      /\brequire\(\s*'([^']+)'\s*\)/g,
+    ].flatMap((re) => [...text.matchAll(re)].map((m) => m[1] as string));
     out.set(join(dir, file), specifiers);
   }
   return out;
 }
 
 const IO =
-  /^(node:(https?|net|tls|fs|fs\/promises|child_process|dgram)|fastify|@kubernetes\/client-node|prom-client)$/;
+  /^(node:(https?|http2|net|tls|dns|fs|fs\/promises|child_process|dgram)|undici|fastify|@kubernetes\/client-node|prom-client)$/;
 
 describe('layout', () => {
   it.each(['core/src', 'sidecar/src/pure', 'webhook/src/pure'])('%s imports no I/O at run time', (dir) => {

@@ -61,8 +61,14 @@ function contextOf(req: AdmissionRequest) {
 
 /** POST /mutate: decode, admit within the deadline, count, log one line, encode. */
 function routeMutate(fastify: FastifyInstance, metrics: Metrics, options: AppOptions): void {
+  // The API server's timeout runs from when it sent the request: the deadline counts from its arrival (headers
+  // parsed), not from the handler, which starts only once the body (up to --body-limit) is in.
+  const arrived = new WeakMap<object, number>();
+  fastify.addHook('onRequest', async (request) => {
+    arrived.set(request, performance.now());
+  });
   fastify.post('/mutate', async (request, reply) => {
-    const started = performance.now();
+    const started = arrived.get(request) ?? performance.now();
     const parsed = parseReview(request.body);
     if (!parsed.ok) {
       metrics.admissions.inc({ outcome: 'malformed', reason: 'invalid-review' });
@@ -71,7 +77,8 @@ function routeMutate(fastify: FastifyInstance, metrics: Metrics, options: AppOpt
     const req = parsed.value;
     const context = contextOf(req);
     try {
-      const deadline = AbortSignal.timeout(options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS);
+      const budget = (options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS) - (performance.now() - started);
+      const deadline = AbortSignal.timeout(Math.max(0, Math.floor(budget)));
       const admission = await admit(req, options, deadline);
       metrics.admissions.inc({ outcome: admission.outcome, reason: admission.reason });
       metrics.latency.observe({ outcome: admission.outcome }, (performance.now() - started) / 1_000);

@@ -27,9 +27,19 @@ export class ClusterSide {
     private readonly kubeConfig: KubeConfig | undefined,
     private readonly clientProblem: string,
   ) {
-    this.ensureAccount = kubeConfig
-      ? accountEnsurer(kubeConfig, { ownNamespace: config.namespace, view: () => this.view })
-      : async () => err(`no API client (${clientProblem}); set --kubeconfig or run in a cluster`);
+    if (!kubeConfig) {
+      this.ensureAccount = async () =>
+        err(`no API client (${clientProblem}); set --kubeconfig or run in a cluster`);
+      return;
+    }
+    const ensure = accountEnsurer(kubeConfig, { ownNamespace: config.namespace, view: () => this.view });
+    this.ensureAccount = async (...args) => {
+      const result = await ensure(...args);
+      // A check cut short (the deadline, an API error) may leave one binding of two: the reconciler completes it
+      // now rather than at its next periodic pass.
+      if (!result.ok) this.reconciler?.trigger();
+      return result;
+    };
   }
 
   /** The sidecar mode to inject now: `auto` resolved from the kubelet versions read so far, or the forced one. */
