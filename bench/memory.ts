@@ -9,11 +9,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ControlPlane, type RunningSidecar, startSidecar } from '@sidecar-destruct/cluster';
+import {
+  type ControlPlane,
+  type RunningSidecar,
+  SIDECAR_BUNDLE,
+  startSidecar,
+} from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { startDescheduler } from './descheduler.ts';
 import {
+  BUN_VERSION,
+  bunBinary,
   createPod,
   ensureNode,
   NS,
@@ -78,6 +85,7 @@ export async function memoryBench(
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-memory-'));
   const sidecarNode = await nodeCopy(dir, 'node-sidecar');
   const bareNode = await nodeCopy(dir, 'node-bare');
+  const bun = await bunBinary();
   const runs: MemoryRun[] = [];
   await ensureNode(cp, 'memory-node');
   try {
@@ -92,6 +100,15 @@ export async function memoryBench(
           stops.push(() => s.stop());
           sidecars.push(s);
         }
+        // The same bundle on Bun, side by side (no Node flags: Bun has its own engine).
+        const onBun: RunningSidecar[] = [];
+        for (let i = 0; i < n; i++) {
+          const name = `memory-bun-${n}-${i}`;
+          await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
+          const s = await startSidecar(cp, NS, name, { command: [bun, SIDECAR_BUNDLE] });
+          stops.push(() => s.stop());
+          onBun.push(s);
+        }
         const bare: ChildProcess[] = [];
         for (let i = 0; i < n; i++) {
           const c = spawn(bareNode, [...SIDECAR_NODE_FLAGS, '-e', 'setInterval(() => {}, 1 << 30)'], {
@@ -105,6 +122,12 @@ export async function memoryBench(
             id: 'sidecar',
             words: 'sidecar, watching its node',
             pids: async () => sidecars.map((s) => [s.child.pid ?? 0]),
+            everyMs: sizes.sampleEveryMs,
+          },
+          {
+            id: 'sidecar-bun',
+            words: `sidecar on Bun ${BUN_VERSION} (the same bundle; measured, not shipped), watching its node`,
+            pids: async () => onBun.map((s) => [s.child.pid ?? 0]),
             everyMs: sizes.sampleEveryMs,
           },
           {
@@ -139,7 +162,9 @@ export async function memoryBench(
         const started = performance.now();
         const sampled = await Promise.all(kinds.map((k) => sample(k, sizes.durationMs)));
         // Each sidecar was watching its node, not retrying a failed start.
-        await Promise.all(sidecars.map((s) => s.waitForLog((l) => l.msg === 'watching the node', 1)));
+        await Promise.all(
+          [...sidecars, ...onBun].map((s) => s.waitForLog((l) => l.msg === 'watching the node', 1)),
+        );
         for (const [i, k] of kinds.entries()) {
           runs.push({
             id: k.id,
