@@ -27,7 +27,14 @@ export {
   startSidecar,
 } from './kubelet.js';
 export { type LoopbackCertificate, loopbackServingCertificate } from './loopback.js';
-export { apply, DEPLOY_DIR, localWebhookConfiguration, type Manifest, readManifests } from './manifests.js';
+export {
+  apply,
+  DEPLOY_DIR,
+  localWebhookConfiguration,
+  type Manifest,
+  policiesInForce,
+  readManifests,
+} from './manifests.js';
 export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
 export { ELF_MACHINE, elfMachine, ImageArchive, type ImageConfig, type Platform } from './oci.js';
 export { type Posted, type PostOptions, postReview } from './post-review.js';

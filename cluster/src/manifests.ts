@@ -24,6 +24,59 @@ export async function apply(cp: ControlPlane, manifests: readonly Manifest[]): P
   );
 }
 
+const PROBE = 'sidecar-destruct-policy-barrier';
+
+/**
+ * Resolves once the API server enforces every ValidatingAdmissionPolicy created before the call. It does not as
+ * soon as the create returns: it compiles policies in a loop of its own (about once a second, later on a loaded
+ * machine), and a request meanwhile is admitted unchecked. A probe policy created now, refusing one ConfigMap name,
+ * is compiled in the same pass as or after those before it; once it refuses, they are in force. Then it goes.
+ */
+export async function policiesInForce(cp: ControlPlane, timeoutMs = 60_000): Promise<void> {
+  const meta = { name: PROBE, labels: { 'app.kubernetes.io/name': 'sidecar-destruct-test' } };
+  await apply(cp, [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: meta,
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] },
+          ],
+        },
+        validations: [
+          { expression: `object.metadata.name != "${PROBE}"`, message: 'barrier', reason: 'Forbidden' },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: meta,
+      spec: { policyName: PROBE, validationActions: ['Deny'] },
+    },
+  ]);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const reply = await cp.rest('POST', '/api/v1/namespaces/default/configmaps?dryRun=All', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: PROBE },
+    });
+    if (reply.status !== 403 && reply.status !== 201) {
+      throw new Error(`the policy barrier's probe: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+    }
+    if (reply.status === 403) break;
+    if (performance.now() > deadline)
+      throw new Error(`the API server does not enforce new policies (HTTP ${reply.status})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await cp.rest('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${PROBE}`);
+  await cp.rest('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/${PROBE}`);
+}
+
 /** The MutatingWebhookConfiguration of deploy/, pointed at a webhook on this machine instead of the Service. */
 export function localWebhookConfiguration(configuration: Manifest, url: string, caPem: string): Manifest {
   return {

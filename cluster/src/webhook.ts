@@ -13,7 +13,7 @@ import type { KeyPair } from '@sidecar-destruct/certs';
 import type { ControlPlane } from './controlplane.js';
 import { freePort } from './controlplane.js';
 import { loopbackServingCertificate } from './loopback.js';
-import { apply, localWebhookConfiguration, readManifests } from './manifests.js';
+import { apply, localWebhookConfiguration, policiesInForce, readManifests } from './manifests.js';
 import { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 
 const CLI = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
@@ -83,6 +83,8 @@ export async function startWebhook(
   for (const file of ['sidecar-rbac.yaml', 'webhook-rbac.yaml', 'admission-policies.yaml']) {
     await apply(cp, await readManifests(`base/${file}`));
   }
+  // The suites try the policies at once: wait until the API server enforces them.
+  await policiesInForce(cp);
   const [configuration] = await readManifests('base/mutatingwebhook.yaml');
   if (!configuration) throw new Error('deploy/base/mutatingwebhook.yaml is empty');
 
