@@ -501,6 +501,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
   const inc = (id: string) => (raw.memory ? perProcessIncrement(raw.memory, id) : undefined);
   const side = inc('sidecar');
   const bare = inc('bare-node');
+  const bun = raw.memory?.runs.some((r) => r.id === 'sidecar-bun') ? inc('sidecar-bun') : undefined;
   const loopMem = m('kubectl-loop');
   const desMem = m('descheduler');
   const sidecarPeak = Math.max(...memory.filter((s) => s.id === 'sidecar').map((s) => s.peakRss));
@@ -556,7 +557,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     '| measure | baseline in the same run | sidecar-destruct | script |',
     '| --- | --- | --- | --- |',
     `| label removed → pod terminating, required affinity | original loop: ${did('loop', 'affinity')}; descheduler every 5 s: ${did('descheduler-5s', 'affinity')} | \`grace-period: 0s\`: ${did('sidecar-0', 'affinity')}; default: ${did('sidecar-default', 'affinity')} | \`bench/reaction.ts\` |`,
-    `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare Node, same flags: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB | \`bench/memory.ts\` |`,
+    `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare Node, same flags: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB${bun ? ` (the same bundle on Bun, measured, not shipped: ${fmt(bun.first, 1)} MB; ${fmt(bun.pss, 1)} MB; ${fmt(bun.uss, 1)} MB)` : ''} | \`bench/memory.ts\` |`,
     `| admission requests/s with vegeta sending as fast as it can from one core (a floor for the server, see bench.md) | Fastify echo: ${a('echo', '—', 0)} | ${a('webhook', 'info', 0)} (\`warn\`: ${a('webhook', 'warn', 0)}) | \`bench/admission.ts\` |`,
     ...rates.map(
       (rate) =>
