@@ -5,6 +5,11 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const NODE_SCRIPTS = fileURLToPath(new URL('../node/', import.meta.url));
 
+/** A command's output as its non-empty lines. */
+export function lines(stdout: string): string[] {
+  return stdout.trim().split('\n').filter(Boolean);
+}
+
 /** Runs a build script with its progress on our stderr; resolves with its stdout lines. */
 export function buildStep(script: string, args: readonly string[] = []): Promise<string[]> {
   return new Promise((resolve, reject) => {
@@ -16,7 +21,7 @@ export function buildStep(script: string, args: readonly string[] = []): Promise
     child.on('error', reject);
     child.on('exit', (code) =>
       code === 0
-        ? resolve(out.trim().split('\n').filter(Boolean))
+        ? resolve(lines(out))
         : reject(new Error(`${script} failed (exit ${code}); see its output above`)),
     );
   });

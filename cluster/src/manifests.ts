@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { ControlPlane } from './controlplane.js';
+import { until } from './until.js';
 
 export const DEPLOY_DIR = fileURLToPath(new URL('../../deploy/', import.meta.url));
 
@@ -58,21 +59,22 @@ export async function policiesInForce(cp: ControlPlane, timeoutMs = 60_000): Pro
       spec: { policyName: PROBE, validationActions: ['Deny'] },
     },
   ]);
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const reply = await cp.rest('POST', '/api/v1/namespaces/default/configmaps?dryRun=All', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: PROBE },
-    });
-    if (reply.status !== 403 && reply.status !== 201) {
-      throw new Error(`the policy barrier's probe: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
-    }
-    if (reply.status === 403) break;
-    if (performance.now() > deadline)
-      throw new Error(`the API server does not enforce new policies (HTTP ${reply.status})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until(
+    'the API server to enforce a new policy',
+    async () => {
+      const reply = await cp.rest('POST', '/api/v1/namespaces/default/configmaps?dryRun=All', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: PROBE },
+      });
+      if (reply.status !== 403 && reply.status !== 201) {
+        throw new Error(`the policy barrier's probe: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+      }
+      return reply.status === 403 ? true : undefined;
+    },
+    timeoutMs,
+    100,
+  );
   await cp.rest('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${PROBE}`);
   await cp.rest('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/${PROBE}`);
 }

@@ -17,7 +17,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { V1Node } from '@kubernetes/client-node';
-import { buildStep, NODE_SCRIPTS, ROOT, shippedImages } from './build-step.js';
+import { buildStep, lines, NODE_SCRIPTS, ROOT, shippedImages } from './build-step.js';
 import type { ControlPlane } from './controlplane.js';
 import { MERGE_PATCH } from './rest.js';
 
@@ -59,10 +59,6 @@ export interface RealNodeBuild {
   readonly shipped: Readonly<
     Record<'sidecar' | 'webhook', { name: string; digest: string; archive: string }>
   >;
-}
-
-function lines(stdout: string): string[] {
-  return stdout.trim().split('\n').filter(Boolean);
 }
 
 /** Builds (or finds in the cache) everything a real node runs; progress goes to stderr. */
