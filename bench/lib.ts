@@ -3,10 +3,9 @@
  * process memory as the kernel accounts it, and the tools built from the Go module proxy.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { cpus, homedir, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -306,37 +305,13 @@ export function toolVersions(toolsDir: string): { descheduler: string; vegeta: s
 }
 
 /**
- * A copy of the node binary for one kind of process: the file pages its processes share are then shared with no
+ * A copy of a runtime's binary for one kind of process: the file pages its processes share are then shared with no
  * other process (a container image brings its own copy too). See bench/memory.ts.
  */
-export async function nodeCopy(dir: string, name: string): Promise<string> {
+export async function binaryCopy(binary: string, dir: string, name: string): Promise<string> {
   const path = join(dir, name);
-  await copyFile(process.execPath, path);
+  await copyFile(binary, path);
   return path;
-}
-
-/**
- * Bun, the other runtime the sidecar's bundle runs on unmodified, for the memory benchmark's side-by-side figures:
- * npm's @oven/bun-linux-x64-baseline (the build without AVX2, which many home-lab Celerons lack), fetched once into
- * the cache. It is measured, not shipped: see the README's "The sidecar's footprint".
- */
-export const BUN_VERSION = '1.4.4';
-export async function bunBinary(): Promise<string> {
-  const cache =
-    process.env.SIDECAR_DESTRUCT_CACHE ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'sidecar-destruct');
-  const dir = join(cache, 'bun', BUN_VERSION);
-  const bin = join(dir, 'package', 'bin', 'bun');
-  if (!existsSync(bin)) {
-    await mkdir(dir, { recursive: true });
-    const run = promisify(execFile);
-    const { stdout } = await run('npm', ['pack', '--silent', `@oven/bun-linux-x64-baseline@${BUN_VERSION}`], {
-      cwd: dir,
-    });
-    await run('tar', ['-xzf', stdout.trim(), '-C', dir], { cwd: dir });
-    await chmod(bin, 0o755);
-  }
-  return bin;
 }
 
 /** Removes the benchmark's pods named `prefix-…` at once (no kubelet is there to finish a graceful deletion). */

@@ -1,11 +1,13 @@
 /**
- * Memory as a node sees it. For each N, N sidecars (each watching its node, as in an injected pod) run side by
- * side with N bare Node processes started with the same flags; at the first N the original loop and the descheduler
- * run too. Every process is sampled from /proc/PID/smaps_rollup for the whole duration. The sidecars and the bare
- * baseline each run from their own copy of the node binary: the file pages the sidecars share (the binary's code)
- * are then shared among themselves only, as in a container image, and not with the benchmark's own node.
+ * Memory as a node sees it. For each N, N sidecars (each watching its node, as in an injected pod) on the shipped
+ * runtime, Bun, run side by side with N sidecars of the same bundle on Node 24 (the runtime it was measured
+ * against: see the README's "The sidecar's footprint") and N bare idle Bun processes; at the first N the original
+ * loop and the descheduler run too. Every process is sampled from /proc/PID/smaps_rollup for the whole duration.
+ * Each kind runs from its own copy of its runtime's binary: the file pages its processes share (the binary's
+ * code) are then shared among themselves only, as in a container image, and not with any other process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,18 +15,17 @@ import {
   type ControlPlane,
   type RunningSidecar,
   SIDECAR_BUNDLE,
+  SIDECAR_RUNTIME,
+  sidecarRuntime,
   startSidecar,
 } from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
-import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { startDescheduler } from './descheduler.ts';
 import {
-  BUN_VERSION,
-  bunBinary,
+  binaryCopy,
   createPod,
   ensureNode,
   NS,
-  nodeCopy,
   processMemory,
   processTree,
   scenarioPod,
@@ -32,6 +33,15 @@ import {
 } from './lib.ts';
 import { LOOP_INTERVAL_S, startLoop } from './reaction.ts';
 import type { MemoryRaw, MemoryRun, MemorySample } from './tables.ts';
+
+/** The Bun release the shipped sidecar runs on (scripts/bun.sh brings it). */
+const BUN_VERSION = readFileSync(new URL('../.bun-version', import.meta.url), 'utf8').trim();
+
+/**
+ * Node's smallest setting for the sidecar, as it shipped before Bun: the sidecar does a few dozen operations a day,
+ * so V8's JIT buys nothing, and without it and with a small young generation the process stays about 2 MB smaller.
+ */
+const NODE_FLAGS = ['--jitless', '--max-semi-space-size=1'];
 
 export interface MemorySizes {
   readonly ns: readonly number[];
@@ -83,9 +93,9 @@ export async function memoryBench(
   log: (line: string) => void,
 ): Promise<MemoryRaw> {
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-memory-'));
-  const sidecarNode = await nodeCopy(dir, 'node-sidecar');
-  const bareNode = await nodeCopy(dir, 'node-bare');
-  const bun = await bunBinary();
+  const sidecarBun = await binaryCopy(sidecarRuntime(), dir, 'bun-sidecar');
+  const bareBun = await binaryCopy(sidecarRuntime(), dir, 'bun-bare');
+  const sidecarNode = await binaryCopy(process.execPath, dir, 'node-sidecar');
   const runs: MemoryRun[] = [];
   await ensureNode(cp, 'memory-node');
   try {
@@ -96,22 +106,25 @@ export async function memoryBench(
         for (let i = 0; i < n; i++) {
           const name = `memory-${n}-${i}`;
           await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
-          const s = await startSidecar(cp, NS, name, { executable: sidecarNode });
+          const s = await startSidecar(cp, NS, name, { executable: sidecarBun });
           stops.push(() => s.stop());
           sidecars.push(s);
         }
-        // The same bundle on Bun, side by side (no Node flags: Bun has its own engine).
-        const onBun: RunningSidecar[] = [];
+        // The same bundle on Node, side by side, with the flags that made it smallest there.
+        const onNode: RunningSidecar[] = [];
         for (let i = 0; i < n; i++) {
-          const name = `memory-bun-${n}-${i}`;
+          const name = `memory-node-${n}-${i}`;
           await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
-          const s = await startSidecar(cp, NS, name, { command: [bun, SIDECAR_BUNDLE] });
+          const s = await startSidecar(cp, NS, name, {
+            command: [sidecarNode, ...NODE_FLAGS, SIDECAR_BUNDLE],
+          });
           stops.push(() => s.stop());
-          onBun.push(s);
+          onNode.push(s);
         }
         const bare: ChildProcess[] = [];
         for (let i = 0; i < n; i++) {
-          const c = spawn(bareNode, [...SIDECAR_NODE_FLAGS, '-e', 'setInterval(() => {}, 1 << 30)'], {
+          const c = spawn(bareBun, [...SIDECAR_RUNTIME.flags, '-e', 'setInterval(() => {}, 1 << 30)'], {
+            env: { PATH: process.env.PATH ?? '', ...SIDECAR_RUNTIME.env },
             stdio: 'ignore',
           });
           stops.push(() => c.kill());
@@ -120,19 +133,19 @@ export async function memoryBench(
         const kinds: Kind[] = [
           {
             id: 'sidecar',
-            words: 'sidecar, watching its node',
+            words: `sidecar on Bun ${BUN_VERSION} (shipped), watching its node`,
             pids: async () => sidecars.map((s) => [s.child.pid ?? 0]),
             everyMs: sizes.sampleEveryMs,
           },
           {
-            id: 'sidecar-bun',
-            words: `sidecar on Bun ${BUN_VERSION} (the same bundle; measured, not shipped), watching its node`,
-            pids: async () => onBun.map((s) => [s.child.pid ?? 0]),
+            id: 'sidecar-node',
+            words: `sidecar on Node ${process.versions.node} (the same bundle, ${NODE_FLAGS.join(' ')}; measured, not shipped), watching its node`,
+            pids: async () => onNode.map((s) => [s.child.pid ?? 0]),
             everyMs: sizes.sampleEveryMs,
           },
           {
-            id: 'bare-node',
-            words: 'bare idle Node, same flags (baseline)',
+            id: 'bare-bun',
+            words: 'bare idle Bun, same flags (baseline)',
             pids: async () => bare.map((c) => [c.pid ?? 0]),
             everyMs: sizes.sampleEveryMs,
           },
@@ -163,13 +176,13 @@ export async function memoryBench(
         const sampled = await Promise.all(kinds.map((k) => sample(k, sizes.durationMs)));
         // Each sidecar was watching its node, not retrying a failed start.
         await Promise.all(
-          [...sidecars, ...onBun].map((s) => s.waitForLog((l) => l.msg === 'watching the node', 1)),
+          [...sidecars, ...onNode].map((s) => s.waitForLog((l) => l.msg === 'watching the node', 1)),
         );
         for (const [i, k] of kinds.entries()) {
           runs.push({
             id: k.id,
             words: k.words,
-            n: k.id.startsWith('sidecar') || k.id === 'bare-node' ? n : 1,
+            n: k.id.startsWith('sidecar') || k.id === 'bare-bun' ? n : 1,
             samples: sampled[i] ?? [],
             sampleEveryMs: k.everyMs,
           });

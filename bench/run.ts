@@ -13,10 +13,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sidecarNamespace, startControlPlane } from '@sidecar-destruct/cluster';
+import { sidecarNamespace, sidecarRuntime, startControlPlane } from '@sidecar-destruct/cluster';
 import { type AdmissionSizes, admissionBench } from './admission.ts';
 import { imagesBench } from './images.ts';
-import { benchTools, Deletions, machine, NS, nodeCopy, rest, toolVersions } from './lib.ts';
+import { benchTools, binaryCopy, Deletions, machine, NS, rest, toolVersions } from './lib.ts';
 import { massBench } from './mass.ts';
 import { type MemorySizes, memoryBench } from './memory.ts';
 import { type ReactionSizes, reactionBench } from './reaction.ts';
@@ -100,8 +100,8 @@ if (only.has('reaction') || only.has('memory') || only.has('mass')) {
     await sidecarNamespace(cp, NS);
     // No controller-manager here to create it; the baselines' pods run as the namespace's default account.
     await rest(cp, 'POST', `/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: 'default' } });
-    // The sidecars run from their own copy of node: see bench/memory.ts.
-    const sidecarNode = await nodeCopy(dir, 'node-sidecar');
+    // The sidecars run from their own copy of their runtime: see bench/memory.ts.
+    const sidecarBinary = await binaryCopy(sidecarRuntime(), dir, 'sidecar-runtime');
     // One deletion clock per benchmark: each watch stays well inside its one-hour timeout.
     const timed = async <T>(run: (deletions: Deletions) => Promise<T>): Promise<T> => {
       const deletions = await Deletions.start(cp);
@@ -112,14 +112,14 @@ if (only.has('reaction') || only.has('memory') || only.has('mass')) {
       }
     };
     if (only.has('reaction')) {
-      const raw = await timed((d) => reactionBench(cp, d, toolsDir, sidecarNode, SIZES.reaction, log));
+      const raw = await timed((d) => reactionBench(cp, d, toolsDir, sidecarBinary, SIZES.reaction, log));
       await save('reaction', { versions, ...raw });
     }
     if (only.has('memory')) {
       await save('memory', { versions, ...(await memoryBench(cp, toolsDir, SIZES.memory, log)) });
     }
     if (only.has('mass')) {
-      const raw = await timed((d) => massBench(cp, d, toolsDir, sidecarNode, SIZES.mass, log));
+      const raw = await timed((d) => massBench(cp, d, toolsDir, sidecarBinary, SIZES.mass, log));
       await save('mass', { versions, ...raw });
     }
   } finally {

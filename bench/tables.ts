@@ -159,7 +159,7 @@ export interface MemorySample {
 }
 
 export interface MemoryRun {
-  /** sidecar, bare-node, kubectl-loop, descheduler */
+  /** sidecar (shipped, on Bun), sidecar-node, bare-bun, kubectl-loop, descheduler */
   readonly id: string;
   readonly words: string;
   readonly n: number;
@@ -266,7 +266,7 @@ export function memoryTable(raw: MemoryRaw): Table {
     rows,
     notes: [
       `From /proc/PID/smaps_rollup. Totals are means over the samples taken ${fmt(raw.steadyAfterMs / 1_000)} s or more after start. PSS divides shared pages among the processes that map them (the sum over a machine is its memory use); USS counts only pages no other process maps.`,
-      'Sidecars and the bare Node baseline each run from their own copy of the node binary, so that the pages they share are shared with no other process (a container image brings its own copy too).',
+      'Each kind of process (the sidecars on Bun, the sidecars on Node, the bare Bun baseline) runs from its own copy of its runtime binary, so that the pages they share are shared with no other process (a container image brings its own copy too).',
     ],
   };
 }
@@ -407,7 +407,7 @@ export function imageSizes(raw: ImagesRaw): ImageSize[] {
       architecture: p.architecture,
       unpacked: p.layers.reduce((sum, l) => sum + l.unpackedBytes, 0) / 1e6,
       compressed: p.layers.reduce((sum, l) => sum + l.compressedBytes, 0) / 1e6,
-      runtime: (p.layers.find((l) => /node-v/.test(l.createdBy))?.unpackedBytes ?? Number.NaN) / 1e6,
+      runtime: (p.layers.find((l) => /node-v|bun-/.test(l.createdBy))?.unpackedBytes ?? Number.NaN) / 1e6,
     })),
   );
 }
@@ -500,8 +500,8 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
   const m = (id: string) => memory.find((s) => s.id === id);
   const inc = (id: string) => (raw.memory ? perProcessIncrement(raw.memory, id) : undefined);
   const side = inc('sidecar');
-  const bare = inc('bare-node');
-  const bun = raw.memory?.runs.some((r) => r.id === 'sidecar-bun') ? inc('sidecar-bun') : undefined;
+  const bare = inc('bare-bun');
+  const onNode = raw.memory?.runs.some((r) => r.id === 'sidecar-node') ? inc('sidecar-node') : undefined;
   const loopMem = m('kubectl-loop');
   const desMem = m('descheduler');
   const sidecarPeak = Math.max(...memory.filter((s) => s.id === 'sidecar').map((s) => s.peakRss));
@@ -557,7 +557,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     '| measure | baseline in the same run | sidecar-destruct | script |',
     '| --- | --- | --- | --- |',
     `| label removed → pod terminating, required affinity | original loop: ${did('loop', 'affinity')}; descheduler every 5 s: ${did('descheduler-5s', 'affinity')} | \`grace-period: 0s\`: ${did('sidecar-0', 'affinity')}; default: ${did('sidecar-default', 'affinity')} | \`bench/reaction.ts\` |`,
-    `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare Node, same flags: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB${bun ? ` (the same bundle on Bun, measured, not shipped: ${fmt(bun.first, 1)} MB; ${fmt(bun.pss, 1)} MB; ${fmt(bun.uss, 1)} MB)` : ''} | \`bench/memory.ts\` |`,
+    `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare idle Bun: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | on Bun (shipped): ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB${onNode ? ` (the same bundle on Node 24, measured, not shipped: ${fmt(onNode.first, 1)} MB; ${fmt(onNode.pss, 1)} MB; ${fmt(onNode.uss, 1)} MB)` : ''} | \`bench/memory.ts\` |`,
     `| admission requests/s with vegeta sending as fast as it can from one core (a floor for the server, see bench.md) | Fastify echo: ${a('echo', '—', 0)} | ${a('webhook', 'info', 0)} (\`warn\`: ${a('webhook', 'warn', 0)}) | \`bench/admission.ts\` |`,
     ...rates.map(
       (rate) =>
@@ -574,7 +574,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
 function imagesRow(raw: ImagesRaw): string {
   const sidecar = imageSizes(raw).filter((s) => /\/sidecar:/.test(s.image));
   const cell = (f: (s: ImageSize) => string) => sidecar.map((s) => `${s.architecture} ${f(s)}`).join('; ');
-  return `| the sidecar image a node pulls, per platform: unpacked; compressed | its runtime alone (\`node\`, stripped): ${cell((s) => `${fmt(s.runtime, 1)} MB`)} | ${cell((s) => `${fmt(s.unpacked, 1)} MB; ${fmt(s.compressed, 1)} MB`)} | \`bench/images.ts\` |`;
+  return `| the sidecar image a node pulls, per platform: unpacked; compressed | its runtime alone (\`bun\`): ${cell((s) => `${fmt(s.runtime, 1)} MB`)} | ${cell((s) => `${fmt(s.unpacked, 1)} MB; ${fmt(s.compressed, 1)} MB`)} | \`bench/images.ts\` |`;
 }
 
 /** The README with its benchmark blocks replaced: between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The one definition of the images this project ships, built without a container engine:
 #
-#   sidecar  ghcr.io/sidecar-destruct/sidecar:VERSION   node --jitless --max-semi-space-size=1 /app/sidecar.cjs
+#   sidecar  ghcr.io/sidecar-destruct/sidecar:VERSION   bun --no-install /app/sidecar.cjs
 #   webhook  ghcr.io/sidecar-destruct/webhook:VERSION   node /app/sidecar-destruct.mjs webhook   (deploy/ runs
 #                                                        `webhook` and `certs` with it)
 #
-# Each image is three layers per platform (linux/amd64, linux/arm64): Debian's libc6, libgcc-s1 and libstdc++6
-# unpacked with dpkg-deb plus an /etc/passwd naming uid 65532; the `node` binary of the npm package
-# node-linux-<arch> at the version in .node-version, stripped (Debian's cross binutils, pinned); the project's
-# esbuild bundle. No shell, no package manager,
+# Each image is three layers per platform (linux/amd64, linux/arm64): Debian's shared libraries the runtime needs,
+# unpacked with dpkg-deb, plus an /etc/passwd naming uid 65532; the runtime; the project's esbuild bundle. The
+# sidecar's runtime is Bun (scripts/bun.sh: the npm package @oven/bun-linux-<arch> at the version in .bun-version;
+# it needs only libc6); the webhook's is the `node` binary of the npm package node-linux-<arch> at the version in
+# .node-version, stripped (Debian's cross binutils, pinned), with libc6, libgcc-s1 and libstdc++6. No shell, no
+# package manager,
 # user 65532:65532. Layer tarballs are written with fixed owners, modes order and times; go-containerregistry
 # (images/ocibuild) makes the config, manifests and index, so the same inputs give the same digest. Inputs (the
 # node packages and the .deb files) are downloaded once into the cache and reused.
@@ -36,7 +38,6 @@ EPOCH=946684800
 CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
 OUT="${OUT:-$CACHE_ROOT/images/$VERSION}"
 INPUTS="$CACHE_ROOT/images/inputs"
-DEBS=(libc6 libgcc-s1 libstdc++6)
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -102,9 +103,10 @@ strip_binary() { # arch in out
   LD_LIBRARY_PATH="$(dirname "$(dirname "$tool")")/lib/$multiarch" "$tool" -o "$3" "$2"
 }
 
-debs_input() { # arch -> directory holding the .deb files
-  local arch; arch="$(deb_arch "$1")"
-  local dir="$INPUTS/debs-$arch"
+debs_input() { # arch package... -> directory holding the .deb files
+  local arch; arch="$(deb_arch "$1")"; shift
+  local DEBS=("$@")
+  local dir="$INPUTS/debs-$arch-$(printf '%s-' "${DEBS[@]}" | tr -c 'a-z0-9.-' '_')"
   if [ ! -f "$dir/.complete" ]; then
     mkdir -p "$dir"
     local apt_opts=()
@@ -135,10 +137,16 @@ layer_tar() { # dir out
     | tar --no-recursion --format=gnu --numeric-owner --owner=0 --group=0 --mtime="@$EPOCH" -cf "$2" -T -)
 }
 
-base_layer() { # arch -> tar path
-  local arch="$1" debs out="$OUT/layers/base-$arch.tar"
-  debs="$(debs_input "$arch")"
-  local key; key="$(ls "$debs"/*.deb | xargs -n1 basename | sha256sum | cut -c1-12)"
+# glibc's libraries that neither runtime loads (both link libc, libm, libdl and libpthread through the loader, and
+# getaddrinfo loads libnss_files, libnss_dns and libresolv): vector math, malloc and thread debugging, profiling,
+# NIS and Hesiod. The libmvec alone is 1 MB.
+UNUSED_LIBS=(libmvec.so.1 libnsl.so.1 libc_malloc_debug.so.0 libnss_compat.so.2 libnss_hesiod.so.2 libthread_db.so.1
+  libmemusage.so libpcprofile.so libBrokenLocale.so.1 libanl.so.1)
+
+base_layer() { # arch package... -> tar path
+  local arch="$1" debs out; shift
+  debs="$(debs_input "$arch" "$@")"
+  local key; key="$( (ls "$debs"/*.deb | xargs -n1 basename; echo "${UNUSED_LIBS[*]}") | sha256sum | cut -c1-12)"
   out="$OUT/layers/base-$arch-$key.tar"
   if [ ! -f "$out" ]; then
     local tmp; tmp="$(mktemp -d)"
@@ -146,6 +154,8 @@ base_layer() { # arch -> tar path
     local r="$tmp/rootfs"
     # Only the shared libraries are needed: no documentation, locales, gconv modules or helper programs.
     rm -rf "$r/usr/share" "$r/usr/lib/"*/gconv "$r/sbin" "$r/usr/bin" "$r/usr/sbin" "$r/usr/libexec" "$r/etc/ld.so.conf.d"
+    for lib in "${UNUSED_LIBS[@]}"; do rm -f "$r"/lib/*/"$lib" "$r"/usr/lib/*/"$lib"; done
+    rm -rf "$r"/lib/*/audit "$r"/usr/lib/*/audit
     # Debian's merged /usr: the packages still ship /lib and /lib64 paths that base-files makes links.
     if [ -d "$r/lib" ] && [ ! -L "$r/lib" ]; then mkdir -p "$r/usr/lib" && cp -a "$r/lib/." "$r/usr/lib/" && rm -rf "$r/lib"; fi
     ln -sfn usr/lib "$r/lib"
@@ -173,6 +183,20 @@ node_layer() { # arch -> tar path
   echo "$out"
 }
 
+bun_layer() { # arch -> tar path
+  local arch="$1" src tmp; src="$(bash scripts/bun.sh "$arch")"
+  local out="$OUT/layers/bun-$(tr -d '[:space:]' < .bun-version)-$arch.tar"
+  if [ ! -f "$out" ]; then
+    # Not stripped: Bun's release binary carries no debug info (strip takes off 48 kB of symbols).
+    tmp="$(mktemp -d)"
+    mkdir -p "$tmp/usr/local/bin" && cp "$src" "$tmp/usr/local/bin/bun"
+    chmod 0755 "$tmp/usr" "$tmp/usr/local" "$tmp/usr/local/bin" "$tmp/usr/local/bin/bun"
+    mkdir -p "$OUT/layers" && layer_tar "$tmp" "$out.part" && mv "$out.part" "$out"
+    rm -rf "$tmp"
+  fi
+  echo "$out"
+}
+
 app_layer() { # bundle file-in-image -> tar path
   local src="$1" name="$2" tmp; tmp="$(mktemp -d)"
   [ -f "$src" ] || { log "error: $src is missing: run npm run setup first"; exit 1; }
@@ -186,13 +210,22 @@ app_layer() { # bundle file-in-image -> tar path
 # --- images ------------------------------------------------------------------------------------------------
 json_list() { node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- "$@"; }
 
-image() { # name app-src app-name entrypoint-json cmd-json ports-json
+runtime_layers() { # image arch -> the base and runtime layers, one per line
+  case "$1" in
+    sidecar) base_layer "$2" libc6 && bun_layer "$2" ;;
+    webhook) base_layer "$2" libc6 libgcc-s1 libstdc++6 && node_layer "$2" ;;
+  esac
+}
+
+image() { # name app-src app-name entrypoint-json cmd-json ports-json env-json
   local image="$1" app; app="$(app_layer "$2" "$3")"
   local platforms="[" sep=""
   IFS=',' read -ra plats <<< "$PLATFORMS"
   for p in "${plats[@]}"; do
-    local arch="${p#linux/}"
-    platforms+="$sep{\"os\":\"linux\",\"arch\":\"$arch\",\"layers\":$(json_list "$(base_layer "$arch")" "$(node_layer "$arch")" "$app")}"
+    local arch="${p#linux/}" layers
+    mapfile -t layers < <(runtime_layers "$image" "$arch")
+    [ "${#layers[@]}" = 2 ] || { log "error: the base and runtime layers of $image for $arch"; exit 1; }
+    platforms+="$sep{\"os\":\"linux\",\"arch\":\"$arch\",\"layers\":$(json_list "${layers[@]}" "$app")}"
     sep=","
   done
   platforms+="]"
@@ -201,7 +234,7 @@ image() { # name app-src app-name entrypoint-json cmd-json ports-json
   local spec
   spec="{\"name\":\"$name\",\"layout\":\"$OUT/$image.layout\",\"push\":\"$push\",\"created\":$EPOCH,
     \"entrypoint\":$4,\"cmd\":$5,\"user\":\"65532:65532\",\"exposedPorts\":$6,
-    \"env\":[\"PATH=/usr/local/bin:/usr/bin:/bin\",\"NODE_ENV=production\"],
+    \"env\":$7,
     \"labels\":{\"org.opencontainers.image.title\":\"sidecar-destruct-$image\",\"org.opencontainers.image.version\":\"$VERSION\"},
     \"platforms\":$platforms}"
   local digest; digest="$(printf '%s' "$spec" | "$ocibuild")"
@@ -213,16 +246,24 @@ image() { # name app-src app-name entrypoint-json cmd-json ports-json
 }
 
 mkdir -p "$OUT"
-flags="$(node -e "import('./sidecar/dist/main.js').then(m => console.log(JSON.stringify(m.SIDECAR_NODE_FLAGS)))" 2>/dev/null || true)"
-[ -n "$flags" ] || { log "error: cannot read SIDECAR_NODE_FLAGS from sidecar/dist/main.js: run npm run setup first"; exit 1; }
+# How the sidecar's runtime runs the bundle: SIDECAR_RUNTIME, read from the built sidecar package (the harness and
+# the benchmarks run it the same way), not copied here.
+runtime="$(node -e "import('./sidecar/dist/main.js').then(m => console.log(JSON.stringify(m.SIDECAR_RUNTIME)))" 2>/dev/null || true)"
+[ -n "$runtime" ] || { log "error: cannot read SIDECAR_RUNTIME from sidecar/dist/main.js: run npm run setup first"; exit 1; }
+image_json() { # field -> the sidecar image's entrypoint or env, as JSON
+  node -e '
+    const r = JSON.parse(process.argv[2]);
+    const env = ["PATH=/usr/local/bin:/usr/bin:/bin", ...Object.entries(r.env).map(([k, v]) => `${k}=${v}`)];
+    console.log(JSON.stringify(process.argv[1] === "entrypoint" ? ["/usr/local/bin/bun", ...r.flags, "/app/sidecar.cjs"] : env));
+  ' "$1" "$runtime"
+}
 for name in $IMAGES; do
   case "$name" in
-    # The flags come from SIDECAR_NODE_FLAGS, the ones the harness and the benchmarks measure.
     sidecar) image sidecar "${SIDECAR_BUNDLE:-sidecar/dist/sidecar.cjs}" sidecar.cjs \
-      "$(node -e 'console.log(JSON.stringify(["/usr/local/bin/node", ...JSON.parse(process.argv[1]), "/app/sidecar.cjs"]))' "$flags")" \
-      '[]' '[]' ;;
+      "$(image_json entrypoint)" '[]' '[]' "$(image_json env)" ;;
     webhook) image webhook "${WEBHOOK_BUNDLE:-cli/dist/sidecar-destruct.mjs}" sidecar-destruct.mjs \
-      '["/usr/local/bin/node","/app/sidecar-destruct.mjs"]' '["webhook"]' '["8443/tcp"]' ;;
+      '["/usr/local/bin/node","/app/sidecar-destruct.mjs"]' '["webhook"]' '["8443/tcp"]' \
+      '["PATH=/usr/local/bin:/usr/bin:/bin","NODE_ENV=production"]' ;;
     *) log "error: unknown image $name (sidecar, webhook)"; exit 1 ;;
   esac
 done

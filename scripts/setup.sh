@@ -13,3 +13,5 @@ npx tsc -p tsconfig.tests.json
 npm run bundle --silent -w @sidecar-destruct/sidecar
 # The file the webhook image runs (checked by test/unit/images.test.ts).
 npm run bundle --silent -w @sidecar-destruct/cli
+# The sidecar's runtime (Bun, .bun-version), which the harness, the benchmarks and the demo run the bundle on.
+bash scripts/bun.sh >/dev/null

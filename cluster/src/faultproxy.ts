@@ -29,6 +29,8 @@ export interface FaultProxyOptions {
   readonly mix: FaultMix;
   /** A watch that passes is cut after a random time up to this (ms), while faults are on. */
   readonly maxWatchMs: number;
+  /** More addresses its certificate names, besides 127.0.0.1 and localhost (a qemu guest reaches it at 10.0.2.2). */
+  readonly alsoAt?: readonly string[];
 }
 
 export interface FaultProxy {
@@ -63,7 +65,7 @@ const status = (code: number, reason: string, message: string) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
-  const { ca, serving } = loopbackServingCertificate('sidecar-destruct fault proxy CA');
+  const { ca, serving } = loopbackServingCertificate('sidecar-destruct fault proxy CA', options.alsoAt);
   const random = seededRandom(options.seed);
   const target = new URL(options.target.url);
   const counts: Record<Fault | 'pass', number> = {

@@ -1,3 +1,4 @@
+export { arm64VmCommand, VM_HOST_ADDRESS, vm16kAssets } from './arm64-vm.js';
 export { controlPlaneBinaries } from './binaries.js';
 export { buildStep, qemuAarch64, type ShippedImage, shippedImages } from './build-step.js';
 export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
@@ -53,6 +54,7 @@ export {
 } from './real-node.js';
 export { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
+export { SIDECAR_RUNTIME, sidecarRuntime } from './runtime.js';
 export { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
 export { until } from './until.js';

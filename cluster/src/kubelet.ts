@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { SIDECAR_CONTAINER } from '@sidecar-destruct/core';
-import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import type { ControlPlane } from './controlplane.js';
+import { SIDECAR_RUNTIME, sidecarRuntime } from './runtime.js';
 import { until } from './until.js';
 
 export const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/dist/sidecar.cjs', import.meta.url));
@@ -73,16 +73,16 @@ export interface SidecarOptions {
   readonly token?: string;
   /** Where the sidecar finds the API server instead of the control plane itself (e.g. a fault-injecting proxy). */
   readonly apiServer?: { readonly host: string; readonly port: number; readonly caPem: string };
-  /** More node options before the bundle (e.g. `--require` a test-only clock). */
-  readonly nodeOptions?: readonly string[];
+  /** More runtime options before the bundle (e.g. `--require` a test-only clock). */
+  readonly runtimeOptions?: readonly string[];
   /**
-   * The runtime that runs the bundle instead of this process's own node (the benchmarks run sidecars from a copy of
-   * the binary, so that the file pages they share are not also shared with the benchmark itself).
+   * A copy of the sidecar's runtime to run the bundle with (the benchmarks run sidecars from a copy of the binary,
+   * so that the file pages they share are not also shared with other processes).
    */
   readonly executable?: string;
   /**
-   * The whole command instead of this process's node and the sidecar bundle (e.g. an image's own runtime and
-   * bundle under qemu-user); the harness appends `--service-account-dir DIR`.
+   * The whole command instead of the sidecar's runtime and bundle (e.g. an image's own runtime and bundle under
+   * qemu-user, or the bundle on Node for the benchmark's comparison); the harness appends `--service-account-dir DIR`.
    */
   readonly command?: readonly string[];
 }
@@ -132,14 +132,15 @@ export async function startSidecar(
 
   const env = resolveEnv(pod, container.env ?? []);
   const [program, ...args] = options.command ?? [
-    options.executable ?? process.execPath,
-    ...SIDECAR_NODE_FLAGS,
-    ...(options.nodeOptions ?? []),
+    options.executable ?? sidecarRuntime(),
+    ...SIDECAR_RUNTIME.flags,
+    ...(options.runtimeOptions ?? []),
     SIDECAR_BUNDLE,
   ];
-  const child = spawn(program ?? process.execPath, [...args, '--service-account-dir', dir], {
+  const child = spawn(program ?? sidecarRuntime(), [...args, '--service-account-dir', dir], {
     env: {
       PATH: process.env.PATH ?? '',
+      ...SIDECAR_RUNTIME.env,
       KUBERNETES_SERVICE_HOST: hostname,
       KUBERNETES_SERVICE_PORT: port,
       ...env,

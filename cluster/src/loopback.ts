@@ -12,9 +12,17 @@ export interface LoopbackCertificate {
   reissue(): KeyPair;
 }
 
-export function loopbackServingCertificate(caName = 'sidecar-destruct test CA'): LoopbackCertificate {
+/** `alsoAt`: more addresses the loopback is reached at (a qemu guest reaches it at 10.0.2.2). */
+export function loopbackServingCertificate(
+  caName = 'sidecar-destruct test CA',
+  alsoAt: readonly string[] = [],
+): LoopbackCertificate {
   const ca = createCertificateAuthority(caName, { validityDays: 1 });
   const reissue = (): KeyPair =>
-    createServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1 });
+    createServingCertificate(ca, {
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1', ...alsoAt],
+      validityDays: 1,
+    });
   return { ca, serving: reissue(), reissue };
 }

@@ -29,11 +29,19 @@ Options:
 `;
 
 /**
- * The Node flags the container image runs the bundle with (the e2e harness and the benchmark use them too):
- * the sidecar does a few dozen operations a day, so V8's JIT buys nothing, and without it and with a small
- * young generation the process stays about 2 MB smaller.
+ * How every sidecar process runs the bundle: the container image (images/build.sh), the e2e harness, the
+ * benchmarks and the demo. The runtime is Bun (scripts/bun.sh brings the version in .bun-version), chosen by
+ * measurement (README, "The sidecar's footprint"). It never installs a package on its own (`--no-install`) and
+ * keeps no transpiler cache on disk: the bundle is above Bun's 50 kB threshold for one, and the container's root
+ * filesystem is read-only.
  */
-export const SIDECAR_NODE_FLAGS: readonly string[] = ['--jitless', '--max-semi-space-size=1'];
+export const SIDECAR_RUNTIME: {
+  readonly flags: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+} = {
+  flags: ['--no-install'],
+  env: { BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' },
+};
 
 /** Each watch asks the server for a timeout between this and twice it (client-go's reflector: 5–10 min). */
 const MIN_WATCH_TIMEOUT_SECONDS = 300;

@@ -1,16 +1,18 @@
 /**
  * The images as users pull them, on the architecture of a Raspberry Pi: every platform of both image indexes
- * holds binaries of its own architecture, and the arm64 images' own `node` and bundles, run under Debian's
+ * holds binaries of its own architecture, and the arm64 images' own runtimes and bundles, run under Debian's
  * qemu-user with the image's root filesystem (`qemu-aarch64-static -L ROOTFS`, the image's entrypoint as it
  * stands; no binfmt handler is registered on the host), do their job against a real kube-apiserver: the sidecar
  * watches its node, does not act on a mismatch the node takes back, deletes its pod on one that lasts and exits 0
- * on SIGTERM; the webhook injects a pod created through the API server. Slower under emulation; never different.
+ * on SIGTERM; the webhook injects a pod created through the API server. The sidecar image also boots as a whole
+ * arm64 VM with a 16K-page kernel. Slower under emulation; never different.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  arm64VmCommand,
   type ControlPlane,
   ELF_MACHINE,
   elfMachine,
@@ -26,6 +28,8 @@ import {
   startFaultProxy,
   startSidecar,
   startWebhook,
+  VM_HOST_ADDRESS,
+  vm16kAssets,
 } from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS, type Rule, SIDECAR_CONTAINER } from '@sidecar-destruct/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +88,9 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+/** Each image's runtime: Bun runs the sidecar, Node the webhook. */
+const RUNTIME = { sidecar: 'usr/local/bin/bun', webhook: 'usr/local/bin/node' } as const;
+
 describe.skipIf(SKIP)('the image indexes', () => {
   it.each(['sidecar', 'webhook'] as const)(
     '%s: every platform holds binaries of its architecture, and its config says so',
@@ -100,7 +107,7 @@ describe.skipIf(SKIP)('the image indexes', () => {
         const rootfs = join(work, `${name}-elf-${platform.architecture}`);
         await archive.unpack(platform, rootfs);
         const machine = ELF_MACHINE[platform.architecture];
-        expect(await elfMachine(join(rootfs, 'usr/local/bin/node'))).toBe(machine);
+        expect(await elfMachine(join(rootfs, RUNTIME[name]))).toBe(machine);
         // The C library the runtime loads, from Debian's package of the same architecture.
         const libc = (await readdir(join(rootfs, 'usr/lib'), { recursive: true })).find((f) =>
           f.endsWith('/libc.so.6'),
@@ -198,6 +205,68 @@ describe.skipIf(SKIP)('the arm64 sidecar image, under qemu-user', () => {
     expect(await sidecar.exited).toBe(0);
     await setNodeLabels(cp, 'pi5', { [USB]: 'true' });
   });
+});
+
+/**
+ * The Raspberry Pi 5 boots a 16K-page kernel by default; qemu-user above runs with this machine's 4K pages. Here the
+ * arm64 sidecar image's root filesystem boots as a whole VM on Debian's arm64-16k kernel under qemu-system-aarch64
+ * (software emulation; the sidecar runs as root there: busybox, the VM's init, cannot switch users) and does its
+ * job against the real API server, reached through qemu's user-mode network.
+ */
+describe.skipIf(SKIP)('the arm64 sidecar image, on a 16K-page kernel (qemu-system-aarch64)', () => {
+  const NS = 'home';
+  const rule: Rule = { source: 'pod', nodeSelector: { [USB]: 'true' } };
+  let cp: ControlPlane;
+  let proxy: FaultProxy;
+  let command: string[];
+  const running: RunningSidecar[] = [];
+
+  beforeAll(async () => {
+    const assets = await vm16kAssets();
+    const { rootfs, config } = await unpacked(images.sidecar, 'sidecar-16k', 'arm64');
+    command = arm64VmCommand(assets, rootfs, [
+      ...(config.config.Entrypoint ?? []),
+      ...(config.config.Cmd ?? []),
+    ]);
+    cp = await startControlPlane();
+    await sidecarNamespace(cp, NS);
+    await createNode(cp, 'pi5-16k', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
+    // Faults off: a plain TLS relay whose certificate names the address the guest reaches this machine at.
+    proxy = await startFaultProxy({
+      target: { url: cp.server, caPem: await readFile(cp.caFile, 'utf8') },
+      seed: 1,
+      mix: { reset: 0, stall: 0, error500: 0, throttle429: 0, gone410: 0, truncate: 0, unauthorized401: 0 },
+      maxWatchMs: 3_600_000,
+      alsoAt: [VM_HOST_ADDRESS],
+    });
+  }, 600_000);
+  afterAll(async () => {
+    await Promise.all(running.map((s) => s.stop()));
+    await proxy?.stop();
+    await cp?.stop();
+  });
+
+  it('boots with 16K pages, watches its node and deletes its pod when the label goes', async () => {
+    const pod = await createPod(
+      cp,
+      NS,
+      podWithSidecar('z2m-16k', 'pi5-16k', rule, { ...DEFAULT_SETTINGS, gracePeriodMs: 0 }),
+    );
+    const sidecar = await startSidecar(cp, NS, 'z2m-16k', {
+      command,
+      apiServer: { host: VM_HOST_ADDRESS, port: proxy.port, caPem: proxy.caPem },
+    });
+    running.push(sidecar);
+    const booted = await sidecar.waitForLog((l) => l.msg.startsWith('vm: page size'), 300_000);
+    expect(booted.msg).toMatch(/^vm: page size 16 kB, kernel .*-16k$/);
+    await sidecar.waitForLog((l) => l.msg === 'watching the node', 300_000);
+    await setNodeLabels(cp, 'pi5-16k', { [USB]: null });
+    await podGone(cp, NS, 'z2m-16k', pod.metadata?.uid ?? '', 300_000);
+    expect(await eventsOf(cp, NS, pod.metadata?.uid ?? '')).toEqual([
+      expect.objectContaining({ reason: 'NodeConstraintLost' }),
+    ]);
+    await sidecar.waitForLog((l) => l.msg === 'done; waiting for termination', 120_000);
+  }, 900_000);
 });
 
 describe.skipIf(SKIP)('the arm64 webhook image, under qemu-user', () => {

@@ -6,7 +6,9 @@
  * label of a node gone for longer than the grace period), steps every sidecar's wall clock by ±1 h, and really
  * unplugs the device of three nodes.
  *
- * Pass: no pod whose node still matches is deleted; every pod whose device was really unplugged is deleted within
+ * Pass: no pod whose node still matches is deleted (a flap counts as a short one only if the test saw its label
+ * back within the grace period of sending its removal: on a loaded machine the API server itself can hold a restore
+ * back, and then the node really did lack the label for longer); every pod whose device was really unplugged is deleted within
  * a stalled request's timeout (10 s) + the longest backoff window (30 s) + grace + 2 s of the later of its unplug
  * and the faults' end; each sidecar stays under REQUESTS_PER_MIN_MAX requests per minute.
  * SIDECAR_DESTRUCT_SOAK_SECONDS shortens the run for development (default 300).
@@ -83,7 +85,7 @@ beforeAll(async () => {
       names.slice(i, i + 10).map((name) =>
         startSidecar(cp, NS, name, {
           apiServer: { host: proxy.host, port: proxy.port, caPem: proxy.caPem },
-          nodeOptions: ['--require', SKEW],
+          runtimeOptions: ['--require', SKEW],
         }),
       ),
     );
@@ -140,6 +142,22 @@ describe('the sidecar under faults, flaps and clock steps', () => {
       const unpluggedAt = new Map<string, number>();
       /** When the label's removal was sent: no pod of the node may go before. */
       const unplugStarted = new Map<string, number>();
+      /**
+       * Flaps the API server held back: from sending the removal to the restore's answer took longer than the pod's
+       * grace (device) or NFD outage grace (NFD), so the node may really have lacked the label for that long. A pod
+       * of such a node deleted after the removal was sent is not a false deletion; each is reported.
+       */
+      const overran: Array<{ node: string; kind: 'device' | 'nfd'; removalSent: number; absentMs: number }> =
+        [];
+      const flap = async (node: string, kind: 'device' | 'nfd', ms: number, off: object, on: object) => {
+        const removalSent = performance.now();
+        await retrying(() => setNodeLabels(cp, node, off as Record<string, null>));
+        await sleep(ms);
+        await retrying(() => setNodeLabels(cp, node, on as Record<string, string>));
+        const absentMs = performance.now() - removalSent;
+        const grace = kind === 'device' ? GRACE_MS : settings.nfdOutageGracePeriodMs;
+        if (absentMs >= grace) overran.push({ node, kind, removalSent, absentMs: Math.round(absentMs) });
+      };
       const deletions = deletionWatch();
       const started = performance.now();
       const elapsed = () => performance.now() - started;
@@ -181,21 +199,13 @@ describe('the sidecar under faults, flaps and clock steps', () => {
             const ms = 300 + random() * 1_200;
             busyUntil.set(node, t + ms + GRACE_MS + 2_000);
             flaps.device++;
-            change(`flap ${node}`, async () => {
-              await retrying(() => setNodeLabels(cp, node, { [USB]: null }));
-              await sleep(ms);
-              await retrying(() => setNodeLabels(cp, node, { [USB]: 'true' }));
-            });
+            change(`flap ${node}`, () => flap(node, 'device', ms, { [USB]: null }, { [USB]: 'true' }));
           } else {
             // An NFD worker restart: every NFD label gone for longer than the grace period.
             const ms = GRACE_MS + 2_000 + random() * 5_000;
             busyUntil.set(node, t + ms + GRACE_MS + 2_000);
             flaps.nfd++;
-            change(`nfd ${node}`, async () => {
-              await retrying(() => setNodeLabels(cp, node, withoutNfd));
-              await sleep(ms);
-              await retrying(() => setNodeLabels(cp, node, withNfd));
-            });
+            change(`nfd ${node}`, () => flap(node, 'nfd', ms, withoutNfd, withNfd));
           }
         }
         await sleep(300 + random() * 700);
@@ -227,13 +237,16 @@ describe('the sidecar under faults, flaps and clock steps', () => {
         const due = Math.max(unpluggedAt.get(node) ?? 0, faultsEnded);
         return { name, afterDueMs: at === undefined ? Number.POSITIVE_INFINITY : Math.round(at - due) };
       });
-      // Pods of matching nodes never go; pods of unplugged nodes never go before their device did.
+      // Pods of matching nodes never go; pods of unplugged nodes never go before their device did; a flap the API
+      // server held back for longer than the grace may count as an unplug from when its removal was sent.
       const falselyDeleted = sidecars
         .filter((s) => {
           const at = deletions.deletedAt.get(s.pod.metadata?.name ?? '');
           if (at === undefined) return false;
-          const started = unplugStarted.get(s.pod.spec?.nodeName ?? '');
-          return started === undefined || at < started;
+          const node = s.pod.spec?.nodeName ?? '';
+          const started = unplugStarted.get(node);
+          if (started !== undefined && at >= started) return false;
+          return !overran.some((o) => o.node === node && o.removalSent <= at);
         })
         .map((s) => s.pod.metadata?.name ?? '');
       const perMinute = [...proxy.requestsByToken().values()].map((n) => n / soakMinutes);
@@ -245,6 +258,7 @@ describe('the sidecar under faults, flaps and clock steps', () => {
             sidecars: sidecars.length,
             faults: proxy.faultCounts(),
             labelFlaps: flaps,
+            flapsHeldBackByTheApiServer: overran.map((o) => `${o.kind} ${o.node}: ${o.absentMs} ms`),
             deletionsOfMatchingPods: falselyDeleted.length,
             deletionBoundMs: bound,
             unpluggedPodsDeleted: `${late.filter((l) => Number.isFinite(l.afterDueMs)).length}/${expected.length}`,
@@ -282,8 +296,9 @@ describe('the sidecar under faults, flaps and clock steps', () => {
       // The first minute of faults is a burst by design (backoff windows start at 800 ms): the rate is held to its
       // bound over a run long enough to show the steady state, as in `npm test` (a shortened run only prints it).
       if (SOAK_MS >= 180_000) expect(Math.max(...perMinute)).toBeLessThan(REQUESTS_PER_MIN_MAX);
-      expect(flaps.device).toBeGreaterThan(0);
-      expect(flaps.nfd).toBeGreaterThan(0);
+      // Short flaps and NFD restarts really happened: the run tested them, not only flaps that became unplugs.
+      expect(flaps.device - overran.filter((o) => o.kind === 'device').length).toBeGreaterThan(0);
+      expect(flaps.nfd - overran.filter((o) => o.kind === 'nfd').length).toBeGreaterThan(0);
     },
     SOAK_MS + 600_000,
   );

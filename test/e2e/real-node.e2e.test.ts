@@ -35,7 +35,7 @@ import {
   WEBHOOK_NAMESPACE,
   watchedSysctls,
 } from '@sidecar-destruct/cluster';
-import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
+import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
@@ -237,8 +237,10 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
     expect(spec.process.capabilities?.effective ?? []).toEqual([]);
     expect(spec.linux.seccomp?.defaultAction).toBe('SCMP_ACT_ERRNO');
     expect(spec.process.env).toContain('KUBERNETES_SERVICE_HOST=10.96.0.1');
-    // The image's own entrypoint (the webhook sets no command): Node with the flags the benchmarks measure.
-    expect(spec.process.args).toEqual(['/usr/local/bin/node', ...SIDECAR_NODE_FLAGS, '/app/sidecar.cjs']);
+    // The image's own entrypoint (the webhook sets no command): Bun, as the harness and the benchmarks run it.
+    expect(spec.process.args).toEqual(['/usr/local/bin/bun', ...SIDECAR_RUNTIME.flags, '/app/sidecar.cjs']);
+    for (const [name, value] of Object.entries(SIDECAR_RUNTIME.env))
+      expect(spec.process.env).toContain(`${name}=${value}`);
     // And what the kernel says of the running process.
     const task = (await node.ctr(['tasks', 'ls']))
       .split('\n')
@@ -246,7 +248,7 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
       ?.split(/\s+/);
     const status = await readFile(`/proc/${task?.[1]}/status`, 'utf8');
     expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe('65532');
-    // Its resident memory: the anonymous part is its own; the file part (the node binary's pages) is shared by
+    // Its resident memory: the anonymous part is its own; the file part (the runtime binary's pages) is shared by
     // every sidecar of the node, and is charged to the first one's cgroup only when the page cache is cold.
     const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
     figure(

@@ -1,4 +1,4 @@
-// Test-only, loaded with `node --require` into sidecars of the fault soak: steps this process's wall clock by an
+// Test-only, loaded with `--require` (Bun's alias of --preload) into sidecars of the fault soak: steps this process's wall clock by an
 // hour forward, then back, then back again, every SIDECAR_DESTRUCT_SKEW_PERIOD_MS, as NTP steps the clock of a
 // Raspberry Pi without a clock chip. The monotonic clock (performance.now) is left alone: grace periods and
 // backoff must not notice.

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
+import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,14 +23,15 @@ describe('the images', () => {
     expect(definition).toContain('"user\\":\\"65532:65532\\"');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell script's own variable, read as text
     expect(definition).toContain('PLATFORMS="${PLATFORMS:-linux/amd64,linux/arm64}"');
-    // The entrypoint's flags are read from the built sidecar package, not copied.
-    expect(definition).toContain('SIDECAR_NODE_FLAGS');
+    // The entrypoint's flags and env are read from the built sidecar package, not copied.
+    expect(definition).toContain('m.SIDECAR_RUNTIME');
     const code = definition
       .split('\n')
       .filter((line) => !line.trimStart().startsWith('#'))
       .join('\n');
-    expect(SIDECAR_NODE_FLAGS.length).toBeGreaterThan(0);
-    for (const flag of SIDECAR_NODE_FLAGS) expect(code).not.toContain(flag);
+    expect(SIDECAR_RUNTIME.flags.length).toBeGreaterThan(0);
+    for (const flag of SIDECAR_RUNTIME.flags) expect(code).not.toContain(flag);
+    for (const name of Object.keys(SIDECAR_RUNTIME.env)) expect(code).not.toContain(name);
   });
 
   it('are built and pushed by the CI workflow through the same script', () => {

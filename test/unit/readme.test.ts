@@ -12,7 +12,7 @@ import {
   SELECTOR_ANNOTATION,
   STATUS_ANNOTATION,
 } from '@sidecar-destruct/core';
-import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
+import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { describe, expect, it } from 'vitest';
 
@@ -72,7 +72,13 @@ describe('README', () => {
     expect(row(NFD_OUTAGE_GRACE_PERIOD_ANNOTATION)).toMatch(
       new RegExp(`\\| \`${formatDuration(DEFAULT_SETTINGS.nfdOutageGracePeriodMs)}\` \\|$`),
     );
-    expect(readme).toContain(SIDECAR_NODE_FLAGS.join(' '));
+    expect(readme).toContain(`bun ${SIDECAR_RUNTIME.flags.join(' ')} /app/sidecar.cjs`);
+  });
+
+  it('names the sources of the runtimes the images ship, at the pinned versions', () => {
+    const pinned = (file: string) => readFileSync(`${ROOT}${file}`, 'utf8').trim();
+    expect(readme).toContain(`\`github.com/oven-sh/bun\` at tag \`bun-v${pinned('.bun-version')}\``);
+    expect(readme).toContain(`\`github.com/nodejs/node\` at tag \`v${pinned('.node-version')}\``);
   });
 
   it('claims exactly the Kubernetes versions that npm test runs', () => {

@@ -12,9 +12,13 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loopbackServingCertificate, SIDECAR_BUNDLE } from '@sidecar-destruct/cluster';
+import {
+  loopbackServingCertificate,
+  SIDECAR_BUNDLE,
+  SIDECAR_RUNTIME,
+  sidecarRuntime,
+} from '@sidecar-destruct/cluster';
 import { ENV } from '@sidecar-destruct/core';
-import { SIDECAR_NODE_FLAGS } from '@sidecar-destruct/sidecar/main';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
@@ -86,11 +90,12 @@ async function sidecarIn(script: Script, grace: string, reached: string, logged?
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const rule = JSON.stringify({ source: 'pod', nodeSelector: { [USB]: 'true' } });
   const child = spawn(
-    process.execPath,
-    [...SIDECAR_NODE_FLAGS, SIDECAR_BUNDLE, '--service-account-dir', dir],
+    sidecarRuntime(),
+    [...SIDECAR_RUNTIME.flags, SIDECAR_BUNDLE, '--service-account-dir', dir],
     {
       env: {
         PATH: process.env.PATH,
+        ...SIDECAR_RUNTIME.env,
         KUBERNETES_SERVICE_HOST: '127.0.0.1',
         KUBERNETES_SERVICE_PORT: String((server.address() as AddressInfo).port),
         [ENV.nodeName]: 'pi',

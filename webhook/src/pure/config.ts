@@ -109,7 +109,7 @@ export const SETTINGS = {
   memoryRequest: {
     flag: 'sidecar-memory-request',
     env: 'SIDECAR_MEMORY_REQUEST',
-    default: '24Mi',
+    default: '16Mi',
     help: "sidecar's memory request",
   },
   cpuLimit: {
@@ -121,7 +121,7 @@ export const SETTINGS = {
   memoryLimit: {
     flag: 'sidecar-memory-limit',
     env: 'SIDECAR_MEMORY_LIMIT',
-    default: '96Mi',
+    default: '64Mi',
     help: "sidecar's memory limit",
   },
   bodyLimit: {
