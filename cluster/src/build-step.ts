@@ -11,9 +11,17 @@ export function lines(stdout: string): string[] {
 }
 
 /** Runs a build script with its progress on our stderr; resolves with its stdout lines. */
-export function buildStep(script: string, args: readonly string[] = []): Promise<string[]> {
+export function buildStep(
+  script: string,
+  args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', [script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -51,5 +59,12 @@ export async function shippedImages(): Promise<Readonly<Record<'sidecar' | 'webh
 export async function qemuAarch64(): Promise<string> {
   const [path] = (await buildStep(`${NODE_SCRIPTS}qemu.sh`)).slice(-1);
   if (!path) throw new Error('cluster/node/qemu.sh printed nothing');
+  return path;
+}
+
+/** Helm, built from the Go module proxy into the cache (cluster/tools/helm.sh): v4 unless `major` is 3. */
+export async function helmBinary(major: 3 | 4 = 4): Promise<string> {
+  const [path] = (await buildStep(`${ROOT}cluster/tools/helm.sh`, [], { HELM_MAJOR: String(major) })).slice(-1);
+  if (!path) throw new Error('cluster/tools/helm.sh printed nothing');
   return path;
 }

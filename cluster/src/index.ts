@@ -1,6 +1,6 @@
 export { arm64VmCommand, VM_HOST_ADDRESS, vm16kAssets } from './arm64-vm.js';
 export { controlPlaneBinaries } from './binaries.js';
-export { buildStep, qemuAarch64, type ShippedImage, shippedImages } from './build-step.js';
+export { buildStep, helmBinary, qemuAarch64, type ShippedImage, shippedImages } from './build-step.js';
 export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
 export {
   type ControlPlane,

@@ -111,6 +111,8 @@ export async function startWebhook(
         `--tls-key-file=${keyFile}`,
         `--kubeconfig=${kubeconfig}`,
         `--sidecar-image=${TEST_SIDECAR_IMAGE}`,
+        // As deploy/ runs it: the image follows sidecar-destruct-config, which the admission policies read.
+        '--config-map=sidecar-destruct-config',
         ...extraFlags,
       ],
       {

@@ -7,12 +7,12 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerStatus, V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
 import {
   apply,
   buildRealNode,
@@ -437,6 +437,27 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
 });
 
 const INSTALLED = 'installed';
+
+/** The certificate Job ran (the TLS Secret and the webhook's caBundle are there) and deleted itself once done. */
+async function certificatesMade(since: number, when: string): Promise<void> {
+  await eventually(async () => {
+    const job = await cp.rest(
+      'GET',
+      `/apis/batch/v1/namespaces/${WEBHOOK_NAMESPACE}/jobs/sidecar-destruct-certs`,
+    );
+    expect(job.status).toBe(404);
+    await expectStatus(
+      cp.rest('GET', `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/secrets/sidecar-destruct-webhook-tls`),
+      200,
+    );
+    const configuration = await expectStatus(
+      cp.rest('GET', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/sidecar-destruct'),
+      200,
+    );
+    expect(configuration.webhooks?.[0]?.clientConfig?.caBundle).toBeTruthy();
+  }, 90_000);
+  figure(`${when}: certificate Job done and gone ${Math.round(performance.now() - since)} ms after apply`);
+}
 const MANAGED = 'app.kubernetes.io/managed-by=sidecar-destruct-webhook';
 
 describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real node', () => {
@@ -456,14 +477,7 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
     const started = performance.now();
     await cp.kubectl(['apply', '-k', DEPLOY_DIR]);
 
-    await eventually(async () => {
-      const job = await expectStatus(
-        cp.rest('GET', `/apis/batch/v1/namespaces/${WEBHOOK_NAMESPACE}/jobs/sidecar-destruct-certs`),
-        200,
-      );
-      expect(job.status?.succeeded).toBe(1);
-    }, 90_000);
-    figure(`install: certificate Job complete ${Math.round(performance.now() - started)} ms after apply`);
+    await certificatesMade(started, 'install');
     const deployment = await eventually(async () => {
       const d = await expectStatus(
         cp.rest('GET', `/apis/apps/v1/namespaces/${WEBHOOK_NAMESPACE}/deployments/sidecar-destruct-webhook`),
@@ -525,8 +539,79 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
     expect(injected.spec?.initContainers?.map((c) => c.name)).toEqual([SIDECAR_CONTAINER]);
     expect(injected.metadata?.annotations?.['sidecar-destruct.io/status']).toBe('injected');
 
+    // Upgrade: new webhook and sidecar images (the same files, tagged anew in the node's containerd) applied over
+    // the install. The certificate Job is created afresh (it deleted itself), the webhook rolls out, the new image
+    // is injected and admitted at once, and the pod already running is left alone.
+    const next = (image: string) => image.replace(/:[^:/]+$/, ':0.1.1-upgrade');
+    for (const image of [build.shipped.webhook.name, build.shipped.sidecar.name]) {
+      await node.ctr(['images', 'tag', '--force', image, next(image)]);
+    }
+    const overlay = await mkdtemp(join(tmpdir(), 'sidecar-destruct-upgrade-'));
+    try {
+      await writeFile(
+        join(overlay, 'kustomization.yaml'),
+        [
+          'apiVersion: kustomize.config.k8s.io/v1beta1',
+          'kind: Kustomization',
+          `resources: [${relative(overlay, DEPLOY_DIR)}]`,
+          'images:',
+          `  - { name: ${build.shipped.webhook.name.replace(/:[^:/]+$/, '')}, newTag: 0.1.1-upgrade }`,
+          'patches:',
+          '  - target: { kind: ConfigMap, name: sidecar-destruct-config }',
+          `    patch: '[{"op": "replace", "path": "/data/sidecarImage", "value": "${next(build.shipped.sidecar.name)}"}]'`,
+          '',
+        ].join('\n'),
+      );
+      const upgradeStarted = performance.now();
+      await cp.kubectl(['apply', '-k', overlay]);
+      await certificatesMade(upgradeStarted, 'upgrade');
+      await eventually(async () => {
+        const d = await expectStatus(
+          cp.rest(
+            'GET',
+            `/apis/apps/v1/namespaces/${WEBHOOK_NAMESPACE}/deployments/sidecar-destruct-webhook`,
+          ),
+          200,
+        );
+        expect(d.spec?.template?.spec?.containers?.[0]?.image).toBe(next(build.shipped.webhook.name));
+        expect(d.status?.updatedReplicas).toBe(d.spec?.replicas);
+        expect(d.status?.readyReplicas).toBe(d.spec?.replicas);
+        expect(d.status?.replicas).toBe(d.spec?.replicas);
+      }, 120_000);
+      figure(`upgrade: webhook rolled out ${Math.round(performance.now() - upgradeStarted)} ms after apply`);
+    } finally {
+      await rm(overlay, { recursive: true, force: true });
+    }
+    // A new pod of the example's template: injected by the new webhook with the new image, admitted by the policy.
+    const template = (example?.spec as { template: V1PodTemplateSpec }).template;
+    const upgraded = await expectStatus(
+      cp.rest('POST', `/api/v1/namespaces/${INSTALLED}/pods`, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { ...template.metadata, name: 'after-upgrade' },
+        spec: template.spec,
+      }),
+      201,
+    );
+    expect(upgraded.spec?.initContainers?.find((c: V1Container) => c.name === SIDECAR_CONTAINER)?.image).toBe(
+      next(build.shipped.sidecar.name),
+    );
+    await eventually(async () => {
+      const pod = await expectStatus(
+        cp.rest('GET', `/api/v1/namespaces/${INSTALLED}/pods/after-upgrade`),
+        200,
+      );
+      expect(pod.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status).toBe('True');
+    }, 60_000);
+    const still = await expectStatus(
+      cp.rest('GET', `/api/v1/namespaces/${INSTALLED}/pods/${injected.metadata?.name}`),
+      200,
+    );
+    expect(still.metadata?.uid).toBe(injected.metadata?.uid);
+    expect(still.metadata?.deletionTimestamp).toBeUndefined();
+
     // Uninstall as the README says; nothing of sidecar-destruct may remain.
-    await cp.kubectl(['delete', '-k', DEPLOY_DIR, '--wait=true', '--timeout=90s']);
+    await cp.kubectl(['delete', '-k', DEPLOY_DIR, '--ignore-not-found', '--wait=true', '--timeout=90s']);
     await cp.kubectl(['delete', 'rolebinding,serviceaccount', '-A', '-l', MANAGED]);
     await cp.kubectl(['delete', 'clusterrolebinding', '-l', MANAGED]);
     await eventually(async () => {

@@ -10,9 +10,13 @@ import {
   type ControlPlane,
   DEPLOY_DIR,
   type Kubelet,
+  MERGE_PATCH,
   type RunningWebhook,
   readManifests,
+  SIDECAR_CONTAINER,
   TEST_SIDECAR_IMAGE,
+  until,
+  WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -162,6 +166,65 @@ describe('injection through the real admission chain', () => {
       ).status,
     ).toBe(404);
     expect((await cp.rest('GET', '/api/v1/namespaces/dry/pods/try')).status).toBe(404);
+  });
+});
+
+describe('a new sidecar image', () => {
+  it('is injected and admitted as soon as sidecar-destruct-config names it, with no webhook restart', async () => {
+    await namespace('image-change', { 'sidecar-destruct.io/injection': 'enabled' });
+    const configMap = `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/configmaps/sidecar-destruct-config`;
+    const next = 'registry.example.com/sidecar-destruct/sidecar:0.2.0';
+    const imageOf = (pod: V1Pod) =>
+      [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+        (c) => c.name === SIDECAR_CONTAINER,
+      )?.image;
+    // Before: the image the webhook started with (this also makes the namespace's sidecar account, which a dry
+    // run does not create).
+    const before = await expectStatus(
+      cp.rest('POST', '/api/v1/namespaces/image-change/pods', restrictedPod('before')),
+      201,
+    );
+    expect(imageOf(before)).toBe(TEST_SIDECAR_IMAGE);
+    try {
+      await expectStatus(
+        cp.rest('PATCH', configMap, { data: { sidecarImage: next } }, { contentType: MERGE_PATCH }),
+        200,
+      );
+      // The webhook's watch and the API server's policy informer each see the change within moments: wait for
+      // the webhook's (a server-side dry run runs the webhook and the policies, and creates nothing) ...
+      let last = '';
+      await until(
+        () => `a dry run injected with the new image and admitted (last: ${last})`,
+        async () => {
+          const tried = await cp.rest(
+            'POST',
+            '/api/v1/namespaces/image-change/pods?dryRun=All',
+            restrictedPod('probe'),
+          );
+          last = `${tried.status} ${tried.status === 201 ? imageOf(tried.body) : JSON.stringify(tried.body).slice(0, 300)}`;
+          return tried.status === 201 && imageOf(tried.body) === next ? true : undefined;
+        },
+        30_000,
+        50,
+      );
+      // ... then a real pod carries the new image and the policy admits it: nothing was refused in between
+      // for want of a webhook restart.
+      const created = await expectStatus(
+        cp.rest('POST', '/api/v1/namespaces/image-change/pods', restrictedPod('after')),
+        201,
+      );
+      expect(imageOf(created)).toBe(next);
+    } finally {
+      await expectStatus(
+        cp.rest(
+          'PATCH',
+          configMap,
+          { data: { sidecarImage: TEST_SIDECAR_IMAGE } },
+          { contentType: MERGE_PATCH },
+        ),
+        200,
+      );
+    }
   });
 });
 

@@ -37,11 +37,19 @@ const CITING = [
 const PATH = /(?<![\w./@$-])((?:[\w.-]+\/)+[\w.-]+\.(?:ts|md|yaml|yml|sh|json|cjs|mjs))\b/g;
 const DOCUMENT = /(?<![\w./-])([A-Z][A-Za-z]+\.md)\b|\b(Dockerfile)\b/g;
 
+/** A Helm template names its chart's files from the chart's root, the parent of templates/. */
+const chartRoot = (citing: string) =>
+  dirname(citing).endsWith('/templates') ? [join(ROOT, dirname(dirname(citing)))] : [];
+
 function resolves(citing: string, path: string): boolean {
   const pkg = citing.split('/')[0] ?? '';
-  return [ROOT, join(ROOT, dirname(citing)), join(ROOT, pkg), ...TOP.map((d) => join(ROOT, d))].some((base) =>
-    existsSync(join(base, path)),
-  );
+  return [
+    ROOT,
+    join(ROOT, dirname(citing)),
+    ...chartRoot(citing),
+    join(ROOT, pkg),
+    ...TOP.map((d) => join(ROOT, d)),
+  ].some((base) => existsSync(join(base, path)));
 }
 
 describe('citations', () => {

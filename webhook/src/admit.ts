@@ -15,6 +15,8 @@ export interface AdmitDeps {
   /** The sidecar mode to use now (auto resolved from the cluster, or forced). */
   readonly mode: () => 'native' | 'container';
   readonly ensureAccount: EnsureAccount;
+  /** The sidecar image to inject now (the watched ConfigMap's, see cluster-side.ts); config.image without one. */
+  readonly sidecarImage?: () => string;
 }
 
 export interface Admission {
@@ -86,7 +88,7 @@ async function injectAndEnsure(
 ): Promise<Admission> {
   const { config } = deps;
   const injected = inject(decision.pod, decision.rule, decision.settings, {
-    image: config.image,
+    image: deps.sidecarImage?.() ?? config.image,
     imagePullPolicy: config.imagePullPolicy,
     mode: deps.mode(),
     serviceAccountName: config.serviceAccountName,

@@ -17,7 +17,7 @@ export interface AppOptions extends AdmitDeps {
   /** TLS key and certificate; main.ts passes them, `app.inject()` tests may leave them out. */
   readonly https?: { readonly key: Buffer; readonly cert: Buffer };
   readonly logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
-  /** Becomes false while draining, so that the Service stops sending new reviews. */
+  /** False before the webhook can answer (its ConfigMap unread) and while draining: the Service sends it no reviews. */
   readonly ready?: () => boolean;
   /** How long a review may wait on the API server (default ADMISSION_DEADLINE_MS; tests shorten it). */
   readonly admissionDeadlineMs?: number;

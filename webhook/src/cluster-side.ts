@@ -11,7 +11,7 @@ import type { Config } from './pure/config.js';
 import { type ClusterVersions, resolveMode } from './pure/mode.js';
 import { type ReconcileLog, type Reconciler, startReconciler } from './reconcile.js';
 import { readClusterVersions } from './versions.js';
-import { type AccountView, watchAccounts } from './view.js';
+import { type AccountView, type SidecarImageView, watchAccounts, watchSidecarImage } from './view.js';
 
 const VERSION_REFRESH_MS = 5 * 60_000;
 
@@ -21,6 +21,7 @@ export class ClusterSide {
   private view: AccountView | undefined;
   private reconciler: Reconciler | undefined;
   private versionTimer: NodeJS.Timeout | undefined;
+  private sidecarImageView: SidecarImageView | undefined;
 
   constructor(
     private readonly config: Config,
@@ -47,11 +48,36 @@ export class ClusterSide {
     return resolveMode(this.config.sidecarMode, this.config.sidecarModeFallback, this.versions);
   }
 
+  /** The image to inject now: the watched ConfigMap's `sidecarImage` once read, else --sidecar-image. */
+  sidecarImage(): string {
+    return this.sidecarImageView?.image() ?? this.config.image;
+  }
+
+  /**
+   * Whether the webhook may take reviews: with --config-map, only once that ConfigMap has been read (a new pod
+   * must not inject the image its environment was started with after the policy moved on).
+   */
+  configured(): boolean {
+    return this.config.configMap === '' || this.sidecarImageView?.image() !== undefined;
+  }
+
   start(log: ReconcileLog): void {
     const { config, kubeConfig } = this;
     if (!kubeConfig) {
       log.warn({ error: this.clientProblem }, 'no API client: injecting, but cannot create ServiceAccounts');
       return;
+    }
+    if (config.configMap !== '') {
+      this.sidecarImageView = watchSidecarImage(
+        kubeConfig,
+        config.namespace,
+        config.configMap,
+        (image) =>
+          image === undefined
+            ? log.warn({ configMap: config.configMap }, 'the ConfigMap has no sidecarImage; not ready')
+            : log.info({ image, configMap: config.configMap }, 'sidecar image'),
+        log,
+      );
     }
     if (config.sidecarMode === 'auto') {
       void this.refreshVersions(kubeConfig, log);
@@ -74,7 +100,7 @@ export class ClusterSide {
   async stop(): Promise<void> {
     clearInterval(this.versionTimer);
     this.reconciler?.stop();
-    await this.view?.stop();
+    await Promise.all([this.view?.stop(), this.sidecarImageView?.stop()]);
   }
 
   private async refreshVersions(kubeConfig: KubeConfig, log: ReconcileLog): Promise<void> {

@@ -80,7 +80,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     },
     mode: () => cluster.mode(),
     ensureAccount: cluster.ensureAccount,
-    ready: () => !draining,
+    sidecarImage: () => cluster.sidecarImage(),
+    ready: () => !draining && cluster.configured(),
   });
   const log = fastify.log;
   cluster.start(log);

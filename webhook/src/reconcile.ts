@@ -6,6 +6,7 @@
  * label- or field-selected lists, so it needs no state of its own; every replica may run it (AlreadyExists and
  * NotFound are success, and deletes carry the uid they saw as a precondition).
  */
+
 import {
   ApiException,
   CoreV1Api,
@@ -15,6 +16,7 @@ import {
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
 import { bindAccount, describeApiError } from './accounts.js';
+import { coalesced } from './pure/coalesce.js';
 import {
   type Account,
   type ClusterState,
@@ -123,21 +125,16 @@ export function startReconciler(
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
 
-  let running: Promise<Plan> | undefined;
-  const runOnce = (): Promise<Plan> => {
-    running ??= (async () => {
-      try {
-        const todo = plan(await readClusterState(core, rbac, options.dedicatedAccount), options.ownNamespace);
-        await applyPlan(rbac, todo);
-        if (todo.bind.length > 0 || todo.remove.length > 0)
-          log.info(changes(todo), 'reconciled the sidecar bindings');
-        return todo;
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
+  const pass = async (): Promise<Plan> => {
+    const todo = plan(await readClusterState(core, rbac, options.dedicatedAccount), options.ownNamespace);
+    await applyPlan(rbac, todo);
+    if (todo.bind.length > 0 || todo.remove.length > 0)
+      log.info(changes(todo), 'reconciled the sidecar bindings');
+    return todo;
   };
+  // One pass at a time; a change during a pass gets one more after it (joining the running pass would lose it
+  // until the next periodic one).
+  const runOnce = coalesced(pass);
 
   const tick = (): void => {
     runOnce().catch((e: unknown) =>

@@ -10,6 +10,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
   ListWatch,
+  type V1ConfigMap,
   type V1Namespace,
   type V1ServiceAccount,
   Watch,
@@ -44,7 +45,7 @@ interface Watches {
  * sidecar's watch (core/src/backoff.ts), whose failure count is reset only by a watch that stayed healthy for a
  * while, never because a list succeeded.
  */
-function keepWatching<T extends KubernetesObject>(
+export function keepWatching<T extends KubernetesObject>(
   name: string,
   informer: ListWatch<T>,
   watches: Watches,
@@ -140,6 +141,46 @@ export function watchAccounts(
       watches.stopped = true;
       for (const t of watches.timers) clearTimeout(t);
       await Promise.all([dedicated.stop(), granted.stop(), namespaces.stop()]);
+    },
+  };
+}
+
+export interface SidecarImageView {
+  /** The ConfigMap's `sidecarImage` as last seen, or undefined before the first list (or when the key is missing). */
+  image(): string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * The sidecar image from the ConfigMap the admission policy reads it from (its `sidecarImage` key), watched by
+ * name: the webhook injects the new image as soon as the policy requires it, not when its pods next restart.
+ */
+export function watchSidecarImage(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  onChange: (image: string | undefined) => void,
+  log: ViewLog,
+): SidecarImageView {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const fieldSelector = `metadata.name=${name}`;
+  const informer = new ListWatch<V1ConfigMap>(
+    `/api/v1/namespaces/${namespace}/configmaps`,
+    new Watch(kubeConfig),
+    () => core.listNamespacedConfigMap({ namespace, fieldSelector }),
+    false,
+    undefined,
+    fieldSelector,
+  );
+  const image = () => informer.get(name, namespace)?.data?.sidecarImage;
+  const watches: Watches = { healthy: new Map(), timers: new Set(), stopped: false };
+  keepWatching(`configmap ${name}`, informer, watches, () => onChange(image()), log);
+  return {
+    image,
+    stop: async () => {
+      watches.stopped = true;
+      for (const t of watches.timers) clearTimeout(t);
+      await informer.stop();
     },
   };
 }

@@ -22,6 +22,8 @@ export interface Config {
   readonly tlsKeyFile: string;
   /** The sidecar's image and pull policy. */
   readonly image: string;
+  /** A ConfigMap in `namespace` whose watched `sidecarImage` replaces `image`; empty: `image` only. */
+  readonly configMap: string;
   readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   /** `auto`: native sidecar when every kubelet supports it; `native` / `container` force it. */
   readonly sidecarMode: SidecarMode;
@@ -69,6 +71,12 @@ export const SETTINGS = {
     env: 'SIDECAR_IMAGE',
     default: 'ghcr.io/sidecar-destruct/sidecar:0.1.0',
     help: 'image of the injected sidecar',
+  },
+  configMap: {
+    flag: 'config-map',
+    env: 'CONFIG_MAP',
+    default: '',
+    help: "a ConfigMap in the webhook's namespace whose sidecarImage key, watched, replaces --sidecar-image as soon as it changes (deploy/ names the one the admission policy reads); the webhook is not ready before it has read it",
   },
   imagePullPolicy: {
     flag: 'sidecar-image-pull-policy',
@@ -237,6 +245,7 @@ export function parseConfig(
     tlsCertFile: read.required('tlsCertFile'),
     tlsKeyFile: read.required('tlsKeyFile'),
     image: read.required('image'),
+    configMap: read.raw('configMap'),
     imagePullPolicy: read.oneOf('imagePullPolicy', ['IfNotPresent', 'Always', 'Never'] as const),
     sidecarMode: read.oneOf('sidecarMode', ['auto', 'native', 'container'] as const),
     sidecarModeFallback: read.oneOf('sidecarModeFallback', ['container', 'native'] as const),
