@@ -18,6 +18,7 @@ import {
   buildRealNode,
   type ControlPlane,
   DEPLOY_DIR,
+  helmBinary,
   Kubelet,
   MERGE_PATCH,
   type RealNode,
@@ -437,6 +438,7 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
 });
 
 const INSTALLED = 'installed';
+const HELM_INSTALLED = 'installed-by-helm';
 
 /** The certificate Job ran (the TLS Secret and the webhook's caBundle are there) and deleted itself once done. */
 async function certificatesMade(since: number, when: string): Promise<void> {
@@ -459,6 +461,94 @@ async function certificatesMade(since: number, when: string): Promise<void> {
   figure(`${when}: certificate Job done and gone ${Math.round(performance.now() - since)} ms after apply`);
 }
 const MANAGED = 'app.kubernetes.io/managed-by=sidecar-destruct-webhook';
+/** The tag an upgrade moves both images to: the same files, tagged anew in the node's containerd. */
+const UPGRADE_TAG = '0.1.1-upgrade';
+const upgraded = (image: string) => image.replace(/:[^:/]+$/, `:${UPGRADE_TAG}`);
+async function tagUpgradeImages(): Promise<void> {
+  for (const image of [build.shipped.webhook.name, build.shipped.sidecar.name]) {
+    await node.ctr(['images', 'tag', '--force', image, upgraded(image)]);
+  }
+}
+
+/** The webhook Deployment runs `image` on all its replicas, every one of them Ready. */
+async function webhookRunning(image: string, since: number, when: string): Promise<void> {
+  const d = await eventually(async () => {
+    const d = await expectStatus(
+      cp.rest('GET', `/apis/apps/v1/namespaces/${WEBHOOK_NAMESPACE}/deployments/sidecar-destruct-webhook`),
+      200,
+    );
+    expect(d.spec?.template?.spec?.containers?.[0]?.image).toBe(image);
+    expect(d.status?.updatedReplicas).toBe(d.spec?.replicas);
+    expect(d.status?.readyReplicas).toBe(d.spec?.replicas);
+    expect(d.status?.replicas).toBe(d.spec?.replicas);
+    return d;
+  }, 120_000);
+  figure(
+    `${when}: ${d.spec?.replicas} webhook replicas Ready ${Math.round(performance.now() - since)} ms after it`,
+  );
+}
+
+/** A namespace labelled for injection under Pod Security "restricted", with its default account. */
+async function injectionNamespace(name: string): Promise<void> {
+  await expectStatus(
+    cp.rest('POST', '/api/v1/namespaces', {
+      metadata: {
+        name,
+        labels: {
+          'sidecar-destruct.io/injection': 'enabled',
+          'pod-security.kubernetes.io/enforce': 'restricted',
+        },
+      },
+    }),
+    201,
+  );
+  await eventually(
+    () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`), 200),
+    15_000,
+  );
+}
+
+/** A pod of the zigbee2mqtt example's template, created now: injected with `sidecarImage`, admitted, Ready. */
+async function injectedPod(namespace: string, name: string, sidecarImage: string): Promise<V1Pod> {
+  const [example] = await readManifests('examples/zigbee2mqtt.yaml');
+  if (!example) throw new Error('deploy/examples/zigbee2mqtt.yaml is empty');
+  const template = (example.spec as { template: V1PodTemplateSpec }).template;
+  const created = await expectStatus(
+    cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...template.metadata, name },
+      spec: template.spec,
+    }),
+    201,
+  );
+  expect(created.spec?.initContainers?.find((c: V1Container) => c.name === SIDECAR_CONTAINER)?.image).toBe(
+    sidecarImage,
+  );
+  return eventually(async () => {
+    const pod = await expectStatus(cp.rest('GET', `/api/v1/namespaces/${namespace}/pods/${name}`), 200);
+    expect(pod.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status).toBe('True');
+    return pod as V1Pod;
+  }, 60_000);
+}
+
+/** The README's clean-up of what the webhook made; then nothing of sidecar-destruct is left. */
+async function cleanedUp(): Promise<void> {
+  await cp.kubectl(['delete', 'rolebinding,serviceaccount', '-A', '-l', MANAGED]);
+  await cp.kubectl(['delete', 'clusterrolebinding', '-l', MANAGED]);
+  await eventually(async () => {
+    const left = await cp.kubectl([
+      'get',
+      'namespace,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingadmissionpolicy,validatingadmissionpolicybinding',
+      '-o',
+      'name',
+    ]);
+    expect(left.split('\n').filter((n) => n.includes('sidecar-destruct'))).toEqual([]);
+    expect(await cp.kubectl(['get', 'rolebinding,serviceaccount', '-A', '-l', MANAGED, '-o', 'name'])).toBe(
+      '',
+    );
+  }, 60_000);
+}
 
 describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real node', () => {
   it('runs the certificate Job and the webhook Deployment, injects through the in-cluster webhook, and uninstalls without leftovers', async () => {
@@ -509,22 +599,7 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
 
     // An opted-in pod, injected by the in-cluster webhook (the API server dials the Service's endpoint on the
     // bridge: --enable-aggregator-routing).
-    await expectStatus(
-      cp.rest('POST', '/api/v1/namespaces', {
-        metadata: {
-          name: INSTALLED,
-          labels: {
-            'sidecar-destruct.io/injection': 'enabled',
-            'pod-security.kubernetes.io/enforce': 'restricted',
-          },
-        },
-      }),
-      201,
-    );
-    await eventually(
-      () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${INSTALLED}/serviceaccounts/default`), 200),
-      15_000,
-    );
+    await injectionNamespace(INSTALLED);
     const [example] = await readManifests('examples/zigbee2mqtt.yaml');
     await apply(cp, [{ ...example, metadata: { ...example?.metadata, namespace: INSTALLED } }]);
     const injected = await eventually(async () => {
@@ -539,13 +614,10 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
     expect(injected.spec?.initContainers?.map((c) => c.name)).toEqual([SIDECAR_CONTAINER]);
     expect(injected.metadata?.annotations?.['sidecar-destruct.io/status']).toBe('injected');
 
-    // Upgrade: new webhook and sidecar images (the same files, tagged anew in the node's containerd) applied over
-    // the install. The certificate Job is created afresh (it deleted itself), the webhook rolls out, the new image
-    // is injected and admitted at once, and the pod already running is left alone.
-    const next = (image: string) => image.replace(/:[^:/]+$/, ':0.1.1-upgrade');
-    for (const image of [build.shipped.webhook.name, build.shipped.sidecar.name]) {
-      await node.ctr(['images', 'tag', '--force', image, next(image)]);
-    }
+    // Upgrade: new webhook and sidecar images applied over the install. The certificate Job is created afresh (it
+    // deleted itself), the webhook rolls out, the new image is injected and admitted at once, and the pod already
+    // running is left alone.
+    await tagUpgradeImages();
     const overlay = await mkdtemp(join(tmpdir(), 'sidecar-destruct-upgrade-'));
     try {
       await writeFile(
@@ -555,54 +627,21 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
           'kind: Kustomization',
           `resources: [${relative(overlay, DEPLOY_DIR)}]`,
           'images:',
-          `  - { name: ${build.shipped.webhook.name.replace(/:[^:/]+$/, '')}, newTag: 0.1.1-upgrade }`,
+          `  - { name: ${build.shipped.webhook.name.replace(/:[^:/]+$/, '')}, newTag: ${UPGRADE_TAG} }`,
           'patches:',
           '  - target: { kind: ConfigMap, name: sidecar-destruct-config }',
-          `    patch: '[{"op": "replace", "path": "/data/sidecarImage", "value": "${next(build.shipped.sidecar.name)}"}]'`,
+          `    patch: '[{"op": "replace", "path": "/data/sidecarImage", "value": "${upgraded(build.shipped.sidecar.name)}"}]'`,
           '',
         ].join('\n'),
       );
       const upgradeStarted = performance.now();
       await cp.kubectl(['apply', '-k', overlay]);
       await certificatesMade(upgradeStarted, 'upgrade');
-      await eventually(async () => {
-        const d = await expectStatus(
-          cp.rest(
-            'GET',
-            `/apis/apps/v1/namespaces/${WEBHOOK_NAMESPACE}/deployments/sidecar-destruct-webhook`,
-          ),
-          200,
-        );
-        expect(d.spec?.template?.spec?.containers?.[0]?.image).toBe(next(build.shipped.webhook.name));
-        expect(d.status?.updatedReplicas).toBe(d.spec?.replicas);
-        expect(d.status?.readyReplicas).toBe(d.spec?.replicas);
-        expect(d.status?.replicas).toBe(d.spec?.replicas);
-      }, 120_000);
-      figure(`upgrade: webhook rolled out ${Math.round(performance.now() - upgradeStarted)} ms after apply`);
+      await webhookRunning(upgraded(build.shipped.webhook.name), upgradeStarted, 'upgrade');
     } finally {
       await rm(overlay, { recursive: true, force: true });
     }
-    // A new pod of the example's template: injected by the new webhook with the new image, admitted by the policy.
-    const template = (example?.spec as { template: V1PodTemplateSpec }).template;
-    const upgraded = await expectStatus(
-      cp.rest('POST', `/api/v1/namespaces/${INSTALLED}/pods`, {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { ...template.metadata, name: 'after-upgrade' },
-        spec: template.spec,
-      }),
-      201,
-    );
-    expect(upgraded.spec?.initContainers?.find((c: V1Container) => c.name === SIDECAR_CONTAINER)?.image).toBe(
-      next(build.shipped.sidecar.name),
-    );
-    await eventually(async () => {
-      const pod = await expectStatus(
-        cp.rest('GET', `/api/v1/namespaces/${INSTALLED}/pods/after-upgrade`),
-        200,
-      );
-      expect(pod.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status).toBe('True');
-    }, 60_000);
+    await injectedPod(INSTALLED, 'after-upgrade', upgraded(build.shipped.sidecar.name));
     const still = await expectStatus(
       cp.rest('GET', `/api/v1/namespaces/${INSTALLED}/pods/${injected.metadata?.name}`),
       200,
@@ -612,20 +651,50 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
 
     // Uninstall as the README says; nothing of sidecar-destruct may remain.
     await cp.kubectl(['delete', '-k', DEPLOY_DIR, '--ignore-not-found', '--wait=true', '--timeout=90s']);
-    await cp.kubectl(['delete', 'rolebinding,serviceaccount', '-A', '-l', MANAGED]);
-    await cp.kubectl(['delete', 'clusterrolebinding', '-l', MANAGED]);
-    await eventually(async () => {
-      const left = await cp.kubectl([
-        'get',
-        'namespace,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingadmissionpolicy,validatingadmissionpolicybinding',
-        '-o',
-        'name',
-      ]);
-      expect(left.split('\n').filter((n) => n.includes('sidecar-destruct'))).toEqual([]);
-      expect(await cp.kubectl(['get', 'rolebinding,serviceaccount', '-A', '-l', MANAGED, '-o', 'name'])).toBe(
-        '',
-      );
-    }, 60_000);
+    await cleanedUp();
+    await setUnschedulable(STAND_IN, false);
+  });
+});
+
+describe.skipIf(SKIP)('installing with Helm as the README says, on the real node', () => {
+  it('installs the chart, upgrades it to new images, and uninstalls it without leftovers', async () => {
+    const helm = await helmBinary(4);
+    const chart = join(DEPLOY_DIR, 'helm/sidecar-destruct');
+    const release = (args: readonly string[]) =>
+      run(helm, [...args, '--namespace', WEBHOOK_NAMESPACE, '--kubeconfig', cp.kubeconfig]);
+    await setUnschedulable(STAND_IN, true);
+    const started = performance.now();
+    await release(['install', 'sidecar-destruct', chart, '--create-namespace']);
+    await cp.kubectl([
+      'label',
+      'namespace',
+      WEBHOOK_NAMESPACE,
+      'pod-security.kubernetes.io/enforce=restricted',
+    ]);
+    await certificatesMade(started, 'helm install');
+    await webhookRunning(build.shipped.webhook.name, started, 'helm install');
+    await injectionNamespace(HELM_INSTALLED);
+    const before = await injectedPod(HELM_INSTALLED, 'before-upgrade', build.shipped.sidecar.name);
+
+    await tagUpgradeImages();
+    const upgradeStarted = performance.now();
+    await release([
+      ...['upgrade', 'sidecar-destruct', chart],
+      ...['--set', `webhook.image.tag=${UPGRADE_TAG}`, '--set', `sidecar.image.tag=${UPGRADE_TAG}`],
+    ]);
+    await certificatesMade(upgradeStarted, 'helm upgrade');
+    await webhookRunning(upgraded(build.shipped.webhook.name), upgradeStarted, 'helm upgrade');
+    await injectedPod(HELM_INSTALLED, 'after-upgrade', upgraded(build.shipped.sidecar.name));
+    const still = await expectStatus(
+      cp.rest('GET', `/api/v1/namespaces/${HELM_INSTALLED}/pods/before-upgrade`),
+      200,
+    );
+    expect(still.metadata?.uid).toBe(before.metadata?.uid);
+    expect(still.metadata?.deletionTimestamp).toBeUndefined();
+
+    await release(['uninstall', 'sidecar-destruct', '--wait']);
+    await cp.kubectl(['delete', 'namespace', WEBHOOK_NAMESPACE, '--wait=true', '--timeout=90s']);
+    await cleanedUp();
     await setUnschedulable(STAND_IN, false);
   });
 });
