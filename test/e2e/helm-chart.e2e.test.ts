@@ -7,10 +7,13 @@
  * values.schema.json with a message naming the key; `helm lint --strict` is clean.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { cp as copy, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { controlPlaneBinaries, DEPLOY_DIR, helmBinary } from '@sidecar-destruct/cluster';
+import { controlPlaneBinaries, DEPLOY_DIR, helmBinary, startLocalRegistry } from '@sidecar-destruct/cluster';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
@@ -203,6 +206,61 @@ describe('the Helm chart', () => {
         ...['--set', `certificates.mode=${mode}`],
       ]);
       expect(stdout).toContain('0 chart(s) failed');
+    }
+  });
+
+  it('packages to the same bytes from another checkout, and an OCI registry serves that package back', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'sidecar-destruct-chart-'));
+    const registry = await startLocalRegistry();
+    try {
+      const sha = async (file: string) =>
+        createHash('sha256')
+          .update(await readFile(file))
+          .digest('hex');
+      const packaged = async (root: string) => {
+        const out = join(work, `out-${Math.random().toString(36).slice(2)}`);
+        await mkdir(out);
+        const { stdout } = await run('bash', [join(root, 'deploy/helm/package.sh'), out], {
+          env: { ...process.env, HELM: helm },
+        });
+        return stdout.trim();
+      };
+      const here = await packaged(join(DEPLOY_DIR, '..'));
+      // Every file dated 2000-01-01, whenever the checkout was made.
+      const { stdout: listing } = await run('tar', ['-tzvf', here, '--full-time']);
+      const entries = listing.trim().split('\n');
+      expect(entries.length).toBeGreaterThan(10);
+      for (const entry of entries) expect(entry).toContain(' 2000-01-01 ');
+      // Another checkout: the same files, written now (other dates), under another umask (other modes).
+      const other = join(work, 'checkout');
+      const previous = process.umask(0o002);
+      try {
+        await copy(DEPLOY_DIR, join(other, 'deploy'), { recursive: true, verbatimSymlinks: true });
+        await copy(join(DEPLOY_DIR, '../cluster/tools'), join(other, 'cluster/tools'), { recursive: true });
+      } finally {
+        process.umask(previous);
+      }
+      expect(await sha(await packaged(other))).toBe(await sha(here));
+
+      const reference = `oci://${registry.host}/charts`;
+      await run(helm, ['push', here, reference, '--plain-http']);
+      const pulled = join(work, 'pulled');
+      await mkdir(pulled);
+      await run(helm, [
+        ...[
+          'pull',
+          `${reference}/sidecar-destruct`,
+          '--version',
+          '0.1.0',
+          '--plain-http',
+          '--destination',
+          pulled,
+        ],
+      ]);
+      expect(await sha(join(pulled, 'sidecar-destruct-0.1.0.tgz'))).toBe(await sha(here));
+    } finally {
+      await registry.stop();
+      await rm(work, { recursive: true, force: true });
     }
   });
 });
