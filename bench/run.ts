@@ -9,7 +9,7 @@
  * nothing). --only reruns some benchmarks and recomputes the tables with the other raw files already in DIR;
  * `--only tables` reruns none and only recomputes the tables.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -96,7 +96,9 @@ if (only.has('reaction') || only.has('memory') || only.has('mass')) {
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-bench-node-'));
   try {
     const kubeApiServer = JSON.parse(await cp.kubectl(['version', '-o', 'json'])).serverVersion.gitVersion;
-    const versions = { kubeApiServer, ...toolVersions(toolsDir) };
+    // The sidecars of every benchmark here run on the shipped runtime (the memory benchmark adds Node beside it).
+    const sidecar = `Bun ${(await readFile(new URL('../.bun-version', import.meta.url), 'utf8')).trim()}`;
+    const versions = { kubeApiServer, sidecar, ...toolVersions(toolsDir) };
     await sidecarNamespace(cp, NS);
     // No controller-manager here to create it; the baselines' pods run as the namespace's default account.
     await rest(cp, 'POST', `/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: 'default' } });

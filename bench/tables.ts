@@ -444,6 +444,13 @@ export interface BenchRaw {
   readonly images: (ImagesRaw & RunContext) | null;
 }
 
+/**
+ * The runtime a run's sidecars ran on, as the run recorded it; runs from before the sidecar moved to Bun recorded
+ * none and ran on Node.
+ */
+export const sidecarRuntimeOf = (run: RunContext | null): string =>
+  run?.versions.sidecar ?? 'Node 24, measured before the sidecar moved to Bun';
+
 /** The tables of every benchmark whose raw file is there, and a header that says where and when they ran. */
 export function benchTables(raw: BenchRaw): { header: string; tables: Table[] } {
   const present = [raw.admission, raw.reaction, raw.memory, raw.mass, raw.images].filter((r) => r !== null);
@@ -544,7 +551,7 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
         `| label removed → pod terminating, ${SCENARIO_WORDS[scenario]} | ${cell(ours, scenario)} | ${cell(theirs, scenario)} | ${cell(loop, scenario)} |`,
     ),
     `| label removed under N pods on one node → all terminating | ${massCell('sidecar')} (grace 0 s) | ${massCell('descheduler-5s')} (every 5 s) | one loop per pod |`,
-    `| memory per pod | ${fmt(side?.pss ?? Number.NaN, 1)} MB for each additional sidecar on a node, ${fmt(side?.first ?? Number.NaN, 1)} MB for the first (PSS over N = ${side?.ns.join(', ') ?? ''}; a bare Node process: ${fmt(bare?.pss ?? Number.NaN, 1)} MB); one sidecar's RSS peaks at ${fmt(sidecarPeak, 1)} MB | none | ${fmt(loopMem?.pss ?? Number.NaN, 1)} MB PSS on average (bash, and kubectl while it runs), ${fmt(loopMem?.peakRss ?? Number.NaN, 1)} MB at its peak |`,
+    `| memory per pod | ${fmt(side?.pss ?? Number.NaN, 1)} MB for each additional sidecar on a node, ${fmt(side?.first ?? Number.NaN, 1)} MB for the first (PSS over N = ${side?.ns.join(', ') ?? ''}; a bare Bun process: ${fmt(bare?.pss ?? Number.NaN, 1)} MB); one sidecar's RSS peaks at ${fmt(sidecarPeak, 1)} MB | none | ${fmt(loopMem?.pss ?? Number.NaN, 1)} MB PSS on average (bash, and kubectl while it runs), ${fmt(loopMem?.peakRss ?? Number.NaN, 1)} MB at its peak |`,
     `| memory per cluster | ${fmt(100 * (side?.pss ?? Number.NaN))} MB per 100 injected pods, and ${fmt((side?.first ?? Number.NaN) - (side?.pss ?? Number.NaN), 1)} MB once on each node that runs any (the first sidecar brings the runtime's pages) | one process (its caches grow with the cluster's pods and nodes; here a test cluster): ${fmt(desMem?.pss ?? Number.NaN, 1)} MB PSS, ${fmt(desMem?.peakRss ?? Number.NaN, 1)} MB RSS at its peak | as the sidecar, per pod |`,
     `| idle API requests/min beyond watches, N = ${massNs} | ${idle('sidecar')} | ${idle('descheduler-5s')} | ${fmt(60 / (raw.reaction?.loopIntervalS ?? Number.NaN))} per pod (one \`kubectl get\` per interval) |`,
     '| a failed API request | waits and retries; acts only on a read sent after the grace period | retries at its next run | counted as "label gone": deletes the pod |',
@@ -556,14 +563,14 @@ export function readmeBlocks(raw: BenchRaw): Record<string, string> {
     '',
     '| measure | baseline in the same run | sidecar-destruct | script |',
     '| --- | --- | --- | --- |',
-    `| label removed → pod terminating, required affinity | original loop: ${did('loop', 'affinity')}; descheduler every 5 s: ${did('descheduler-5s', 'affinity')} | \`grace-period: 0s\`: ${did('sidecar-0', 'affinity')}; default: ${did('sidecar-default', 'affinity')} | \`bench/reaction.ts\` |`,
+    `| label removed → pod terminating, required affinity | original loop: ${did('loop', 'affinity')}; descheduler every 5 s: ${did('descheduler-5s', 'affinity')} | sidecar on ${sidecarRuntimeOf(raw.reaction)}: \`grace-period: 0s\`: ${did('sidecar-0', 'affinity')}; default: ${did('sidecar-default', 'affinity')} | \`bench/reaction.ts\` |`,
     `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare idle Bun: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | on Bun (shipped): ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB${onNode ? ` (the same bundle on Node 24, measured, not shipped: ${fmt(onNode.first, 1)} MB; ${fmt(onNode.pss, 1)} MB; ${fmt(onNode.uss, 1)} MB)` : ''} | \`bench/memory.ts\` |`,
     `| admission requests/s with vegeta sending as fast as it can from one core (a floor for the server, see bench.md) | Fastify echo: ${a('echo', '—', 0)} | ${a('webhook', 'info', 0)} (\`warn\`: ${a('webhook', 'warn', 0)}) | \`bench/admission.ts\` |`,
     ...rates.map(
       (rate) =>
         `| admission latency at ${fmt(rate)} req/s | Fastify echo: ${a('echo', '—', rate)} | ${a('webhook', 'info', rate)} (\`warn\`: ${a('webhook', 'warn', rate)}) | \`bench/admission.ts\` |`,
     ),
-    `| label removed under N = ${massNs} pods → all terminating | descheduler every 5 s: ${massCell('descheduler-5s')} | ${massCell('sidecar')} | \`bench/mass.ts\` |`,
+    `| label removed under N = ${massNs} pods → all terminating | descheduler every 5 s: ${massCell('descheduler-5s')} | sidecar on ${sidecarRuntimeOf(raw.mass)}: ${massCell('sidecar')} | \`bench/mass.ts\` |`,
     `| idle API requests/min beyond the watches, N = ${massNs} | descheduler: ${idle('descheduler-5s')} | ${idle('sidecar')} | \`bench/mass.ts\` |`,
     ...(raw.images ? [imagesRow(raw.images)] : []),
   ].join('\n');

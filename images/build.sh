@@ -8,7 +8,7 @@
 # Each image is three layers per platform (linux/amd64, linux/arm64): Debian's shared libraries the runtime needs,
 # unpacked with dpkg-deb, plus an /etc/passwd naming uid 65532; the runtime; the project's esbuild bundle. The
 # sidecar's runtime is Bun (scripts/bun.sh: the npm package @oven/bun-linux-<arch> at the version in .bun-version;
-# it needs only libc6); the webhook's is the `node` binary of the npm package node-linux-<arch> at the version in
+# it links only libc6's libraries, and glibc loads libgcc_s for pthread_exit and backtrace); the webhook's is the `node` binary of the npm package node-linux-<arch> at the version in
 # .node-version, stripped (Debian's cross binutils, pinned), with libc6, libgcc-s1 and libstdc++6. No shell, no
 # package manager,
 # user 65532:65532. Layer tarballs are written with fixed owners, modes order and times; go-containerregistry
@@ -138,8 +138,8 @@ layer_tar() { # dir out
 }
 
 # glibc's libraries that neither runtime loads (both link libc, libm, libdl and libpthread through the loader, and
-# getaddrinfo loads libnss_files, libnss_dns and libresolv): vector math, malloc and thread debugging, profiling,
-# NIS and Hesiod. The libmvec alone is 1 MB.
+# getaddrinfo's files and dns sources are built into glibc 2.36's libc, libresolv is kept): vector math, malloc and
+# thread debugging, profiling, NIS and Hesiod. The libmvec alone is 1 MB.
 UNUSED_LIBS=(libmvec.so.1 libnsl.so.1 libc_malloc_debug.so.0 libnss_compat.so.2 libnss_hesiod.so.2 libthread_db.so.1
   libmemusage.so libpcprofile.so libBrokenLocale.so.1 libanl.so.1)
 
@@ -212,7 +212,7 @@ json_list() { node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- "$
 
 runtime_layers() { # image arch -> the base and runtime layers, one per line
   case "$1" in
-    sidecar) base_layer "$2" libc6 && bun_layer "$2" ;;
+    sidecar) base_layer "$2" libc6 libgcc-s1 && bun_layer "$2" ;;
     webhook) base_layer "$2" libc6 libgcc-s1 libstdc++6 && node_layer "$2" ;;
   esac
 }

@@ -10,7 +10,8 @@
 #   DIR/busybox          static arm64 busybox
 set -euo pipefail
 CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Over HTTPS: the SHA256 of each package is then the one the mirror serves, in a file nobody could change on the way.
+MIRROR="${DEBIAN_MIRROR:-https://deb.debian.org/debian}"
 OUT="$CACHE_ROOT/vm16k"
 
 log() { printf '[vm16k %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -217,10 +217,12 @@ describe('the Helm chart', () => {
         createHash('sha256')
           .update(await readFile(file))
           .digest('hex');
-      const packaged = async (root: string) => {
+      /** deploy/helm/package.sh of the checkout at `root`, run under `umask`. */
+      const packaged = async (root: string, umask = '022') => {
         const out = join(work, `out-${Math.random().toString(36).slice(2)}`);
         await mkdir(out);
-        const { stdout } = await run('bash', [join(root, 'deploy/helm/package.sh'), out], {
+        const script = join(root, 'deploy/helm/package.sh');
+        const { stdout } = await run('bash', ['-c', `umask ${umask} && exec bash "$0" "$1"`, script, out], {
           env: { ...process.env, HELM: helm },
         });
         return stdout.trim();
@@ -231,16 +233,12 @@ describe('the Helm chart', () => {
       const entries = listing.trim().split('\n');
       expect(entries.length).toBeGreaterThan(10);
       for (const entry of entries) expect(entry).toContain(' 2000-01-01 ');
-      // Another checkout: the same files, written now (other dates), under another umask (other modes).
+      // Another checkout: the same files, written now (other dates), group-writable and packaged under umask 002.
       const other = join(work, 'checkout');
-      const previous = process.umask(0o002);
-      try {
-        await copy(DEPLOY_DIR, join(other, 'deploy'), { recursive: true, verbatimSymlinks: true });
-        await copy(join(DEPLOY_DIR, '../cluster/tools'), join(other, 'cluster/tools'), { recursive: true });
-      } finally {
-        process.umask(previous);
-      }
-      expect(await sha(await packaged(other))).toBe(await sha(here));
+      await copy(DEPLOY_DIR, join(other, 'deploy'), { recursive: true, verbatimSymlinks: true });
+      await copy(join(DEPLOY_DIR, '../cluster/tools'), join(other, 'cluster/tools'), { recursive: true });
+      await run('chmod', ['-R', 'g+w', other]);
+      expect(await sha(await packaged(other, '002'))).toBe(await sha(here));
 
       const reference = `oci://${registry.host}/charts`;
       await run(helm, ['push', here, reference, '--plain-http']);

@@ -441,8 +441,31 @@ const INSTALLED = 'installed';
 const HELM_INSTALLED = 'installed-by-helm';
 
 /** The certificate Job ran (the TLS Secret and the webhook's caBundle are there) and deleted itself once done. */
-async function certificatesMade(since: number, when: string): Promise<void> {
+/**
+ * The certificate Job ran to completion for the `run`th time in this namespace, from `image` (its Events say so:
+ * they outlive the Job), made the TLS Secret and the webhook's caBundle, and deleted itself once done.
+ */
+async function certificatesMade(since: number, when: string, run: number, image: string): Promise<void> {
+  const events = async (selector: string) =>
+    (
+      await expectStatus(
+        cp.rest('GET', `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/events?fieldSelector=${selector}`),
+        200,
+      )
+    ).items as Array<{ involvedObject: { uid: string; name: string }; message?: string }>;
   await eventually(async () => {
+    const completed = await events(
+      'involvedObject.kind=Job,involvedObject.name=sidecar-destruct-certs,reason=Completed',
+    );
+    expect(new Set(completed.map((e) => e.involvedObject.uid)).size).toBe(run);
+    const pulled = await events('involvedObject.kind=Pod,reason=Pulled');
+    expect(
+      pulled.some(
+        (e) =>
+          /^sidecar-destruct-certs-[a-z0-9]+$/.test(e.involvedObject.name) &&
+          e.message?.includes(`"${image}"`),
+      ),
+    ).toBe(true);
     const job = await cp.rest(
       'GET',
       `/apis/batch/v1/namespaces/${WEBHOOK_NAMESPACE}/jobs/sidecar-destruct-certs`,
@@ -567,7 +590,7 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
     const started = performance.now();
     await cp.kubectl(['apply', '-k', DEPLOY_DIR]);
 
-    await certificatesMade(started, 'install');
+    await certificatesMade(started, 'install', 1, build.shipped.webhook.name);
     const deployment = await eventually(async () => {
       const d = await expectStatus(
         cp.rest('GET', `/apis/apps/v1/namespaces/${WEBHOOK_NAMESPACE}/deployments/sidecar-destruct-webhook`),
@@ -636,7 +659,7 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
       );
       const upgradeStarted = performance.now();
       await cp.kubectl(['apply', '-k', overlay]);
-      await certificatesMade(upgradeStarted, 'upgrade');
+      await certificatesMade(upgradeStarted, 'upgrade', 2, upgraded(build.shipped.webhook.name));
       await webhookRunning(upgraded(build.shipped.webhook.name), upgradeStarted, 'upgrade');
     } finally {
       await rm(overlay, { recursive: true, force: true });
@@ -671,7 +694,7 @@ describe.skipIf(SKIP)('installing with Helm as the README says, on the real node
       WEBHOOK_NAMESPACE,
       'pod-security.kubernetes.io/enforce=restricted',
     ]);
-    await certificatesMade(started, 'helm install');
+    await certificatesMade(started, 'helm install', 1, build.shipped.webhook.name);
     await webhookRunning(build.shipped.webhook.name, started, 'helm install');
     await injectionNamespace(HELM_INSTALLED);
     const before = await injectedPod(HELM_INSTALLED, 'before-upgrade', build.shipped.sidecar.name);
@@ -682,7 +705,7 @@ describe.skipIf(SKIP)('installing with Helm as the README says, on the real node
       ...['upgrade', 'sidecar-destruct', chart],
       ...['--set', `webhook.image.tag=${UPGRADE_TAG}`, '--set', `sidecar.image.tag=${UPGRADE_TAG}`],
     ]);
-    await certificatesMade(upgradeStarted, 'helm upgrade');
+    await certificatesMade(upgradeStarted, 'helm upgrade', 2, upgraded(build.shipped.webhook.name));
     await webhookRunning(upgraded(build.shipped.webhook.name), upgradeStarted, 'helm upgrade');
     await injectedPod(HELM_INSTALLED, 'after-upgrade', upgraded(build.shipped.sidecar.name));
     const still = await expectStatus(

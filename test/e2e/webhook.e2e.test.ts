@@ -4,6 +4,7 @@
  * demand, and the admission policies of deploy/ enforced.
  */
 import { readdir } from 'node:fs/promises';
+import { request } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
@@ -224,6 +225,42 @@ describe('a new sidecar image', () => {
         ),
         200,
       );
+    }
+  });
+});
+
+describe('the webhook without its ConfigMap', () => {
+  /** The webhook's /readyz status (what the Service's endpoints follow). */
+  const readyz = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = request(new URL('/readyz', webhook.url), { ca: webhook.ca.certPem }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('is not ready while sidecar-destruct-config names no image, and ready again once it does', async () => {
+    const configMap = `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/configmaps/sidecar-destruct-config`;
+    const setImage = (image: string | null) =>
+      expectStatus(
+        cp.rest('PATCH', configMap, { data: { sidecarImage: image } }, { contentType: MERGE_PATCH }),
+        200,
+      );
+    const ready = (status: number, what: string) =>
+      until(what, async () => ((await readyz()) === status ? true : undefined), 30_000, 50);
+    expect(await readyz()).toBe(200);
+    try {
+      // The key gone, then an empty name: neither is an image.
+      for (const image of [null, '']) {
+        await setImage(image);
+        await ready(503, `the webhook unready with sidecarImage ${JSON.stringify(image)}`);
+        await setImage(TEST_SIDECAR_IMAGE);
+        await ready(200, 'the webhook ready again');
+      }
+    } finally {
+      await setImage(TEST_SIDECAR_IMAGE);
     }
   });
 });

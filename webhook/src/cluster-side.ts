@@ -64,7 +64,16 @@ export class ClusterSide {
   start(log: ReconcileLog): void {
     const { config, kubeConfig } = this;
     if (!kubeConfig) {
-      log.warn({ error: this.clientProblem }, 'no API client: injecting, but cannot create ServiceAccounts');
+      if (config.configMap !== '')
+        log.warn(
+          { error: this.clientProblem, configMap: config.configMap },
+          'no API client to read the ConfigMap: not ready',
+        );
+      else
+        log.warn(
+          { error: this.clientProblem },
+          'no API client: injecting, but cannot create ServiceAccounts',
+        );
       return;
     }
     if (config.configMap !== '') {

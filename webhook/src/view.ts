@@ -172,7 +172,7 @@ export function watchSidecarImage(
     undefined,
     fieldSelector,
   );
-  const image = () => informer.get(name, namespace)?.data?.sidecarImage;
+  const image = () => informer.get(name, namespace)?.data?.sidecarImage || undefined;
   const watches: Watches = { healthy: new Map(), timers: new Set(), stopped: false };
   keepWatching(`configmap ${name}`, informer, watches, () => onChange(image()), log);
   return {

@@ -54,6 +54,6 @@ the injected container's reservation go where deploy/base keeps them. Mutates .o
 {{- $_ := set (index $o.spec.jobTemplate.spec.template.spec.containers 0) "image" .webhookImage -}}
 {{- end -}}
 {{- if and .certManager (eq $o.kind "MutatingWebhookConfiguration") -}}
-{{- $_ := set $meta "annotations" (merge (default (dict) $meta.annotations) (dict "cert-manager.io/inject-ca-from" "sidecar-destruct-system/sidecar-destruct-webhook")) -}}
+{{- $_ := set $meta "annotations" (merge (dict "cert-manager.io/inject-ca-from" "sidecar-destruct-system/sidecar-destruct-webhook") (default (dict) $meta.annotations)) -}}
 {{- end -}}
 {{- end -}}
