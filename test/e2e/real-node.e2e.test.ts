@@ -33,6 +33,7 @@ import {
   startLocalRegistry,
   startRealNode,
   startWebhook,
+  until,
   WEBHOOK_NAMESPACE,
   watchedSysctls,
 } from '@sidecar-destruct/cluster';
@@ -536,15 +537,32 @@ async function injectedPod(namespace: string, name: string, sidecarImage: string
   const [example] = await readManifests('examples/zigbee2mqtt.yaml');
   if (!example) throw new Error('deploy/examples/zigbee2mqtt.yaml is empty');
   const template = (example.spec as { template: V1PodTemplateSpec }).template;
-  const created = await expectStatus(
-    cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { ...template.metadata, name },
-      spec: template.spec,
-    }),
-    201,
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...template.metadata, name },
+    spec: template.spec,
+  };
+  // Right after an install the API server may not see the policy's parameter (sidecar-destruct-config) yet, and
+  // refuses opted-in pods with "no params found" for a moment, which a controller retries: so does this, and only
+  // that refusal.
+  let refusals = 0;
+  const created = await until(
+    () => `${namespace}/${name} admitted (refused ${refusals} times for want of the policy's parameter)`,
+    async () => {
+      const reply = await cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, pod);
+      if (reply.status === 201) return reply.body;
+      if (reply.status === 422 && JSON.stringify(reply.body).includes('no params found')) {
+        refusals += 1;
+        return undefined;
+      }
+      throw new Error(`creating ${namespace}/${name}: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+    },
+    60_000,
+    200,
   );
+  if (refusals > 0)
+    figure(`${namespace}/${name}: refused ${refusals} times until the policy saw its parameter`);
   expect(created.spec?.initContainers?.find((c: V1Container) => c.name === SIDECAR_CONTAINER)?.image).toBe(
     sidecarImage,
   );
@@ -686,6 +704,11 @@ describe.skipIf(SKIP)('installing with Helm as the README says, on the real node
     const release = (args: readonly string[]) =>
       run(helm, [...args, '--namespace', WEBHOOK_NAMESPACE, '--kubeconfig', cp.kubeconfig]);
     await setUnschedulable(STAND_IN, true);
+    // deploy/ was installed and deleted on this API server just before: on 1.34 its admission policy, made again in
+    // one batch with its ConfigMap, then finds no parameter until the API server restarts (kubernetes/kubernetes
+    // #133827; the README's known limits). A restart gives the chart the API server a first install meets.
+    await cp.stopApiServer();
+    await cp.startApiServer();
     const started = performance.now();
     await release(['install', 'sidecar-destruct', chart, '--create-namespace']);
     await cp.kubectl([
