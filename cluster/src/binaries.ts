@@ -16,7 +16,8 @@ export function controlPlaneBinaries(): Promise<string> {
       out += chunk.toString();
     });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the output may still be on its way when the process has exited.
+    child.on('close', (code) => {
       const dir = out.trim().split('\n').at(-1);
       if (code === 0 && dir) resolve(dir);
       else reject(new Error(`cluster/controlplane/build.sh failed (exit ${code}); see its output above`));

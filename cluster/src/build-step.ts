@@ -27,7 +27,8 @@ export function buildStep(
       out += chunk.toString();
     });
     child.on('error', reject);
-    child.on('exit', (code) =>
+    // 'close', not 'exit': the output may still be on its way when the process has exited.
+    child.on('close', (code) =>
       code === 0
         ? resolve(lines(out))
         : reject(new Error(`${script} failed (exit ${code}); see its output above`)),

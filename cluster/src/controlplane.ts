@@ -334,7 +334,8 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
         child.stderr.on('data', (c: Buffer) => {
           errText += c.toString();
         });
-        child.on('exit', (code) =>
+        // 'close', not 'exit': the output may still be on its way when the process has exited.
+        child.on('close', (code) =>
           code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${errText.trim()}`)),
         );
         child.stdin.end(input ?? '');

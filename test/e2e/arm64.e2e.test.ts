@@ -37,6 +37,7 @@ import {
   createNode,
   createPod,
   eventsOf,
+  eventually,
   expectStatus,
   podGone,
   podWithSidecar,
@@ -199,7 +200,12 @@ describe.skipIf(SKIP)('the arm64 sidecar image, under qemu-user', () => {
     const { uid, sidecar } = await sidecarOf('z2m-gone', 0);
     await setNodeLabels(cp, 'pi5', { [USB]: null });
     await podGone(cp, NS, 'z2m-gone', uid, 120_000);
-    expect(await eventsOf(cp, NS, uid)).toEqual([expect.objectContaining({ reason: 'NodeConstraintLost' })]);
+    // The Event is sent just before the delete; with grace 0 the pod can be gone before it lands.
+    await eventually(async () => {
+      expect(await eventsOf(cp, NS, uid)).toEqual([
+        expect.objectContaining({ reason: 'NodeConstraintLost' }),
+      ]);
+    }, 30_000);
     await sidecar.waitForLog((l) => l.msg === 'done; waiting for termination', 60_000);
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(0);
@@ -262,9 +268,11 @@ describe.skipIf(SKIP)('the arm64 sidecar image, on a 16K-page kernel (qemu-syste
     await sidecar.waitForLog((l) => l.msg === 'watching the node', 300_000);
     await setNodeLabels(cp, 'pi5-16k', { [USB]: null });
     await podGone(cp, NS, 'z2m-16k', pod.metadata?.uid ?? '', 300_000);
-    expect(await eventsOf(cp, NS, pod.metadata?.uid ?? '')).toEqual([
-      expect.objectContaining({ reason: 'NodeConstraintLost' }),
-    ]);
+    await eventually(async () => {
+      expect(await eventsOf(cp, NS, pod.metadata?.uid ?? '')).toEqual([
+        expect.objectContaining({ reason: 'NodeConstraintLost' }),
+      ]);
+    }, 60_000);
     await sidecar.waitForLog((l) => l.msg === 'done; waiting for termination', 120_000);
   }, 900_000);
 });

@@ -54,13 +54,18 @@ describe('the sidecar against a real kube-apiserver', () => {
     const gone = await podGone(cp, NS, 'z2m-a', uid);
     expect(gone - removed).toBeLessThan(1_000);
 
-    expect(await eventsOf(cp, NS, uid)).toEqual([
-      expect.objectContaining({
-        reason: 'NodeConstraintLost',
-        type: 'Warning',
-        message: expect.stringContaining(`node has no label ${USB}`),
-      }),
-    ]);
+    // The Event is sent just before the delete; with grace 0 the pod can be gone before it lands.
+    await eventually(
+      async () =>
+        expect(await eventsOf(cp, NS, uid)).toEqual([
+          expect.objectContaining({
+            reason: 'NodeConstraintLost',
+            type: 'Warning',
+            message: expect.stringContaining(`node has no label ${USB}`),
+          }),
+        ]),
+      30_000,
+    );
     await sidecar.waitForLog((l) => l.msg === 'done; waiting for termination');
   });
 
