@@ -319,7 +319,10 @@ describe.skipIf(SKIP)('a real node (kubelet, containerd, runc)', () => {
     figure(
       `label removed -> pod deleting ${Math.round((deleting ?? 0) - unplugged)} ms -> pod object gone ${Math.round((gone ?? 0) - unplugged)} ms`,
     );
-    expect((await eventsOf(cp, NS, uid)).map((e) => e.reason)).toContain('NodeConstraintLost');
+    // The Event is sent just before the delete, and may land after the pod is gone.
+    await eventually(async () =>
+      expect((await eventsOf(cp, NS, uid)).map((e) => e.reason)).toContain('NodeConstraintLost'),
+    );
 
     // containerd's log: when it sent SIGTERM to the sidecar's task, and when the task exited, with what status.
     // (The kubelet stops the app container first and the native sidecar after it.)

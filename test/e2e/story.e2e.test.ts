@@ -86,8 +86,11 @@ describe('the story', () => {
     const moved = performance.now() - unplugged;
     expect(second.metadata?.uid).not.toBe(first.metadata?.uid);
     expect(second.spec?.initContainers?.map((c) => c.name)).toEqual(['sidecar-destruct']);
-    expect((await eventsOf(cp, 'home', first.metadata?.uid ?? '')).map((e) => e.reason)).toContain(
-      'NodeConstraintLost',
+    // The Event is sent just before the delete, and may land after the pod is gone.
+    await eventually(async () =>
+      expect((await eventsOf(cp, 'home', first.metadata?.uid ?? '')).map((e) => e.reason)).toContain(
+        'NodeConstraintLost',
+      ),
     );
     // The example sets no grace period: the default (10 s) is waited out, then scheduling and the ReplicaSet
     // controller's own pace are in this figure too.

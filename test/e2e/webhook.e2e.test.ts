@@ -22,6 +22,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   eventsOf,
+  eventually,
   expectStatus,
   type InstalledCluster,
   installedCluster,
@@ -371,8 +372,11 @@ describe('zero edits and least privilege', () => {
     await setNodeLabels(cp, 'pi-a', { [USB]: null });
     // The default grace period (10 s) first.
     await podGone(cp, 'fresh', 'radio', pod.metadata.uid, 25_000);
-    expect((await eventsOf(cp, 'fresh', pod.metadata.uid)).map((e) => e.reason)).toContain(
-      'NodeConstraintLost',
+    // The Event is sent just before the delete, and may land after the pod is gone.
+    await eventually(async () =>
+      expect((await eventsOf(cp, 'fresh', pod.metadata.uid)).map((e) => e.reason)).toContain(
+        'NodeConstraintLost',
+      ),
     );
     await setNodeLabels(cp, 'pi-a', { [USB]: 'true' });
   });
