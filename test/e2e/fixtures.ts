@@ -92,6 +92,29 @@ export interface InstalledCluster {
 }
 
 /**
+ * A namespace labelled for injection under Pod Security "restricted", once its default ServiceAccount is there
+ * (kube-controller-manager creates it; pods need it).
+ */
+export async function enabledNamespace(cp: ControlPlane, name: string): Promise<void> {
+  await expectStatus(
+    cp.rest('POST', '/api/v1/namespaces', {
+      metadata: {
+        name,
+        labels: {
+          'sidecar-destruct.io/injection': 'enabled',
+          'pod-security.kubernetes.io/enforce': 'restricted',
+        },
+      },
+    }),
+    201,
+  );
+  await eventually(
+    () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`), 200),
+    15_000,
+  );
+}
+
+/**
  * A control plane with sidecar-destruct installed from deploy/, node pi-a with the USB stick and pi-b without,
  * and the harness playing both nodes' kubelet.
  */

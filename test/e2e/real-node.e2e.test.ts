@@ -40,7 +40,7 @@ import {
 import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
+import { enabledNamespace, eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
 
 const SKIP = process.env.SIDECAR_DESTRUCT_REAL_NODE === '0';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -116,22 +116,7 @@ beforeAll(async () => {
   await registerNode(cp, STAND_IN, { ...NFD_LABELS, 'kubernetes.io/arch': 'amd64' });
   standIn = new Kubelet(cp, new Set([STAND_IN]));
   standIn.start();
-  await expectStatus(
-    cp.rest('POST', '/api/v1/namespaces', {
-      metadata: {
-        name: NS,
-        labels: {
-          'sidecar-destruct.io/injection': 'enabled',
-          'pod-security.kubernetes.io/enforce': 'restricted',
-        },
-      },
-    }),
-    201,
-  );
-  await eventually(
-    () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`), 200),
-    15_000,
-  );
+  await enabledNamespace(cp, NS);
 }, 1_800_000);
 
 afterAll(async () => {
@@ -515,26 +500,6 @@ async function webhookRunning(image: string, since: number, when: string): Promi
   );
 }
 
-/** A namespace labelled for injection under Pod Security "restricted", with its default account. */
-async function injectionNamespace(name: string): Promise<void> {
-  await expectStatus(
-    cp.rest('POST', '/api/v1/namespaces', {
-      metadata: {
-        name,
-        labels: {
-          'sidecar-destruct.io/injection': 'enabled',
-          'pod-security.kubernetes.io/enforce': 'restricted',
-        },
-      },
-    }),
-    201,
-  );
-  await eventually(
-    () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`), 200),
-    15_000,
-  );
-}
-
 /** A pod of the zigbee2mqtt example's template, created now: injected with `sidecarImage`, admitted, Ready. */
 async function injectedPod(namespace: string, name: string, sidecarImage: string): Promise<V1Pod> {
   const [example] = await readManifests('examples/zigbee2mqtt.yaml');
@@ -643,7 +608,7 @@ describe.skipIf(SKIP)('installing from deploy/ as the README says, on the real n
 
     // An opted-in pod, injected by the in-cluster webhook (the API server dials the Service's endpoint on the
     // bridge: --enable-aggregator-routing).
-    await injectionNamespace(INSTALLED);
+    await enabledNamespace(cp, INSTALLED);
     const [example] = await readManifests('examples/zigbee2mqtt.yaml');
     await apply(cp, [{ ...example, metadata: { ...example?.metadata, namespace: INSTALLED } }]);
     const injected = await eventually(async () => {
@@ -722,7 +687,7 @@ describe.skipIf(SKIP)('installing with Helm as the README says, on the real node
     ]);
     await certificatesMade(started, 'helm install', 1, build.shipped.webhook.name);
     await webhookRunning(build.shipped.webhook.name, started, 'helm install');
-    await injectionNamespace(HELM_INSTALLED);
+    await enabledNamespace(cp, HELM_INSTALLED);
     const before = await injectedPod(HELM_INSTALLED, 'before-upgrade', build.shipped.sidecar.name);
 
     await tagUpgradeImages();

@@ -14,6 +14,7 @@ import {
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  enabledNamespace,
   eventsOf,
   eventually,
   expectStatus,
@@ -34,26 +35,6 @@ beforeAll(async () => {
 
 afterAll(async () => cluster?.stop());
 
-async function enabledNamespace(name: string): Promise<void> {
-  await expectStatus(
-    cp.rest('POST', '/api/v1/namespaces', {
-      metadata: {
-        name,
-        labels: {
-          'sidecar-destruct.io/injection': 'enabled',
-          'pod-security.kubernetes.io/enforce': 'restricted',
-        },
-      },
-    }),
-    201,
-  );
-  // kube-controller-manager creates the namespace's default ServiceAccount; pods need it.
-  await eventually(
-    () => expectStatus(cp.rest('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`), 200),
-    15_000,
-  );
-}
-
 async function livePods(namespace: string): Promise<V1Pod[]> {
   const list = await expectStatus(cp.rest('GET', `/api/v1/namespaces/${namespace}/pods`), 200);
   return (list.items as V1Pod[]).filter((p) => !p.metadata?.deletionTimestamp);
@@ -70,7 +51,7 @@ async function podOn(namespace: string, node: string, timeoutMs = 20_000): Promi
 
 describe('the story', () => {
   it('moves a USB-pinned Deployment to the node the stick was plugged into', async () => {
-    await enabledNamespace('home');
+    await enabledNamespace(cp, 'home');
     const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
     await apply(cp, [{ ...deployment, metadata: { ...deployment?.metadata, namespace: 'home' } }]);
 
@@ -99,7 +80,7 @@ describe('the story', () => {
   });
 
   it('evicts through the PodDisruptionBudget: blocked and reported while it forbids, done once it allows', async () => {
-    await enabledNamespace('guarded');
+    await enabledNamespace(cp, 'guarded');
     const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
     await apply(cp, [
       {
