@@ -1,7 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -96,24 +93,6 @@ describe('node-feature-discovery', () => {
     const long = 'a'.repeat(70);
     const rules = deviceRules({ vendor: '10c4', product: 'ea60', name: long, nfd: true });
     expect(rules.ok).toBe(false);
-  });
-
-  it('the helper writes NAME=true atomically and removes it, and refuses bad names', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nfd-'));
-    const helper = fileURLToPath(new URL('../nfd-feature', import.meta.url));
-    const run = (...args: string[]) =>
-      spawnSync('sh', [helper, ...args], {
-        env: { ...process.env, NFD_FEATURES_DIR: dir },
-        encoding: 'utf8',
-      });
-    expect(run('add', 'zigbee').status).toBe(0);
-    expect(readFileSync(join(dir, 'sidecar-destruct-zigbee'), 'utf8')).toBe('zigbee=true\n');
-    expect(readdirSync(dir)).toEqual(['sidecar-destruct-zigbee']);
-    expect(run('remove', 'zigbee').status).toBe(0);
-    expect(readdirSync(dir)).toEqual([]);
-    const bad = run('add', '../etc');
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('invalid feature name');
   });
 
   it('prints a NodeFeatureRule matching the USB vendor, product and serial', () => {
