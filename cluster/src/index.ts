@@ -36,6 +36,23 @@ export {
   policiesInForce,
   readManifests,
 } from './manifests.js';
+export {
+  buildNfd,
+  deployNfd,
+  type FakeUsbDevice,
+  FEATURES_D,
+  hostFolder,
+  NFD_NAMESPACE,
+  NFD_VERSION,
+  type NfdBuild,
+  type NfdHost,
+  nfdKustomization,
+  nfdLabels,
+  plugFakeUsb,
+  prepareNfdHost,
+  unplugFakeUsb,
+} from './nfd.js';
+export { type LabelSnapshot, type NodeWatch, watchNode } from './node-watch.js';
 export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
 export { ELF_MACHINE, elfMachine, ImageArchive, type ImageConfig, type Platform } from './oci.js';
 export { type Posted, type PostOptions, postReview } from './post-review.js';
@@ -57,6 +74,7 @@ export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { SIDECAR_RUNTIME, sidecarRuntime } from './runtime.js';
 export { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
+export { type UsbSerialDevice, udevEvent } from './udev-event.js';
 export { until } from './until.js';
 export {
   type RunningWebhook,

@@ -1,14 +1,23 @@
 /** Objects the e2e suites create, written as a user (or the webhook) would write them. */
+import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   type ControlPlane,
   type ControlPlaneOptions,
   Kubelet,
+  MERGE_PATCH,
+  type RealNode,
+  type RealNodeBuild,
   type RunningWebhook,
+  realNodeLeftovers,
+  realNodeUnavailable,
   registerNode,
   startControlPlane,
+  startRealNode,
   startWebhook,
   until,
+  WEBHOOK_NAMESPACE,
+  watchedSysctls,
 } from '@sidecar-destruct/cluster';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
@@ -138,4 +147,56 @@ export async function installedCluster(
       await cp.stop();
     },
   };
+}
+
+export interface RealNodeCluster {
+  readonly cp: ControlPlane;
+  readonly webhook: RunningWebhook;
+  readonly node: RealNode;
+}
+
+/**
+ * A control plane with the scheduler and controller manager, the webhook as a local process injecting the image
+ * we ship (also named in sidecar-destruct-config, the admission policies' parameter), and a real node joined to
+ * it with `build`'s images imported. Fails with the reason where a kubelet cannot run (Linux and root only).
+ */
+export async function realNodeCluster(
+  name: string,
+  build: RealNodeBuild,
+  labels: Readonly<Record<string, string>> = {},
+): Promise<RealNodeCluster> {
+  const reason = await realNodeUnavailable();
+  if (reason) {
+    throw new Error(`a real node cannot run on this host: ${reason} (SIDECAR_DESTRUCT_REAL_NODE=0 skips it)`);
+  }
+  const token = randomBytes(24).toString('hex');
+  const cp = await startControlPlane({
+    scheduler: true,
+    controllerManager: true,
+    nodeAuthorization: true,
+    // The API server calls the in-cluster webhook at its endpoint's pod IP: no kube-proxy runs here.
+    apiServerArgs: ['--enable-aggregator-routing=true'],
+    tokens: [{ token, user: `system:node:${name}`, groups: ['system:nodes'] }],
+  });
+  const webhook = await startWebhook(cp, [`--sidecar-image=${build.shipped.sidecar.name}`]);
+  const config = await cp.rest(
+    'PATCH',
+    `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/configmaps/sidecar-destruct-config`,
+    { data: { sidecarImage: build.shipped.sidecar.name } },
+    { contentType: MERGE_PATCH },
+  );
+  if (config.status !== 200 && config.status !== 404)
+    throw new Error(`sidecar-destruct-config: ${config.status}`);
+  const node = await startRealNode(cp, { name, token, build, labels });
+  return { cp, webhook, node };
+}
+
+/** What a real node left on the host after it stopped (processes, mounts, addresses, changed sysctls). */
+export async function realNodeLeft(node: RealNode | undefined): Promise<string[]> {
+  const left = await realNodeLeftovers();
+  const sysctlsAfter = await watchedSysctls();
+  for (const [key, value] of node?.sysctlsBefore ?? []) {
+    if (sysctlsAfter.get(key) !== value) left.push(`sysctl ${key} = ${sysctlsAfter.get(key)} (was ${value})`);
+  }
+  return left;
 }

@@ -6,7 +6,6 @@
  */
 
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -25,22 +24,25 @@ import {
   type RealNodeBuild,
   type RunningWebhook,
   readManifests,
-  realNodeLeftovers,
-  realNodeUnavailable,
   registerNode,
   SIDECAR_CONTAINER,
-  startControlPlane,
   startLocalRegistry,
-  startRealNode,
-  startWebhook,
   until,
   WEBHOOK_NAMESPACE,
-  watchedSysctls,
 } from '@sidecar-destruct/cluster';
 import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enabledNamespace, eventsOf, eventually, expectStatus, setNodeLabels, USB } from './fixtures.js';
+import {
+  enabledNamespace,
+  eventsOf,
+  eventually,
+  expectStatus,
+  realNodeCluster,
+  realNodeLeft,
+  setNodeLabels,
+  USB,
+} from './fixtures.js';
 
 const SKIP = process.env.SIDECAR_DESTRUCT_REAL_NODE === '0';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,36 +85,12 @@ async function rssMiB(pid: number | undefined): Promise<string> {
 
 beforeAll(async () => {
   if (SKIP) return;
-  const reason = await realNodeUnavailable();
-  if (reason) {
-    throw new Error(
-      `the real-node suite cannot run on this host: ${reason} (SIDECAR_DESTRUCT_REAL_NODE=0 skips it)`,
-    );
-  }
   build = await ms('build (or cache) kubelet, containerd, runc, CNI, images', buildRealNode);
-  const token = randomBytes(24).toString('hex');
-  cp = await startControlPlane({
-    scheduler: true,
-    controllerManager: true,
-    nodeAuthorization: true,
-    // The API server calls the in-cluster webhook at its endpoint's pod IP: no kube-proxy runs here.
-    apiServerArgs: ['--enable-aggregator-routing=true'],
-    tokens: [{ token, user: `system:node:${REAL}`, groups: ['system:nodes'] }],
-  });
-  webhook = await startWebhook(cp, [`--sidecar-image=${build.shipped.sidecar.name}`]);
-  // Where deploy/ keeps the sidecar image for the admission policies too (sidecar-destruct-config), the image
-  // we ship replaces the harness's test name there as well.
-  const config = await cp.rest(
-    'PATCH',
-    `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/configmaps/sidecar-destruct-config`,
-    { data: { sidecarImage: build.shipped.sidecar.name } },
-    { contentType: MERGE_PATCH },
+  const started = await ms(
+    'control plane, webhook, kubelet and containerd, images imported, node Ready',
+    () => realNodeCluster(REAL, build, { ...NFD_LABELS, [USB]: 'true' }),
   );
-  if (config.status !== 200 && config.status !== 404)
-    throw new Error(`sidecar-destruct-config: ${config.status}`);
-  node = await ms('kubelet and containerd start, images imported, node Ready', () =>
-    startRealNode(cp, { name: REAL, token, build, labels: { ...NFD_LABELS, [USB]: 'true' } }),
-  );
+  ({ cp, webhook, node } = started);
   await registerNode(cp, STAND_IN, { ...NFD_LABELS, 'kubernetes.io/arch': 'amd64' });
   standIn = new Kubelet(cp, new Set([STAND_IN]));
   standIn.start();
@@ -132,11 +110,7 @@ afterAll(async () => {
     await node.stop();
   }
   await cp?.stop();
-  const left = await realNodeLeftovers();
-  const sysctlsAfter = await watchedSysctls();
-  for (const [key, value] of node?.sysctlsBefore ?? []) {
-    if (sysctlsAfter.get(key) !== value) left.push(`sysctl ${key} = ${sysctlsAfter.get(key)} (was ${value})`);
-  }
+  const left = await realNodeLeft(node);
   if (left.length > 0) throw new Error(`the real node left state on the host:\n${left.join('\n')}`);
   console.log(`[real-node] figures:\n  ${figures.join('\n  ')}`);
 }, 120_000);

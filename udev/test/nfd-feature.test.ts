@@ -20,7 +20,9 @@ interface Seen {
 async function runAsUdev(dir: string, action: string, name: string) {
   const seen: Seen[] = [];
   const start = performance.now();
-  const watcher = watch(dir, (_type, file) => seen.push({ at: performance.now() - start, name: String(file) }));
+  const watcher = watch(dir, (_type, file) =>
+    seen.push({ at: performance.now() - start, name: String(file) }),
+  );
   const child = spawn(HELPER, [action, name], {
     cwd: '/',
     env: {

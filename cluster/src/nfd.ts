@@ -1,0 +1,155 @@
+/**
+ * node-feature-discovery on the real node, deployed as its users deploy it: NFD's own kustomize overlay
+ * (`deployment/overlays/default`, copied out of the Go module by cluster/node/nfd.sh) with this project's
+ * `deploy/nfd` component on top, applied with `kubectl apply -k`, its image built from the module proxy and
+ * imported into the node's containerd. One patch is the test's own: the worker's `host-sys` volume points at a
+ * folder holding a fake USB device tree, since this machine has no USB bus (NFD's usb source reads
+ * `/host-sys/bus/usb/devices/*`; every other source keeps reading the real host).
+ */
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { NFD_HELPER } from '@sidecar-destruct/udev';
+import { buildStep, NODE_SCRIPTS, ROOT } from './build-step.js';
+import type { ControlPlane } from './controlplane.js';
+import { until } from './until.js';
+
+/** The NFD release the README names and the suites run. */
+export const NFD_VERSION = 'v0.19.0';
+export const NFD_NAMESPACE = 'node-feature-discovery';
+/** The host folder NFD's worker DaemonSet mounts, and the udev helper writes (udev/nfd-feature). */
+export const FEATURES_D = '/etc/kubernetes/node-feature-discovery/features.d';
+export const NFD_LABEL_PREFIX = 'feature.node.kubernetes.io/';
+const FAKE_SYSFS = '/var/tmp/sidecar-destruct-nfd-sysfs';
+
+export interface NfdBuild {
+  readonly version: string;
+  /** The OCI archive of registry.k8s.io/nfd/node-feature-discovery:VERSION. */
+  readonly archive: string;
+  /** NFD's own deployment/ folder (kustomize bases, overlays, components, Helm chart). */
+  readonly deployment: string;
+}
+
+/** Builds (or finds in the cache) NFD's binaries, image and manifests; progress goes to stderr. */
+export async function buildNfd(version: string = NFD_VERSION): Promise<NfdBuild> {
+  const [archive, deployment] = (await buildStep(join(NODE_SCRIPTS, 'nfd.sh'), [version])).slice(-2);
+  if (!archive || !deployment) throw new Error('cluster/node/nfd.sh printed no archive and folder');
+  return { version, archive, deployment };
+}
+
+/**
+ * Creates a host folder (and whichever of its parents are missing); `undo` removes what it created and nothing
+ * else, so that a test leaves the host as it found it.
+ */
+export async function hostFolder(path: string): Promise<{ readonly path: string; undo(): Promise<void> }> {
+  let top: string | undefined;
+  for (let p = path; !existsSync(p); p = dirname(p)) top = p;
+  await mkdir(path, { recursive: true });
+  return { path, undo: async () => (top ? rm(top, { recursive: true, force: true }) : undefined) };
+}
+
+export interface NfdHost {
+  /** The folder the worker's host-sys volume points at, holding bus/usb/devices. */
+  readonly fakeSysfs: string;
+  /** Removes what `prepareNfdHost` added to the host, and nothing else. */
+  undo(): Promise<void>;
+}
+
+/**
+ * What the host needs before NFD's worker starts: its features.d, the fake USB tree, and udev/nfd-feature
+ * installed where the README installs it (`NFD_HELPER`). Refuses to replace a helper the host already has.
+ */
+export async function prepareNfdHost(): Promise<NfdHost> {
+  const undo: Array<() => Promise<unknown>> = [];
+  const undoAll = async () => {
+    for (const step of undo.reverse()) await step();
+  };
+  try {
+    undo.push((await hostFolder(FEATURES_D)).undo);
+    undo.push((await hostFolder(join(FAKE_SYSFS, 'bus/usb/devices'))).undo);
+    undo.push((await hostFolder(dirname(NFD_HELPER))).undo);
+    if (existsSync(NFD_HELPER))
+      throw new Error(`${NFD_HELPER} is already installed on this host; it would be replaced`);
+    await copyFile(join(ROOT, 'udev/nfd-feature'), NFD_HELPER);
+    await chmod(NFD_HELPER, 0o755);
+    undo.push(() => rm(NFD_HELPER, { force: true }));
+  } catch (e) {
+    await undoAll();
+    throw e;
+  }
+  return { fakeSysfs: FAKE_SYSFS, undo: undoAll };
+}
+
+/** A USB device as sysfs shows it under bus/usb/devices: what NFD's usb source reads. */
+export interface FakeUsbDevice {
+  readonly port: string;
+  readonly deviceClass: string;
+  readonly vendor: string;
+  readonly product: string;
+}
+
+/** Plugs a fake device into the tree: the three attribute files NFD reads. */
+export async function plugFakeUsb(tree: string, device: FakeUsbDevice): Promise<void> {
+  const staging = join(tree, `.${device.port}`);
+  await mkdir(staging, { recursive: true });
+  const attributes = { bDeviceClass: device.deviceClass, idVendor: device.vendor, idProduct: device.product };
+  for (const [file, value] of Object.entries(attributes)) await writeFile(join(staging, file), `${value}\n`);
+  await chmod(staging, 0o755);
+  // Whole at once: NFD's scan never sees a device without its class.
+  await rename(staging, join(tree, 'bus/usb/devices', device.port));
+}
+
+export async function unplugFakeUsb(tree: string, port: string): Promise<void> {
+  await rm(join(tree, 'bus/usb/devices', port), { recursive: true, force: true });
+}
+
+/** The kustomization a user writes: NFD's default overlay plus deploy/nfd, and the test's fake sysfs. */
+export async function nfdKustomization(build: NfdBuild, fakeSysfs: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-nfd-'));
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [join(build.deployment, 'overlays/default')],
+    components: [join(ROOT, 'deploy/nfd')],
+    patches: [
+      {
+        target: { kind: 'DaemonSet', name: 'nfd-worker' },
+        patch: JSON.stringify([
+          // NFD's components/common/worker-mounts.yaml lists host-sys fourth; the test op fails if that moves.
+          { op: 'test', path: '/spec/template/spec/volumes/3/name', value: 'host-sys' },
+          {
+            op: 'replace',
+            path: '/spec/template/spec/volumes/3',
+            value: { name: 'host-sys', hostPath: { path: fakeSysfs, type: 'Directory' } },
+          },
+        ]),
+      },
+    ],
+  };
+  await writeFile(join(dir, 'kustomization.yaml'), JSON.stringify(kustomization, null, 2));
+  return dir;
+}
+
+/** The node's labels under NFD's prefix. */
+export async function nfdLabels(cp: ControlPlane, node: string): Promise<Record<string, string>> {
+  const got = await cp.rest('GET', `/api/v1/nodes/${node}`);
+  const labels: Record<string, string> = got.body?.metadata?.labels ?? {};
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith(NFD_LABEL_PREFIX)));
+}
+
+/** `kubectl apply -k`, then waits until the worker's first labels are on the node. */
+export async function deployNfd(cp: ControlPlane, kustomization: string, node: string): Promise<void> {
+  await cp.kubectl(['apply', '-k', kustomization]);
+  await until(
+    () => `NFD labels on ${node}`,
+    () => labelled(cp, node),
+    180_000,
+    200,
+  );
+}
+
+async function labelled(cp: ControlPlane, node: string): Promise<true | undefined> {
+  const labels = await nfdLabels(cp, node).catch(() => ({}));
+  return Object.keys(labels).length > 0 ? true : undefined;
+}

@@ -1,0 +1,460 @@
+/**
+ * The label source, for real: node-feature-discovery on the real node, deployed from its own kustomize overlay
+ * with deploy/nfd on top, its image built from the Go module proxy. Both device routes end to end:
+ * - udev: the rules of `sidecar-destruct udev --nfd` and udev/nfd-feature, installed where the README installs
+ *   them and run as udevd runs them, write the host's features.d, which NFD's worker mounts;
+ * - usb source: NFD's own usb source reads a fake USB device tree (this machine has no USB bus).
+ * Then what must never cause a deletion: a stick that re-enumerates, and NFD's own restarts. Linux and root, as
+ * the real-node suite; SIDECAR_DESTRUCT_REAL_NODE=0 skips both.
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  apply,
+  buildNfd,
+  buildRealNode,
+  deployNfd,
+  type FakeUsbDevice,
+  type LabelSnapshot,
+  NFD_NAMESPACE,
+  type NfdBuild,
+  type NfdHost,
+  type NodeWatch,
+  nfdKustomization,
+  nfdLabels,
+  plugFakeUsb,
+  prepareNfdHost,
+  type RealNodeBuild,
+  readManifests,
+  SIDECAR_CONTAINER,
+  type UsbSerialDevice,
+  udevEvent,
+  unplugFakeUsb,
+  watchNode,
+} from '@sidecar-destruct/cluster';
+import { deviceRules, NFD_HELPER } from '@sidecar-destruct/udev';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  enabledNamespace,
+  eventsOf,
+  eventually,
+  expectStatus,
+  type RealNodeCluster,
+  realNodeCluster,
+  realNodeLeft,
+  USB,
+} from './fixtures.js';
+
+const SKIP = process.env.SIDECAR_DESTRUCT_REAL_NODE === '0';
+const REAL = 'pi-kitchen';
+const NS = 'home';
+/** What the udev route labels: `sidecar-destruct udev --name zigbee --nfd`. */
+const ZIGBEE = 'feature.node.kubernetes.io/zigbee';
+const RULES = (() => {
+  const rules = deviceRules({ vendor: '10c4', product: 'ea60', name: 'zigbee', nfd: true });
+  if (!rules.ok) throw new Error(rules.error.join('; '));
+  return rules.value;
+})();
+const STICK: UsbSerialDevice = {
+  vendor: '10c4',
+  product: 'ea60',
+  devname: '/dev/ttyUSB0',
+  devpath: '/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0/ttyUSB0/tty/ttyUSB0',
+};
+/** The same stick as NFD's usb source sees it in sysfs: class ff, 10c4:ea60. */
+const FAKE_STICK: FakeUsbDevice = { port: '1-1', deviceClass: 'ff', vendor: '10c4', product: 'ea60' };
+/** The issue's bound: a label change on the node within 3 s of the udev event (NFD's master ticks each 1 s). */
+const LABEL_BOUND_MS = 3_000;
+
+let build: RealNodeBuild;
+let nfd: NfdBuild;
+let cluster: RealNodeCluster;
+let watch: NodeWatch;
+let kustomization: string;
+let fakeSysfs: string;
+let host: NfdHost | undefined;
+const figures: string[] = [];
+
+function figure(text: string): void {
+  figures.push(text);
+  console.log(`[nfd] ${text}`);
+}
+
+const zigbeeOn = (labels: Readonly<Record<string, string>>) => labels[ZIGBEE] === 'true';
+const zigbeeOff = (labels: Readonly<Record<string, string>>) => labels[ZIGBEE] === undefined;
+const usbOn = (labels: Readonly<Record<string, string>>) => labels[USB] === 'true';
+const usbOff = (labels: Readonly<Record<string, string>>) => labels[USB] === undefined;
+
+/** A udev event for the stick, run through the rules as udevd runs them (the NFD helper; /dev is left alone). */
+function udev(action: 'add' | 'remove'): Promise<number> {
+  return udevEvent(RULES, action, STICK, (program) => program === NFD_HELPER);
+}
+
+beforeAll(async () => {
+  if (SKIP) return;
+  [build, nfd] = [await buildRealNode(), await buildNfd()];
+  host = await prepareNfdHost();
+  fakeSysfs = host.fakeSysfs;
+  cluster = await realNodeCluster(REAL, { ...build, images: [...build.images, nfd.archive] });
+  watch = watchNode(cluster.cp, REAL);
+  kustomization = await nfdKustomization(nfd, fakeSysfs);
+  const t0 = performance.now();
+  await deployNfd(cluster.cp, kustomization, REAL);
+  figure(
+    `NFD ${nfd.version} applied -> first NFD labels on the node: ${Math.round(performance.now() - t0)} ms`,
+  );
+  await enabledNamespace(cluster.cp, NS);
+}, 1_800_000);
+
+afterAll(async () => {
+  if (SKIP) return;
+  watch?.stop();
+  await cluster?.webhook.stop();
+  await cluster?.node.stop();
+  await cluster?.cp.stop();
+  await host?.undo();
+  const left = await realNodeLeft(cluster?.node);
+  if (left.length > 0) throw new Error(`the NFD suite left state on the host:\n${left.join('\n')}`);
+  console.log(`[nfd] figures:\n  ${figures.join('\n  ')}`);
+}, 120_000);
+
+/** The example Deployment, unmodified, or pinned to another label. */
+async function zigbeeDeployment(name: string, selector?: string): Promise<void> {
+  const [deployment] = await readManifests('examples/zigbee2mqtt.yaml');
+  const copy = structuredClone(deployment) as {
+    metadata: { name: string; namespace?: string };
+    spec: { template: { spec: { nodeSelector: Record<string, string> } } };
+  };
+  copy.metadata = { ...copy.metadata, name, namespace: NS };
+  if (selector) copy.spec.template.spec.nodeSelector = { [selector]: 'true' };
+  await apply(cluster.cp, [copy as never]);
+}
+
+async function deploymentPods(name: string): Promise<V1Pod[]> {
+  const list = await expectStatus(cluster.cp.rest('GET', `/api/v1/namespaces/${NS}/pods`), 200);
+  return (list.items as V1Pod[]).filter((p) => p.metadata?.name?.startsWith(`${name}-`));
+}
+
+/** The Deployment's one pod, Ready on the real node. */
+async function readyPod(name: string, timeoutMs = 90_000): Promise<V1Pod> {
+  return eventually(async () => {
+    const pods = (await deploymentPods(name)).filter((p) => !p.metadata?.deletionTimestamp);
+    expect(pods.map((p) => p.spec?.nodeName)).toEqual([REAL]);
+    const pod = pods[0] as V1Pod;
+    expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    return pod;
+  }, timeoutMs);
+}
+
+/** The replacement the scheduler cannot place: Pending, PodScheduled False (Unschedulable). */
+async function pendingReplacement(name: string, gone: string): Promise<V1Pod> {
+  return eventually(async () => {
+    const pods = (await deploymentPods(name)).filter((p) => p.metadata?.uid !== gone);
+    const pod = pods[0] as V1Pod;
+    expect(pods).toHaveLength(1);
+    expect(pod.spec?.nodeName).toBeUndefined();
+    expect(pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.reason).toBe('Unschedulable');
+    return pod;
+  }, 60_000);
+}
+
+async function deleteDeployment(name: string): Promise<void> {
+  await expectStatus(
+    cluster.cp.rest(
+      'DELETE',
+      `/apis/apps/v1/namespaces/${NS}/deployments/${name}?propagationPolicy=Foreground`,
+    ),
+    200,
+    202,
+  );
+  await eventually(async () => expect(await deploymentPods(name)).toEqual([]), 60_000);
+}
+
+/** The pod is still there, the same one, not being deleted, and its sidecar reported no loss. */
+async function expectUntouched(pod: V1Pod): Promise<void> {
+  const got = await expectStatus(
+    cluster.cp.rest('GET', `/api/v1/namespaces/${NS}/pods/${pod.metadata?.name}`),
+    200,
+  );
+  expect(got.metadata.uid).toBe(pod.metadata?.uid);
+  expect(got.metadata.deletionTimestamp).toBeUndefined();
+  const reasons = (await eventsOf(cluster.cp, NS, pod.metadata?.uid ?? '')).map((e) => e.reason);
+  expect(reasons).not.toContain('NodeConstraintLost');
+}
+
+/** The sidecar's decisions, from its container log on the node. */
+async function sidecarDecisions(pod: V1Pod): Promise<string[]> {
+  const dir = join(cluster.node.dir, 'pod-logs', `${NS}_${pod.metadata?.name}_${pod.metadata?.uid}`);
+  const log = await readFile(join(dir, SIDECAR_CONTAINER, '0.log'), 'utf8').catch(() => '');
+  return [...log.matchAll(/"decision":"([a-z-]+)"/g)].map((m) => m[1] ?? '');
+}
+
+/** Waits until the sidecar has seen the node match again after every loss it saw: nothing is pending. */
+async function sidecarSettled(pod: V1Pod): Promise<string[]> {
+  return eventually(async () => {
+    const decisions = await sidecarDecisions(pod);
+    const lost = decisions.filter((d) => d === 'mismatch' || d === 'nfd-outage').length;
+    expect(decisions.filter((d) => d === 'restored').length).toBe(lost);
+    expect(decisions).not.toContain('act');
+    return decisions;
+  }, 30_000);
+}
+
+/** How long each stretch lasted in which `off` held, between two instants of the watch's history. */
+function gaps(
+  history: readonly LabelSnapshot[],
+  from: number,
+  to: number,
+  off: (l: Record<string, string>) => boolean,
+): number[] {
+  const found: number[] = [];
+  let start: number | undefined;
+  for (const s of history.filter((h) => h.at >= from && h.at <= to)) {
+    if (off(s.labels) && start === undefined) start = s.at;
+    if (!off(s.labels) && start !== undefined) {
+      found.push(s.at - start);
+      start = undefined;
+    }
+  }
+  if (start !== undefined) found.push(to - start);
+  return found;
+}
+
+function summary(samples: readonly number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const p50 = sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+  return `p50 ${Math.round(p50)} ms, max ${Math.round(sorted.at(-1) ?? Number.NaN)} ms (n = ${sorted.length})`;
+}
+
+/** Two busy loops, one per core of this machine, until stopped. */
+function cpuLoad(): () => void {
+  const loops = [0, 1].map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  return () => {
+    for (const loop of loops) loop.kill('SIGKILL');
+  };
+}
+
+describe.skipIf(SKIP)('node-feature-discovery on the real node', () => {
+  it('labels the node from its own sources, with deploy/nfd in force, from the image built here', async () => {
+    const labels = await nfdLabels(cluster.cp, REAL);
+    expect(Object.keys(labels).some((k) => k.startsWith('feature.node.kubernetes.io/kernel-version.'))).toBe(
+      true,
+    );
+    const maps = await expectStatus(
+      cluster.cp.rest('GET', `/api/v1/namespaces/${NFD_NAMESPACE}/configmaps`),
+      200,
+    );
+    const conf = (maps.items as Array<{ metadata: { name: string }; data?: Record<string, string> }>).find(
+      (m) => m.metadata.name.startsWith('nfd-worker-conf'),
+    );
+    expect(conf?.data?.['nfd-worker.conf']).toContain(
+      'deviceClassWhitelist: ["02", "03", "0e", "ef", "fe", "ff"]',
+    );
+    const pods = await expectStatus(cluster.cp.rest('GET', `/api/v1/namespaces/${NFD_NAMESPACE}/pods`), 200);
+    const images = (pods.items as V1Pod[]).map(
+      (p) =>
+        `${p.metadata?.name?.split('-').slice(0, 2).join('-')} ${p.spec?.containers[0]?.image} ${p.status?.phase}`,
+    );
+    const image = `registry.k8s.io/nfd/node-feature-discovery:${nfd.version}`;
+    expect(images).toEqual(
+      expect.arrayContaining([`nfd-master ${image} Running`, `nfd-worker ${image} Running`]),
+    );
+  });
+});
+
+describe.skipIf(SKIP)('the udev route: rules and helper -> features.d -> NFD -> the node', () => {
+  it('unplug deletes the pod; the replacement stays Pending until the stick is back, then runs', async () => {
+    const plugged = performance.now();
+    await udev('add');
+    figure(
+      `udev route, first plug-in -> label: ${Math.round((await watch.first(zigbeeOn, plugged)).at - plugged)} ms`,
+    );
+    await zigbeeDeployment('zigbee-udev', ZIGBEE);
+    const pod = await readyPod('zigbee-udev');
+
+    const unplugged = performance.now();
+    await udev('remove');
+    const off = await watch.first(zigbeeOff, unplugged, LABEL_BOUND_MS);
+    const replacement = await pendingReplacement('zigbee-udev', pod.metadata?.uid ?? '');
+    const reasons = (await eventsOf(cluster.cp, NS, pod.metadata?.uid ?? '')).map((e) => e.reason);
+    expect(reasons).toContain('NodeConstraintLost');
+    figure(
+      `udev route, unplug -> label gone ${Math.round(off.at - unplugged)} ms; replacement Pending (Unschedulable)`,
+    );
+
+    const back = performance.now();
+    await udev('add');
+    await watch.first(zigbeeOn, back, LABEL_BOUND_MS);
+    const running = await readyPod('zigbee-udev');
+    expect(running.metadata?.uid).toBe(replacement.metadata?.uid);
+  });
+
+  it('20 re-enumerations (remove, add 0.2 s later) at the default grace delete nothing', async () => {
+    const pod = await readyPod('zigbee-udev');
+    const from = performance.now();
+    const restored: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const removed = udev('remove');
+      await sleep(200); // a USB reset: the tty goes and comes back 0.2 s later
+      const added = performance.now();
+      await Promise.all([removed, udev('add')]);
+      restored.push((await watch.first(zigbeeOn, added, LABEL_BOUND_MS)).at - added);
+    }
+    const decisions = await sidecarSettled(pod);
+    await expectUntouched(pod);
+    const seen = gaps(watch.history, from, performance.now(), zigbeeOff);
+    figure(
+      `20 re-enumerations: label back after the add ${summary(restored)}; label gaps on the node ${summary(seen)}; ` +
+        `the sidecar saw ${decisions.filter((d) => d === 'mismatch').length} mismatches, each restored in its grace`,
+    );
+    expect(Math.max(...seen)).toBeLessThan(LABEL_BOUND_MS);
+  });
+
+  it('100 plug/unplug cycles, the last 50 under CPU load: every label change within 3 s of the udev event', async () => {
+    await deleteDeployment('zigbee-udev');
+    const samples = {
+      add: { idle: [] as number[], load: [] as number[] },
+      remove: { idle: [] as number[], load: [] as number[] },
+    };
+    let stopLoad: (() => void) | undefined;
+    try {
+      for (let i = 0; i < 100; i++) {
+        if (i === 50) stopLoad = cpuLoad();
+        const phase = i < 50 ? 'idle' : 'load';
+        for (const [action, holds] of [
+          ['remove', zigbeeOff],
+          ['add', zigbeeOn],
+        ] as const) {
+          const at = performance.now();
+          await udev(action);
+          samples[action][phase].push((await watch.first(holds, at, LABEL_BOUND_MS)).at - at);
+        }
+      }
+    } finally {
+      stopLoad?.();
+    }
+    for (const action of ['add', 'remove'] as const) {
+      figure(
+        `udev route, ${action === 'add' ? 'plug-in' : 'unplug'} -> label: idle ${summary(samples[action].idle)}; under load ${summary(samples[action].load)}`,
+      );
+    }
+  });
+});
+
+describe.skipIf(SKIP)("the usb-source route: NFD's own usb source, at deploy/nfd's sleepInterval", () => {
+  it('labels a plugged class-ff 10c4:ea60 stick and unlabels it; the unmodified example follows it', async () => {
+    const { plugIn, unplug } = { plugIn: [] as number[], unplug: [] as number[] };
+    let t = performance.now();
+    await plugFakeUsb(fakeSysfs, FAKE_STICK);
+    plugIn.push((await watch.first(usbOn, t, 120_000)).at - t);
+    await zigbeeDeployment('zigbee2mqtt');
+    const pod = await readyPod('zigbee2mqtt');
+
+    t = performance.now();
+    await unplugFakeUsb(fakeSysfs, FAKE_STICK.port);
+    unplug.push((await watch.first(usbOff, t, 120_000)).at - t);
+    const replacement = await pendingReplacement('zigbee2mqtt', pod.metadata?.uid ?? '');
+
+    t = performance.now();
+    await plugFakeUsb(fakeSysfs, FAKE_STICK);
+    plugIn.push((await watch.first(usbOn, t, 120_000)).at - t);
+    expect((await readyPod('zigbee2mqtt')).metadata?.uid).toBe(replacement.metadata?.uid);
+    figure(`usb-source route: plug-in -> label ${summary(plugIn)}; unplug -> label gone ${summary(unplug)}`);
+    await deleteDeployment('zigbee2mqtt');
+  });
+});
+
+/** NFD's own pods in its namespace whose name starts with `prefix`, not being deleted. */
+async function nfdPods(prefix: string): Promise<V1Pod[]> {
+  const list = await expectStatus(cluster.cp.rest('GET', `/api/v1/namespaces/${NFD_NAMESPACE}/pods`), 200);
+  return (list.items as V1Pod[]).filter(
+    (p) => p.metadata?.name?.startsWith(prefix) && !p.metadata.deletionTimestamp,
+  );
+}
+
+/** A new pod of NFD's (not `old`), Ready. */
+async function replacedAndReady(prefix: string, old: string | undefined): Promise<void> {
+  await eventually(async () => {
+    const pods = (await nfdPods(prefix)).filter((p) => p.metadata?.uid !== old);
+    expect(pods.map((p) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status)).toEqual(['True']);
+  }, 180_000);
+}
+
+/** Every NFD label the node had before is back, the stick's included. */
+async function labelsBack(before: Record<string, string>): Promise<void> {
+  await eventually(async () => expect(await nfdLabels(cluster.cp, REAL)).toEqual(before), 300_000);
+}
+
+const noNfdLabel = (labels: Readonly<Record<string, string>>) =>
+  !Object.keys(labels).some((k) => k.startsWith('feature.node.kubernetes.io/'));
+
+describe.skipIf(SKIP)("NFD's own disruptions, at the default grace periods: no false deletion", () => {
+  let pod: V1Pod;
+  let before: Record<string, string>;
+
+  /** Runs a disruption with the protected pod running; reports the label gaps it caused. */
+  async function disrupt(what: string, act: () => Promise<void>): Promise<void> {
+    const from = performance.now();
+    await act();
+    await labelsBack(before);
+    const decisions = await sidecarSettled(pod);
+    await expectUntouched(pod);
+    const to = performance.now();
+    const stick = gaps(watch.history, from, to, zigbeeOff);
+    const all = gaps(watch.history, from, to, noNfdLabel);
+    figure(
+      `${what}: the stick's label gone ${stick.length ? summary(stick) : 'never'}; every NFD label gone ${all.length ? summary(all) : 'never'}; ` +
+        `sidecar decisions: ${decisions.join(', ') || 'none'}; back to all labels in ${Math.round(to - from)} ms`,
+    );
+  }
+
+  beforeAll(async () => {
+    if (SKIP) return;
+    const plugged = performance.now();
+    await udev('add');
+    await watch.first(zigbeeOn, plugged);
+    await zigbeeDeployment('zigbee-nfd', ZIGBEE);
+    pod = await readyPod('zigbee-nfd');
+    before = await nfdLabels(cluster.cp, REAL);
+  }, 180_000);
+
+  it('the worker pod deleted (its DaemonSet recreates it)', async () => {
+    await disrupt('worker pod deleted', async () => {
+      const [worker] = await nfdPods('nfd-worker-');
+      await expectStatus(
+        cluster.cp.rest('DELETE', `/api/v1/namespaces/${NFD_NAMESPACE}/pods/${worker?.metadata?.name}`),
+        200,
+      );
+      await replacedAndReady('nfd-worker-', worker?.metadata?.uid);
+    });
+  }, 600_000);
+
+  it("NFD's DaemonSet deleted and applied again", async () => {
+    await disrupt('worker DaemonSet deleted and applied again', async () => {
+      await cluster.cp.kubectl(['delete', 'daemonset', 'nfd-worker', '-n', NFD_NAMESPACE, '--wait=true']);
+      await eventually(async () => expect(await nfdPods('nfd-worker-')).toEqual([]), 120_000);
+      await cluster.cp.kubectl(['apply', '-k', kustomization]);
+      await replacedAndReady('nfd-worker-', undefined);
+    });
+  }, 600_000);
+
+  it('nfd-master restarted', async () => {
+    await disrupt('nfd-master pod deleted (its Deployment recreates it)', async () => {
+      const [master] = await nfdPods('nfd-master-');
+      await expectStatus(
+        cluster.cp.rest('DELETE', `/api/v1/namespaces/${NFD_NAMESPACE}/pods/${master?.metadata?.name}`),
+        200,
+      );
+      await replacedAndReady('nfd-master-', master?.metadata?.uid);
+      // The new master has the lease and labels again: a re-enumeration goes through it.
+      const removed = udev('remove');
+      await sleep(200);
+      const added = performance.now();
+      await Promise.all([removed, udev('add')]);
+      await watch.first(zigbeeOn, added, 60_000);
+    });
+  }, 600_000);
+});
