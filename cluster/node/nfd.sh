@@ -12,6 +12,11 @@ CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-de
 OUT="$CACHE_ROOT/nfd/$VERSION"
 MODULE=sigs.k8s.io/node-feature-discovery
 BINARIES=(nfd-master nfd-worker nfd-gc)
+# v0.20 needs Go 1.27, newer than this machine's: the go command fetches that toolchain from the module proxy.
+case "$VERSION" in
+  v0.17.* | v0.18.* | v0.19.*) ;;
+  *) export GOTOOLCHAIN="${GOTOOLCHAIN_NFD:-go1.27.3}" ;;
+esac
 arch="$(go env GOARCH)"
 
 log() { printf '[nfd %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

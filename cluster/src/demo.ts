@@ -90,7 +90,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await registerNode(cp, NODE_A, { 'kubernetes.io/arch': 'arm64', [USB_LABEL]: 'true' });
     await registerNode(cp, NODE_B, { 'kubernetes.io/arch': 'arm64' });
     say(
-      `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, as node-feature-discovery labels it); ${NODE_B} has none`,
+      `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, the label node-feature-discovery gives it; no NFD runs in this demo: it labels the nodes itself, and --real-node runs a real one); ${NODE_B} has none`,
     );
     kubelet = new Kubelet(cp, new Set([NODE_A, NODE_B]));
     kubelet.start();

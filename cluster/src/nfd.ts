@@ -7,16 +7,20 @@
  * `/host-sys/bus/usb/devices/*`; every other source keeps reading the real host).
  */
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { NFD_HELPER } from '@sidecar-destruct/udev';
 import { buildStep, NODE_SCRIPTS, ROOT } from './build-step.js';
 import type { ControlPlane } from './controlplane.js';
 import { until } from './until.js';
 
-/** The NFD release the README names and the suites run. */
+/**
+ * The NFD releases the README names and the suites run: the one deployed first (built with this machine's Go), and
+ * the next, which the suite upgrades to (it needs Go 1.27: cluster/node/nfd.sh fetches that toolchain).
+ */
 export const NFD_VERSION = 'v0.19.0';
+export const NFD_UPGRADE_TO = 'v0.20.1';
 export const NFD_NAMESPACE = 'node-feature-discovery';
 /** The host folder NFD's worker DaemonSet mounts, and the udev helper writes (udev/nfd-feature). */
 export const FEATURES_D = '/etc/kubernetes/node-feature-discovery/features.d';
@@ -39,14 +43,23 @@ export async function buildNfd(version: string = NFD_VERSION): Promise<NfdBuild>
 }
 
 /**
- * Creates a host folder (and whichever of its parents are missing); `undo` removes what it created and nothing
- * else, so that a test leaves the host as it found it.
+ * What a test added to the host, listed in a file so that a killed run's leftovers are removed at the next start
+ * (as cluster/node/host.sh does for the node itself).
  */
-export async function hostFolder(path: string): Promise<{ readonly path: string; undo(): Promise<void> }> {
+const HOST_RECORD = '/var/tmp/sidecar-destruct-nfd-host.json';
+
+async function removeRecorded(): Promise<void> {
+  const recorded = await readFile(HOST_RECORD, 'utf8').catch(() => '[]');
+  for (const path of JSON.parse(recorded) as string[]) await rm(path, { recursive: true, force: true });
+  await rm(HOST_RECORD, { force: true });
+}
+
+/** Creates a host folder and whichever of its parents are missing; returns the topmost one it created. */
+async function hostFolder(path: string): Promise<string | undefined> {
   let top: string | undefined;
   for (let p = path; !existsSync(p); p = dirname(p)) top = p;
   await mkdir(path, { recursive: true });
-  return { path, undo: async () => (top ? rm(top, { recursive: true, force: true }) : undefined) };
+  return top;
 }
 
 export interface NfdHost {
@@ -61,24 +74,26 @@ export interface NfdHost {
  * installed where the README installs it (`NFD_HELPER`). Refuses to replace a helper the host already has.
  */
 export async function prepareNfdHost(): Promise<NfdHost> {
-  const undo: Array<() => Promise<unknown>> = [];
-  const undoAll = async () => {
-    for (const step of undo.reverse()) await step();
-  };
+  await removeRecorded();
+  if (existsSync(NFD_HELPER))
+    throw new Error(`${NFD_HELPER} is already installed on this host; it would be replaced`);
+  const created: string[] = [];
+  const record = () => writeFile(HOST_RECORD, JSON.stringify(created));
   try {
-    undo.push((await hostFolder(FEATURES_D)).undo);
-    undo.push((await hostFolder(join(FAKE_SYSFS, 'bus/usb/devices'))).undo);
-    undo.push((await hostFolder(dirname(NFD_HELPER))).undo);
-    if (existsSync(NFD_HELPER))
-      throw new Error(`${NFD_HELPER} is already installed on this host; it would be replaced`);
+    for (const folder of [FEATURES_D, join(FAKE_SYSFS, 'bus/usb/devices'), dirname(NFD_HELPER)]) {
+      const top = await hostFolder(folder);
+      if (top) created.push(top);
+      await record();
+    }
+    created.push(NFD_HELPER);
+    await record();
     await copyFile(join(ROOT, 'udev/nfd-feature'), NFD_HELPER);
     await chmod(NFD_HELPER, 0o755);
-    undo.push(() => rm(NFD_HELPER, { force: true }));
   } catch (e) {
-    await undoAll();
+    await removeRecorded();
     throw e;
   }
-  return { fakeSysfs: FAKE_SYSFS, undo: undoAll };
+  return { fakeSysfs: FAKE_SYSFS, undo: removeRecorded };
 }
 
 /** A USB device as sysfs shows it under bus/usb/devices: what NFD's usb source reads. */
@@ -110,8 +125,9 @@ export async function nfdKustomization(build: NfdBuild, fakeSysfs: string): Prom
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
-    resources: [join(build.deployment, 'overlays/default')],
-    components: [join(ROOT, 'deploy/nfd')],
+    // kustomize takes no absolute path to a base or component.
+    resources: [relative(dir, join(build.deployment, 'overlays/default'))],
+    components: [relative(dir, join(ROOT, 'deploy/nfd'))],
     patches: [
       {
         target: { kind: 'DaemonSet', name: 'nfd-worker' },

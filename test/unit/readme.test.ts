@@ -1,6 +1,7 @@
 /** The README cannot drift from the code: its tables and commands are checked against what the code defines. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NFD_UPGRADE_TO, NFD_VERSION } from '@sidecar-destruct/cluster';
 import {
   ACTION_ANNOTATION,
   DEFAULT_SETTINGS,
@@ -79,6 +80,13 @@ describe('README', () => {
     const pinned = (file: string) => readFileSync(`${ROOT}${file}`, 'utf8').trim();
     expect(readme).toContain(`\`github.com/oven-sh/bun\` at tag \`bun-v${pinned('.bun-version')}\``);
     expect(readme).toContain(`\`github.com/nodejs/node\` at tag \`v${pinned('.node-version')}\``);
+  });
+
+  it('names the node-feature-discovery releases the NFD suite runs, and only those', () => {
+    const prose = readme.replace(/\s+/g, ' ');
+    expect(prose).toContain(`NFD ${NFD_VERSION} and ${NFD_UPGRADE_TO}`);
+    const named = new Set([...prose.matchAll(/NFD (v\d+\.\d+\.\d+)/g)].map((m) => m[1]));
+    expect([...named].sort()).toEqual([NFD_VERSION, NFD_UPGRADE_TO].sort());
   });
 
   it('claims exactly the Kubernetes versions that npm test runs', () => {
