@@ -40,7 +40,7 @@ build_binaries() {
   (
     cd "$src"
     export CGO_ENABLED=0 GOFLAGS=-mod=mod
-    # arm64 reads its CPU features through cgo (NFD's Dockerfile builds with it); amd64 needs none.
+    # arm64 reads its CPU features through cgo (NFD's own image build enables it); amd64 needs none.
     [ "$arch" = amd64 ] || export CGO_ENABLED=1
     for b in "${BINARIES[@]}"; do
       go build -trimpath -tags osusergo,netgo -o "$OUT/bin/$b" \

@@ -132,7 +132,7 @@ export async function nfdKustomization(build: NfdBuild, fakeSysfs: string): Prom
       {
         target: { kind: 'DaemonSet', name: 'nfd-worker' },
         patch: JSON.stringify([
-          // NFD's components/common/worker-mounts.yaml lists host-sys fourth; the test op fails if that moves.
+          // NFD's common component lists host-sys fourth among the worker's volumes; the test op fails if that moves.
           { op: 'test', path: '/spec/template/spec/volumes/3/name', value: 'host-sys' },
           {
             op: 'replace',
