@@ -6,8 +6,20 @@
  * folder holding a fake USB device tree, since this machine has no USB bus (NFD's usb source reads
  * `/host-sys/bus/usb/devices/*`; every other source keeps reading the real host).
  */
-import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, constants as fsConstants } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { NFD_HELPER } from '@sidecar-destruct/udev';
@@ -25,7 +37,6 @@ export const NFD_NAMESPACE = 'node-feature-discovery';
 /** The host folder NFD's worker DaemonSet mounts, and the udev helper writes (udev/nfd-feature). */
 export const FEATURES_D = '/etc/kubernetes/node-feature-discovery/features.d';
 export const NFD_LABEL_PREFIX = 'feature.node.kubernetes.io/';
-const FAKE_SYSFS = '/var/tmp/sidecar-destruct-nfd-sysfs';
 
 export interface NfdBuild {
   readonly version: string;
@@ -43,23 +54,68 @@ export async function buildNfd(version: string = NFD_VERSION): Promise<NfdBuild>
 }
 
 /**
- * What a test added to the host, listed in a file so that a killed run's leftovers are removed at the next start
- * (as cluster/node/host.sh does for the node itself).
+ * The harness's own folder for NFD runs, under /run, where only root can create anything: the record of what a run
+ * added to the host (so that a killed run's leftovers go at the next start, as cluster/node/host.sh does for the
+ * node itself), a lock, and the fake USB tree.
  */
-const HOST_RECORD = '/var/tmp/sidecar-destruct-nfd-host.json';
+const HOST_DIR = '/run/sidecar-destruct-nfd';
+const HOST_RECORD = join(HOST_DIR, 'created.json');
+const HOST_LOCK = join(HOST_DIR, 'lock');
+const FAKE_SYSFS = join(HOST_DIR, 'sysfs');
+/** The only host paths a run may create, and so the only ones it ever removes (and only once recorded). */
+const CREATABLE = [
+  '/etc/kubernetes',
+  '/etc/kubernetes/node-feature-discovery',
+  FEATURES_D,
+  dirname(NFD_HELPER),
+  NFD_HELPER,
+];
+/** What the udev helper itself writes in features.d. */
+const HELPER_FILES = /^(sidecar-destruct-|\.sidecar-destruct)/;
 
-async function removeRecorded(): Promise<void> {
-  const recorded = await readFile(HOST_RECORD, 'utf8').catch(() => '[]');
-  for (const path of JSON.parse(recorded) as string[]) await rm(path, { recursive: true, force: true });
-  await rm(HOST_RECORD, { force: true });
+async function ownFolder(): Promise<void> {
+  await mkdir(HOST_DIR, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
+  const found = await lstat(HOST_DIR);
+  if (!found.isDirectory() || found.uid !== 0 || (found.mode & 0o022) !== 0)
+    throw new Error(`${HOST_DIR} is not a folder only root can write: refusing to use it`);
+  const holder = Number(await readFile(HOST_LOCK, 'utf8').catch(() => '0'));
+  if (holder && holder !== process.pid && isAlive(holder))
+    throw new Error(`another run (pid ${holder}) is using ${HOST_DIR}`);
+  await writeFile(HOST_LOCK, String(process.pid));
 }
 
-/** Creates a host folder and whichever of its parents are missing; returns the topmost one it created. */
-async function hostFolder(path: string): Promise<string | undefined> {
-  let top: string | undefined;
-  for (let p = path; !existsSync(p); p = dirname(p)) top = p;
-  await mkdir(path, { recursive: true });
-  return top;
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes what the record lists, deepest first; a folder only once it holds nothing but the helper's files. */
+async function removeRecorded(): Promise<void> {
+  const recorded = JSON.parse(await readFile(HOST_RECORD, 'utf8').catch(() => '[]')) as string[];
+  const left: string[] = [];
+  for (const path of CREATABLE.filter((p) => recorded.includes(p)).reverse()) {
+    if (path === NFD_HELPER) {
+      await rm(path, { force: true });
+      continue;
+    }
+    const entries = await readdir(path).catch(() => [] as string[]);
+    if (path === FEATURES_D) {
+      for (const entry of entries.filter((e) => HELPER_FILES.test(e)))
+        await rm(join(path, entry), { recursive: true });
+    }
+    await rmdir(path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') left.push(`${path} (${e.code})`);
+    });
+  }
+  await rm(FAKE_SYSFS, { recursive: true, force: true });
+  await rm(HOST_RECORD, { force: true });
+  if (left.length > 0) throw new Error(`left on the host, not empty: ${left.join(', ')}`);
 }
 
 export interface NfdHost {
@@ -71,29 +127,39 @@ export interface NfdHost {
 
 /**
  * What the host needs before NFD's worker starts: its features.d, the fake USB tree, and udev/nfd-feature
- * installed where the README installs it (`NFD_HELPER`). Refuses to replace a helper the host already has.
+ * installed where the README installs it (`NFD_HELPER`). Refuses a host that already has either (a real NFD node,
+ * or the helper installed): it would change what they hold.
  */
 export async function prepareNfdHost(): Promise<NfdHost> {
+  await ownFolder();
   await removeRecorded();
-  if (existsSync(NFD_HELPER))
-    throw new Error(`${NFD_HELPER} is already installed on this host; it would be replaced`);
+  for (const path of [FEATURES_D, NFD_HELPER]) {
+    if (existsSync(path))
+      throw new Error(`${path} exists on this host; the NFD suite would change it: refusing`);
+  }
   const created: string[] = [];
-  const record = () => writeFile(HOST_RECORD, JSON.stringify(created));
   try {
-    for (const folder of [FEATURES_D, join(FAKE_SYSFS, 'bus/usb/devices'), dirname(NFD_HELPER)]) {
-      const top = await hostFolder(folder);
-      if (top) created.push(top);
-      await record();
+    for (const path of CREATABLE) {
+      if (existsSync(path)) continue;
+      created.push(path);
+      await writeFile(HOST_RECORD, JSON.stringify(created));
+      if (path === NFD_HELPER) {
+        await copyFile(join(ROOT, 'udev/nfd-feature'), path, fsConstants.COPYFILE_EXCL);
+        await chmod(path, 0o755);
+      } else await mkdir(path, { mode: 0o755 });
     }
-    created.push(NFD_HELPER);
-    await record();
-    await copyFile(join(ROOT, 'udev/nfd-feature'), NFD_HELPER);
-    await chmod(NFD_HELPER, 0o755);
+    await mkdir(join(FAKE_SYSFS, 'bus/usb/devices'), { recursive: true, mode: 0o755 });
   } catch (e) {
     await removeRecorded();
     throw e;
   }
-  return { fakeSysfs: FAKE_SYSFS, undo: removeRecorded };
+  return {
+    fakeSysfs: FAKE_SYSFS,
+    undo: async () => {
+      await removeRecorded();
+      await rm(HOST_DIR, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A USB device as sysfs shows it under bus/usb/devices: what NFD's usb source reads. */

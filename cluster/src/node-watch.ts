@@ -17,7 +17,10 @@ export interface LabelSnapshot {
 
 export interface NodeWatch {
   readonly history: readonly LabelSnapshot[];
-  /** The first snapshot at or after `since` for which `holds` is true (waits for it). */
+  /**
+   * The first moment at or after `since` when `holds` is true (waits for it): the labels as they stood at `since`
+   * (the last snapshot before it) count, at `since`, as do the snapshots that arrive after.
+   */
   first(
     holds: (labels: Readonly<Record<string, string>>) => boolean,
     since: number,
@@ -45,6 +48,7 @@ export function watchNode(cp: ControlPlane, name: string): NodeWatch {
           for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
             const line = buffered.slice(0, at);
             buffered = buffered.slice(at + 1);
+            if (res.statusCode !== 200) continue;
             const event = JSON.parse(line) as { type: string; object: V1Node };
             if (event.type === 'ERROR') resourceVersion = '';
             else {
@@ -67,7 +71,11 @@ export function watchNode(cp: ControlPlane, name: string): NodeWatch {
       until(
         () =>
           `node ${name}'s labels to change as expected; last seen ${JSON.stringify(history.at(-1)?.labels)}`,
-        async () => history.find((s) => s.at >= since && holds(s.labels)),
+        async () => {
+          const before = history.findLast((s) => s.at < since);
+          if (before && holds(before.labels)) return { at: since, labels: before.labels };
+          return history.find((s) => s.at >= since && holds(s.labels));
+        },
         timeoutMs,
         10,
       ),

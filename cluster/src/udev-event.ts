@@ -94,8 +94,26 @@ export function spawnAsUdev(
   });
 }
 
-/** Runs the matching rules' programs that `keep` selects, one after the other; fails on a non-zero exit. */
-export async function udevEvent(
+/** Per device: the end of its last event. udevd handles one device's events one after another, in order. */
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs the matching rules' programs that `keep` selects, one after the other; fails on a non-zero exit. Like
+ * udevd, an event waits for the same device's previous one to finish.
+ */
+export function udevEvent(
+  rules: string,
+  action: 'add' | 'remove',
+  device: UsbSerialDevice,
+  keep: (program: string) => boolean,
+): Promise<number> {
+  const previous = queues.get(device.devpath) ?? Promise.resolve();
+  const event = previous.catch(() => undefined).then(() => runEvent(rules, action, device, keep));
+  queues.set(device.devpath, event);
+  return event;
+}
+
+async function runEvent(
   rules: string,
   action: 'add' | 'remove',
   device: UsbSerialDevice,

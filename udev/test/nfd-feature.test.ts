@@ -1,11 +1,20 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, watch } from 'node:fs';
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const HELPER = fileURLToPath(new URL('../nfd-feature', import.meta.url));
+const MARKER = '.sidecar-destruct-resync';
 
 interface Seen {
   readonly at: number;
@@ -41,8 +50,10 @@ async function runAsUdev(dir: string, action: string, name: string) {
     stderr += chunk.toString();
   });
   const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  // inotify events are read asynchronously: let the last ones arrive before closing the watch.
-  await new Promise((resolve) => setImmediate(resolve));
+  // inotify events are read asynchronously: wait for the last one the helper writes (the marker), if it ran.
+  for (let i = 0; status === 0 && i < 200 && !seen.some((e) => e.name === MARKER); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   watcher.close();
   return { status, stderr, seen };
 }
@@ -65,7 +76,7 @@ describe('udev/nfd-feature, run as udev runs it', () => {
       const { status, seen } = await runAsUdev(dir, action, 'zigbee');
       expect(status).toBe(0);
       const change = seen.find((e) => e.name === 'sidecar-destruct-zigbee');
-      const resync = seen.filter((e) => e.name === '.sidecar-destruct-resync');
+      const resync = seen.filter((e) => e.name === MARKER);
       expect(change).toBeDefined();
       expect(resync.length).toBeGreaterThan(0);
       expect(Math.min(...resync.map((e) => e.at)) - (change?.at ?? 0)).toBeGreaterThan(1000);
@@ -73,17 +84,43 @@ describe('udev/nfd-feature, run as udev runs it', () => {
     expect(readdirSync(dir).filter((f) => !f.startsWith('.'))).toEqual([]);
   });
 
-  it('removes nothing and fails nothing when features.d does not exist', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'nfd-')), 'features.d');
-    const child = spawn(HELPER, ['remove', 'zigbee'], { cwd: '/', env: { NFD_FEATURES_DIR: dir } });
+  it('removes nothing, creates nothing and fails nothing when features.d does not exist', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'nfd-'));
+    const child = spawn(HELPER, ['remove', 'zigbee'], {
+      cwd: '/',
+      env: { NFD_FEATURES_DIR: join(parent, 'features.d') },
+    });
     expect(await new Promise((resolve) => child.once('close', resolve))).toBe(0);
+    expect(readdirSync(parent)).toEqual([]);
   });
 
-  it('refuses a name that could leave features.d', async () => {
+  it('refuses a name that could leave features.d, or that no label can carry', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nfd-'));
-    const bad = await runAsUdev(dir, 'add', '../etc');
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('invalid feature name');
+    for (const name of ['../etc', 'a'.repeat(64)]) {
+      const bad = await runAsUdev(dir, 'add', name);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/invalid feature name|longer than 63/);
+    }
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('replaces a symlink planted at the marker or the feature file, never writing through it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nfd-'));
+    const victim = join(mkdtempSync(join(tmpdir(), 'victim-')), 'passwd');
+    writeFileSync(victim, 'root:x:0:0\n');
+    symlinkSync(victim, join(dir, MARKER));
+    symlinkSync(victim, join(dir, 'sidecar-destruct-zigbee'));
+    expect((await runAsUdev(dir, 'add', 'zigbee')).status).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('root:x:0:0\n');
+    expect(lstatSync(join(dir, MARKER)).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(dir, 'sidecar-destruct-zigbee'), 'utf8')).toBe('zigbee=true\n');
+  });
+
+  it('refuses a staging folder that is a symlink', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nfd-'));
+    symlinkSync(mkdtempSync(join(tmpdir(), 'elsewhere-')), join(dir, '.sidecar-destruct'));
+    const refused = await runAsUdev(dir, 'add', 'zigbee');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('is a symlink');
   });
 });
