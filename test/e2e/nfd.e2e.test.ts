@@ -457,14 +457,15 @@ describe.skipIf(SKIP)("NFD's own disruptions, at the default grace periods: no f
   let pod: V1Pod;
   let before: Record<string, string>;
 
-  /** Runs a disruption with the protected pod running; reports the label gaps it caused. */
-  async function disrupt(what: string, act: () => Promise<void>): Promise<void> {
+  /** Runs a disruption with the protected pod running; `act` may return when NFD was whole again, if it knows. */
+  async function disrupt(what: string, act: () => Promise<number | undefined>): Promise<void> {
     const from = performance.now();
-    await act();
+    const earlier = (await sidecarDecisions(pod)).length;
+    const whole = await act();
     await labelsBack(before);
-    const decisions = await sidecarSettled(pod);
+    const decisions = (await sidecarSettled(pod)).slice(earlier);
     await expectUntouched(pod);
-    const to = performance.now();
+    const to = whole ?? performance.now();
     const stick = gaps(watch.history, from, to, zigbeeOff);
     const all = gaps(watch.history, from, to, noNfdLabel);
     figure(
@@ -528,11 +529,14 @@ describe.skipIf(SKIP)("NFD's own disruptions, at the default grace periods: no f
         200,
       );
       await replacedAndReady('nfd-master-', master?.metadata?.uid);
-      // The new master has the lease and labels again: an unplug and a plug-in go through it.
+      // The new master has the lease and labels again: an unplug and a plug-in go through it (their own label gap
+      // is not the restart's).
+      const whole = performance.now();
       const removed = performance.now();
       await Promise.all([udev('remove'), watch.first(zigbeeOff, removed, 60_000)]);
       const added = performance.now();
       await Promise.all([udev('add'), watch.first(zigbeeOn, added, 60_000)]);
+      return whole;
     });
   }, 600_000);
 });

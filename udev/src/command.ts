@@ -12,8 +12,8 @@ owner, group and mode its pod's user needs, and remove it when the device is unp
   sudo udevadm control --reload && sudo udevadm trigger
 
   --nfd                also label the node feature.node.kubernetes.io/NAME=true while the device is plugged in,
-                       through a node-feature-discovery local feature file (features.d; NFD v0.19+ relabels
-                       within about a second)
+                       through a node-feature-discovery local feature file (features.d; measured with NFD
+                       v0.19.0 and v0.20.1: labelled within 1-3 s of the udev event)
   --node-feature-rule  print a NodeFeatureRule for the device instead (no udev rule; NFD labels at its next scan)
 `;
 
