@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePort, loopbackServingCertificate, postReview } from '@sidecar-destruct/cluster';
+import { freePort, loopbackServingCertificate, postReview } from '@sidecar-destruct/testkit';
 import { ROOT, sleep } from './lib.ts';
 import type { AdmissionRaw, AdmissionRun } from './tables.ts';
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ControlPlane } from '@sidecar-destruct/cluster';
+import type { ControlPlane } from '@sidecar-destruct/testkit';
 
 /** Its Helm chart's CronJob runs every 2 minutes; its Deployment mode defaults to 5 minutes. */
 export const DESCHEDULER_DEFAULT_INTERVAL_S = 120;

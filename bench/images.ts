@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ImageArchive, shippedImages } from '@sidecar-destruct/cluster';
+import { ImageArchive, shippedImages } from '@sidecar-destruct/infra';
 import type { ImagesRaw } from './tables.ts';
 
 const run = promisify(execFile);

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
-import { type ControlPlane, podWithSidecar, registerNode, setNodeLabels } from '@sidecar-destruct/cluster';
 import { ruleOf, type Settings } from '@sidecar-destruct/core';
+import { type ControlPlane, podWithSidecar, registerNode, setNodeLabels } from '@sidecar-destruct/testkit';
 import { SCENARIO_WORDS, type Scenario } from './tables.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -4,13 +4,13 @@
  * requests each approach makes beyond its watches (the API server's own apiserver_request_total).
  */
 
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import {
   type ControlPlane,
   type RunningSidecar,
   setNodeLabels,
   startSidecar,
-} from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
+} from '@sidecar-destruct/testkit';
 import { startDescheduler } from './descheduler.ts';
 import {
   createPod,

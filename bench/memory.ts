@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import {
   type ControlPlane,
   type RunningSidecar,
@@ -18,8 +19,7 @@ import {
   SIDECAR_RUNTIME,
   sidecarRuntime,
   startSidecar,
-} from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
+} from '@sidecar-destruct/testkit';
 import { startDescheduler } from './descheduler.ts';
 import {
   binaryCopy,

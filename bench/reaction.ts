@@ -9,9 +9,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ControlPlane, setNodeLabels, startSidecar } from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS, type Settings } from '@sidecar-destruct/core';
 import { SETTLE_MS } from '@sidecar-destruct/sidecar/decide';
+import { type ControlPlane, setNodeLabels, startSidecar } from '@sidecar-destruct/testkit';
 import { DESCHEDULER_DEFAULT_INTERVAL_S, startDescheduler } from './descheduler.ts';
 import {
   createPod,

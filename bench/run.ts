@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sidecarNamespace, sidecarRuntime, startControlPlane } from '@sidecar-destruct/cluster';
+import { sidecarNamespace, sidecarRuntime, startControlPlane } from '@sidecar-destruct/testkit';
 import { type AdmissionSizes, admissionBench } from './admission.ts';
 import { imagesBench } from './images.ts';
 import { benchTools, binaryCopy, Deletions, machine, NS, rest, toolVersions } from './lib.ts';

@@ -50,7 +50,7 @@ if [ ! -x "$ocibuild" ]; then
   (cd images/ocibuild && CGO_ENABLED=0 go build -trimpath -o "$ocibuild" .) >&2
 fi
 
-# `--tool` prints the OCI tool's path and stops (cluster/node/images.sh makes the node's own images with it).
+# `--tool` prints the OCI tool's path and stops (infra/node/images.sh makes the node's own images with it).
 if [ "${1:-}" = --tool ]; then echo "$ocibuild"; exit 0; fi
 
 # --- inputs, downloaded once -------------------------------------------------------------------------------

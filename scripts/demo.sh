@@ -9,6 +9,6 @@ bash scripts/setup.sh
 # Against an existing cluster (--kubeconfig) no local control plane is needed.
 case " $* " in
   *" --kubeconfig"*) ;;
-  *) bash cluster/controlplane/build.sh >/dev/null ;;
+  *) bash testkit/controlplane/build.sh >/dev/null ;;
 esac
 exec node cli/dist/main.js demo "$@"

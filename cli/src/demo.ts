@@ -1,16 +1,17 @@
 /**
- * `sidecar-destruct demo [--keep]`: runs the narrated story (cluster/src/demo.ts) on a local control plane, or on
- * an existing cluster with --kubeconfig (cluster/src/cluster-demo.ts); Ctrl-C always cleans up.
+ * `sidecar-destruct demo [--keep]`: runs the narrated story (demo/src/demo.ts) on a local control plane, on a real
+ * node (demo/src/real-node-demo.ts), or on an existing cluster with --kubeconfig (demo/src/cluster-demo.ts); Ctrl-C
+ * always cleans up.
  */
 import { parseArgs } from 'node:util';
 import type { Io } from './io.js';
 
-type Harness = typeof import('@sidecar-destruct/cluster');
+type Harness = typeof import('@sidecar-destruct/demo');
 
-/** The harness, loaded here, not at the top: the container image leaves it out, and its bundle must not import it. */
+/** The demos, loaded here, not at the top: the container image leaves them out, and its bundle must not import them. */
 async function loadHarness(): Promise<Harness | undefined> {
   try {
-    return await import('@sidecar-destruct/cluster');
+    return await import('@sidecar-destruct/demo');
   } catch {
     return undefined;
   }
@@ -42,10 +43,7 @@ async function story(io: Io, run: () => Promise<unknown>): Promise<number> {
 function realNode(harness: Harness, io: Io): Promise<number> {
   process.once('SIGINT', () => {
     io.stdout('\nInterrupted: stopping the real node (restoring the host) and the control plane\n');
-    void harness
-      .stopAllRealNodes()
-      .then(() => harness.stopAllControlPlanes())
-      .finally(() => process.exit(130));
+    void harness.stopEverything().finally(() => process.exit(130));
   });
   return story(io, () => harness.runRealNodeDemo({ write: (line) => io.stdout(`${line}\n`) }));
 }
@@ -81,7 +79,7 @@ function local(harness: Harness, io: Io, keep: boolean): Promise<number> {
       return;
     }
     io.stdout('\nInterrupted: stopping and removing the control plane\n');
-    void harness.stopAllControlPlanes().finally(() => process.exit(130));
+    void harness.stopEverything().finally(() => process.exit(130));
   });
   return story(io, () => harness.runDemo({ keep, write: (line) => io.stdout(`${line}\n`), interrupted }));
 }
@@ -90,7 +88,7 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
   const harness = await loadHarness();
   if (!harness) {
     return io.fail(
-      'the demo is not part of this build (it needs the local cluster harness); run it from a clone: npm run demo',
+      'the demo is not part of this build (it needs the test kit); run it from a clone: npm run demo',
     );
   }
   const { values } = parseArgs({ args, options: OPTIONS, strict: true });

@@ -3,7 +3,7 @@
 # stores each file's modification time, which a checkout sets to its own moment; so the chart is copied with its
 # links to deploy/ resolved and every file dated 2000-01-01 (as the images are), and packaged from there (Helm
 # writes every file 0644 and owned by 0:0 itself, whatever the umask). Prints the
-# path of the .tgz. Helm from cluster/tools/helm.sh unless HELM names another.
+# path of the .tgz. Helm from infra/tools/helm.sh unless HELM names another.
 #
 #   bash deploy/helm/package.sh [OUT_DIR]      # default: the current directory
 #   helm push "$(bash deploy/helm/package.sh /tmp)" oci://registry.example.com/charts
@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 mkdir -p "${1:-.}"
 out="$(cd "${1:-.}" && pwd)"
-helm="${HELM:-$(bash "$root/cluster/tools/helm.sh")}"
+helm="${HELM:-$(bash "$root/infra/tools/helm.sh")}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cp -RL "$root/deploy/helm/sidecar-destruct" "$tmp/sidecar-destruct"

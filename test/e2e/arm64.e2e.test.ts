@@ -11,27 +11,29 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_SETTINGS, type Rule, SIDECAR_CONTAINER } from '@sidecar-destruct/core';
 import {
   arm64VmCommand,
-  type ControlPlane,
   ELF_MACHINE,
   elfMachine,
-  type FaultProxy,
   ImageArchive,
   type ImageConfig,
   qemuAarch64,
-  type RunningSidecar,
-  type RunningWebhook,
   type ShippedImage,
   shippedImages,
+  VM_HOST_ADDRESS,
+  vm16kAssets,
+} from '@sidecar-destruct/infra';
+import {
+  type ControlPlane,
+  type FaultProxy,
+  type RunningSidecar,
+  type RunningWebhook,
   startControlPlane,
   startFaultProxy,
   startSidecar,
   startWebhook,
-  VM_HOST_ADDRESS,
-  vm16kAssets,
-} from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS, type Rule, SIDECAR_CONTAINER } from '@sidecar-destruct/core';
+} from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNode,

@@ -15,6 +15,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
+import { BACKOFF, DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/core';
 import {
   type ControlPlane,
   type FaultProxy,
@@ -24,8 +25,7 @@ import {
   startControlPlane,
   startFaultProxy,
   startSidecar,
-} from '@sidecar-destruct/cluster';
-import { BACKOFF, DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/core';
+} from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode, createPod, podWithSidecar, setNodeLabels, sidecarNamespace, USB } from './fixtures.js';
 

@@ -2,23 +2,25 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
+  type RealNode,
+  type RealNodeBuild,
+  realNodeLeftovers,
+  realNodeUnavailable,
+  startRealNode,
+  watchedSysctls,
+} from '@sidecar-destruct/infra';
+import {
   type ControlPlane,
   type ControlPlaneOptions,
   Kubelet,
   MERGE_PATCH,
-  type RealNode,
-  type RealNodeBuild,
   type RunningWebhook,
-  realNodeLeftovers,
-  realNodeUnavailable,
   registerNode,
   startControlPlane,
-  startRealNode,
   startWebhook,
   until,
   WEBHOOK_NAMESPACE,
-  watchedSysctls,
-} from '@sidecar-destruct/cluster';
+} from '@sidecar-destruct/testkit';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 
@@ -33,7 +35,7 @@ export {
   registerNode as createNode,
   setNodeLabels,
   sidecarNamespace,
-} from '@sidecar-destruct/cluster';
+} from '@sidecar-destruct/testkit';
 
 export async function createPod(cp: ControlPlane, namespace: string, pod: V1Pod): Promise<V1Pod> {
   return expectStatus(cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, pod), 201);

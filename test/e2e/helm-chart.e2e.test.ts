@@ -13,7 +13,8 @@ import { cp as copy, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { controlPlaneBinaries, DEPLOY_DIR, helmBinary, startLocalRegistry } from '@sidecar-destruct/cluster';
+import { helmBinary, startLocalRegistry } from '@sidecar-destruct/infra';
+import { controlPlaneBinaries, DEPLOY_DIR } from '@sidecar-destruct/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
@@ -21,7 +22,7 @@ const run = promisify(execFile);
 const CHART = join(DEPLOY_DIR, 'helm/sidecar-destruct');
 const NAMESPACE = 'sidecar-destruct-system';
 /** The newest Kubernetes version the tests run (a `go install`ed Helm 3 would otherwise assume v1.20). */
-const KUBE_VERSION = readFileSync(join(DEPLOY_DIR, '../cluster/controlplane/versions'), 'utf8')
+const KUBE_VERSION = readFileSync(join(DEPLOY_DIR, '../testkit/controlplane/versions'), 'utf8')
   .split('\n')
   .filter((l) => l.trim() !== '' && !l.startsWith('#'))
   .at(-1);
@@ -236,7 +237,7 @@ describe('the Helm chart', () => {
       // Another checkout: the same files, written now (other dates), group-writable and packaged under umask 002.
       const other = join(work, 'checkout');
       await copy(DEPLOY_DIR, join(other, 'deploy'), { recursive: true, verbatimSymlinks: true });
-      await copy(join(DEPLOY_DIR, '../cluster/tools'), join(other, 'cluster/tools'), { recursive: true });
+      await copy(join(DEPLOY_DIR, '../infra/tools'), join(other, 'infra/tools'), { recursive: true });
       await run('chmod', ['-R', 'g+w', other]);
       expect(await sha(await packaged(other, '002'))).toBe(await sha(here));
 

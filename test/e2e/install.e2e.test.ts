@@ -11,7 +11,7 @@ import {
   DEPLOY_DIR,
   serviceAccountKubeconfig,
   startControlPlane,
-} from '@sidecar-destruct/cluster';
+} from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './fixtures.js';
 

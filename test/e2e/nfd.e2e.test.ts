@@ -13,32 +13,34 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import {
-  apply,
   buildNfd,
   buildRealNode,
   deployNfd,
   type FakeUsbDevice,
-  type LabelSnapshot,
   NFD_NAMESPACE,
   NFD_UPGRADE_TO,
   NFD_VERSION,
   type NfdBuild,
   type NfdHost,
-  type NodeWatch,
   nfdKustomization,
   nfdLabels,
   plugFakeUsb,
   prepareNfdHost,
   type RealNodeBuild,
+  unplugFakeUsb,
+} from '@sidecar-destruct/infra';
+import {
+  apply,
+  type LabelSnapshot,
+  type NodeWatch,
   readManifests,
   SIDECAR_CONTAINER,
   type UsbSerialDevice,
   udevEvent,
-  unplugFakeUsb,
   watchNode,
-} from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
+} from '@sidecar-destruct/testkit';
 import { deviceRules, NFD_HELPER } from '@sidecar-destruct/udev';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

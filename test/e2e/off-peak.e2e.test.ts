@@ -5,7 +5,7 @@
  * wait Pending while it is closed, and they run again when it reopens.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { readManifests } from '@sidecar-destruct/cluster';
+import { readManifests } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {

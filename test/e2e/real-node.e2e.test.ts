@@ -13,24 +13,26 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Container, V1ContainerStatus, V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
 import {
-  apply,
   buildRealNode,
-  type ControlPlane,
-  DEPLOY_DIR,
   helmBinary,
-  Kubelet,
-  MERGE_PATCH,
   type RealNode,
   type RealNodeBuild,
+  startLocalRegistry,
+} from '@sidecar-destruct/infra';
+import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
+import {
+  apply,
+  type ControlPlane,
+  DEPLOY_DIR,
+  Kubelet,
+  MERGE_PATCH,
   type RunningWebhook,
   readManifests,
   registerNode,
   SIDECAR_CONTAINER,
-  startLocalRegistry,
   until,
   WEBHOOK_NAMESPACE,
-} from '@sidecar-destruct/cluster';
-import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
+} from '@sidecar-destruct/testkit';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

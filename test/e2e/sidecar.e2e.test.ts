@@ -1,10 +1,10 @@
+import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/core';
 import {
   type ControlPlane,
   type RunningSidecar,
   startControlPlane,
   startSidecar,
-} from '@sidecar-destruct/cluster';
-import { DEFAULT_SETTINGS, type Rule, type Settings } from '@sidecar-destruct/core';
+} from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNode,

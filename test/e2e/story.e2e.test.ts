@@ -4,14 +4,9 @@
  * replacement is scheduled on B. And the eviction path, held back by a PodDisruptionBudget.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import {
-  apply,
-  type ControlPlane,
-  type Kubelet,
-  readManifests,
-  runClusterDemo,
-} from '@sidecar-destruct/cluster';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
+import { runClusterDemo } from '@sidecar-destruct/demo';
+import { apply, type ControlPlane, type Kubelet, readManifests } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   enabledNamespace,

@@ -18,7 +18,7 @@ import {
   TEST_SIDECAR_IMAGE,
   until,
   WEBHOOK_NAMESPACE,
-} from '@sidecar-destruct/cluster';
+} from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   eventsOf,

@@ -25,11 +25,12 @@ const CITING = [
   'README.md',
   ...filesUnder('docs', ['.md']),
   ...TOP.flatMap((d) => (existsSync(join(ROOT, d, 'README.md')) ? [join(d, 'README.md')] : [])),
-  ...['core', 'sidecar', 'webhook', 'certs', 'cli', 'udev', 'cluster'].flatMap((d) =>
+  ...['core', 'sidecar', 'webhook', 'certs', 'cli', 'udev', 'testkit', 'infra', 'demo'].flatMap((d) =>
     filesUnder(`${d}/src`, ['.ts']),
   ),
   ...filesUnder('deploy', ['.yaml']),
-  ...filesUnder('cluster', ['.sh']),
+  ...filesUnder('testkit', ['.sh']),
+  ...filesUnder('infra', ['.sh']),
   ...filesUnder('scripts', ['.sh']),
   ...filesUnder('images', ['.sh']),
 ];

@@ -75,6 +75,7 @@ describe('layout', () => {
       ).toEqual([]);
     }
     const cli = JSON.parse(readFileSync(join(ROOT, 'cli/package.json'), 'utf8'));
-    expect(Object.keys(cli.dependencies)).not.toContain('@sidecar-destruct/cluster');
+    for (const kit of ['@sidecar-destruct/testkit', '@sidecar-destruct/infra', '@sidecar-destruct/demo'])
+      expect(Object.keys(cli.dependencies)).not.toContain(kit);
   });
 });

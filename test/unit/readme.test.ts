@@ -1,7 +1,6 @@
 /** The README cannot drift from the code: its tables and commands are checked against what the code defines. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NFD_UPGRADE_TO, NFD_VERSION } from '@sidecar-destruct/cluster';
 import {
   ACTION_ANNOTATION,
   DEFAULT_SETTINGS,
@@ -13,6 +12,7 @@ import {
   SELECTOR_ANNOTATION,
   STATUS_ANNOTATION,
 } from '@sidecar-destruct/core';
+import { NFD_UPGRADE_TO, NFD_VERSION } from '@sidecar-destruct/infra';
 import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { describe, expect, it } from 'vitest';
@@ -94,7 +94,7 @@ describe('README', () => {
   });
 
   it('claims exactly the Kubernetes versions that npm test runs', () => {
-    const tested = readFileSync(`${ROOT}cluster/controlplane/versions`, 'utf8')
+    const tested = readFileSync(`${ROOT}testkit/controlplane/versions`, 'utf8')
       .split('\n')
       .filter((l) => /^\d/.test(l));
     expect(tested.length).toBeGreaterThanOrEqual(2);

@@ -6,8 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { loopbackServingCertificate } from '@sidecar-destruct/cluster';
 import { Api, linesOf, parseWatchEvent, retryAfterMs } from '@sidecar-destruct/sidecar/api';
+import { loopbackServingCertificate } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const { ca, serving } = loopbackServingCertificate();

@@ -12,13 +12,13 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENV } from '@sidecar-destruct/core';
 import {
   loopbackServingCertificate,
   SIDECAR_BUNDLE,
   SIDECAR_RUNTIME,
   sidecarRuntime,
-} from '@sidecar-destruct/cluster';
-import { ENV } from '@sidecar-destruct/core';
+} from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { seededRandom } from '@sidecar-destruct/cluster';
 import { ok } from '@sidecar-destruct/core';
+import { seededRandom } from '@sidecar-destruct/testkit';
 import fastJsonPatch from 'fast-json-patch';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { loopbackServingCertificate } from '@sidecar-destruct/cluster';
+import { loopbackServingCertificate } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountEnsurer } from '../src/accounts.js';
 import { ADMISSION_DEADLINE_MS } from '../src/admit.js';

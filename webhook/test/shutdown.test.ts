@@ -1,8 +1,8 @@
 import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
-import { loopbackServingCertificate, postReview } from '@sidecar-destruct/cluster';
 import { ok } from '@sidecar-destruct/core';
+import { loopbackServingCertificate, postReview } from '@sidecar-destruct/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { closeWithin } from '../src/shutdown.js';

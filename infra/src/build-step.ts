@@ -56,18 +56,18 @@ export async function shippedImages(): Promise<Readonly<Record<'sidecar' | 'webh
   return { sidecar: shipped.sidecar, webhook: shipped.webhook };
 }
 
-/** Debian's qemu-aarch64-static, unpacked into the cache (cluster/node/qemu.sh; no binfmt handler registered). */
+/** Debian's qemu-aarch64-static, unpacked into the cache (infra/node/qemu.sh; no binfmt handler registered). */
 export async function qemuAarch64(): Promise<string> {
   const [path] = (await buildStep(`${NODE_SCRIPTS}qemu.sh`)).slice(-1);
-  if (!path) throw new Error('cluster/node/qemu.sh printed nothing');
+  if (!path) throw new Error('infra/node/qemu.sh printed nothing');
   return path;
 }
 
-/** Helm, built from the Go module proxy into the cache (cluster/tools/helm.sh): v4 unless `major` is 3. */
+/** Helm, built from the Go module proxy into the cache (infra/tools/helm.sh): v4 unless `major` is 3. */
 export async function helmBinary(major: 3 | 4 = 4): Promise<string> {
-  const [path] = (await buildStep(`${ROOT}cluster/tools/helm.sh`, [], { HELM_MAJOR: String(major) })).slice(
+  const [path] = (await buildStep(`${ROOT}infra/tools/helm.sh`, [], { HELM_MAJOR: String(major) })).slice(
     -1,
   );
-  if (!path) throw new Error('cluster/tools/helm.sh printed nothing');
+  if (!path) throw new Error('infra/tools/helm.sh printed nothing');
   return path;
 }

@@ -2,7 +2,7 @@
 # Builds what a real node needs besides the kubelet: containerd (daemon, runc shim, ctr), runc (with seccomp),
 # the CNI plugins bridge, host-local and loopback, and the pause binary; all from the Go module proxy (pause from
 # the pause.c that k8s.io/kubernetes ships), into a cache outside the work tree keyed by version. The kubelet is
-# built by cluster/controlplane/build.sh beside the control plane (same module, same Go build cache).
+# built by testkit/controlplane/build.sh beside the control plane (same module, same Go build cache).
 #
 # Prints two lines on stdout: the directory of the node binaries, then the control-plane directory (which holds
 # kubelet). Progress goes to stderr.
@@ -13,7 +13,7 @@ CONTAINERD_VERSION="${CONTAINERD_VERSION:-2.4.2}"
 RUNC_VERSION="${RUNC_VERSION:-1.5.2}"
 CNI_VERSION="${CNI_VERSION:-1.10.0}"
 # The kubelet's version, and the pause.c it takes: the control plane's default (controlplane/versions).
-K8S_VERSION="${K8S_VERSION:-$(grep -v '^#' "$here/../controlplane/versions" | tail -n 1)}"
+K8S_VERSION="${K8S_VERSION:-$(grep -v '^#' "$here/../../testkit/controlplane/versions" | tail -n 1)}"
 export K8S_VERSION
 PAUSE_VERSION="${PAUSE_VERSION:-3.10.2}"
 CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
@@ -24,7 +24,7 @@ log() { printf '[real-node %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 has() { [ -x "$OUT/bin/$1" ]; }
 
 # The kubelet first: it shares the control plane's module and Go build cache.
-cp_dir="$(bash "$here/../controlplane/build.sh" kubelet | tail -n 1)"
+cp_dir="$(bash "$here/../../testkit/controlplane/build.sh" kubelet | tail -n 1)"
 
 missing=0
 for b in "${BINARIES[@]}"; do has "$b" || missing=1; done

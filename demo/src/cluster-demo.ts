@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { GRACE_PERIOD_ANNOTATION, SIDECAR_CONTAINER } from '@sidecar-destruct/core';
+import { until } from '@sidecar-destruct/testkit';
 import { narrator } from './demo-steps.js';
-import { until } from './until.js';
 
 export const DEMO_LABEL = 'sidecar-destruct.io/demo-device';
 

@@ -3,7 +3,7 @@
  * qemu-system-aarch64 (software emulation): qemu-user runs arm64 binaries with this machine's 4K pages and cannot
  * show what a runtime does on 16K ones. The VM's root filesystem is an image's own (unpacked by ImageArchive), in an
  * initramfs with Debian's static busybox as init; the guest reaches this machine's loopback at 10.0.2.2 (qemu's
- * user-mode network). cluster/node/vm16k.sh brings the kernel, its virtio-net modules and busybox.
+ * user-mode network). infra/node/vm16k.sh brings the kernel, its virtio-net modules and busybox.
  *
  * `arm64VmCommand` is a command for startSidecar: the launcher (arm64-vm-main.ts) takes the env and the
  * `--service-account-dir` the harness gives a sidecar process into the VM, runs the image's entrypoint there and
@@ -22,7 +22,7 @@ export const VM_HOST_ADDRESS = '10.0.2.2';
 /** The directory vm16k.sh fills: Image, modules/*.ko, busybox. */
 export async function vm16kAssets(): Promise<string> {
   const [dir] = await buildStep(`${NODE_SCRIPTS}vm16k.sh`);
-  if (!dir) throw new Error('cluster/node/vm16k.sh printed no directory');
+  if (!dir) throw new Error('infra/node/vm16k.sh printed no directory');
   return dir;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The two images a node needs that this project does not ship, made from the static pause binary that
-# cluster/node/build.sh compiles, with the same OCI tool as the shipped images (images/ocibuild):
+# infra/node/build.sh compiles, with the same OCI tool as the shipped images (images/ocibuild):
 #   registry.k8s.io/pause:PAUSE_VERSION   the sandbox image containerd is pinned to
 #   koenkk/zigbee2mqtt:2.1.1              a stand-in for deploy/examples/zigbee2mqtt.yaml's app (no registry is
 #                                         reachable here): it only sleeps, which is all the test needs of it,

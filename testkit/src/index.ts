@@ -1,7 +1,10 @@
-export { arm64VmCommand, VM_HOST_ADDRESS, vm16kAssets } from './arm64-vm.js';
+/**
+ * The test kit: a control plane of real binaries (kube-apiserver, etcd, kube-scheduler, kube-controller-manager)
+ * built from source, a stand-in kubelet that runs the sidecar bundle for each pod, admin REST calls, the loopback
+ * test CA, the fault proxy, the webhook as a local process, and udev's way of running rules. Tests, benchmarks and
+ * demos use it; nothing a user runs in a cluster does.
+ */
 export { controlPlaneBinaries } from './binaries.js';
-export { buildStep, helmBinary, qemuAarch64, type ShippedImage, shippedImages } from './build-step.js';
-export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
 export {
   type ControlPlane,
   type ControlPlaneOptions,
@@ -9,7 +12,6 @@ export {
   startControlPlane,
   stopAllControlPlanes,
 } from './controlplane.js';
-export { DEMO_HELP, type DemoOptions, type DemoResult, describeInjection, runDemo } from './demo.js';
 export {
   type Fault,
   type FaultMix,
@@ -36,40 +38,9 @@ export {
   policiesInForce,
   readManifests,
 } from './manifests.js';
-export {
-  buildNfd,
-  deployNfd,
-  type FakeUsbDevice,
-  FEATURES_D,
-  NFD_NAMESPACE,
-  NFD_UPGRADE_TO,
-  NFD_VERSION,
-  type NfdBuild,
-  type NfdHost,
-  nfdKustomization,
-  nfdLabels,
-  plugFakeUsb,
-  prepareNfdHost,
-  unplugFakeUsb,
-} from './nfd.js';
 export { type LabelSnapshot, type NodeWatch, watchNode } from './node-watch.js';
 export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
-export { ELF_MACHINE, elfMachine, ImageArchive, type ImageConfig, type Platform } from './oci.js';
 export { type Posted, type PostOptions, postReview } from './post-review.js';
-export {
-  buildRealNode,
-  REAL_NODE_DIR,
-  REAL_NODE_NETWORK,
-  type RealNode,
-  type RealNodeBuild,
-  realNodeLeftovers,
-  realNodeUnavailable,
-  startLocalRegistry,
-  startRealNode,
-  stopAllRealNodes,
-  watchedSysctls,
-} from './real-node.js';
-export { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { SIDECAR_RUNTIME, sidecarRuntime } from './runtime.js';
 export { serviceAccountKubeconfig } from './service-account-kubeconfig.js';

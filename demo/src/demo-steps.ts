@@ -5,10 +5,14 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/core';
-import type { ControlPlane } from './controlplane.js';
-import { apply, type Manifest, readManifests } from './manifests.js';
-import { setNodeLabels } from './nodes.js';
-import { until } from './until.js';
+import {
+  apply,
+  type ControlPlane,
+  type Manifest,
+  readManifests,
+  setNodeLabels,
+  until,
+} from '@sidecar-destruct/testkit';
 
 /** The label node-feature-discovery puts on a node while the demo's Zigbee stick is plugged in. */
 export const USB_LABEL = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';

@@ -9,8 +9,35 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/core';
+import {
+  buildNfd,
+  buildRealNode,
+  deployNfd,
+  type NfdHost,
+  nfdKustomization,
+  nfdLabels,
+  prepareNfdHost,
+  type RealNode,
+  type RealNodeBuild,
+  realNodeUnavailable,
+  startRealNode,
+} from '@sidecar-destruct/infra';
+import {
+  type ControlPlane,
+  Kubelet,
+  MERGE_PATCH,
+  type RunningWebhook,
+  registerNode,
+  SIDECAR_CONTAINER,
+  setNodeLabels,
+  startControlPlane,
+  startWebhook,
+  type UsbSerialDevice,
+  udevEvent,
+  until,
+  WEBHOOK_NAMESPACE,
+} from '@sidecar-destruct/testkit';
 import { deviceRules, NFD_HELPER } from '@sidecar-destruct/udev';
-import { type ControlPlane, startControlPlane } from './controlplane.js';
 import {
   applyExample,
   createInjectedNamespace,
@@ -19,20 +46,6 @@ import {
   USB_LABEL,
   untilDeleting,
 } from './demo-steps.js';
-import { Kubelet, SIDECAR_CONTAINER } from './kubelet.js';
-import { buildNfd, deployNfd, type NfdHost, nfdKustomization, nfdLabels, prepareNfdHost } from './nfd.js';
-import { registerNode, setNodeLabels } from './nodes.js';
-import {
-  buildRealNode,
-  type RealNode,
-  type RealNodeBuild,
-  realNodeUnavailable,
-  startRealNode,
-} from './real-node.js';
-import { MERGE_PATCH } from './rest.js';
-import { type UsbSerialDevice, udevEvent } from './udev-event.js';
-import { until } from './until.js';
-import { type RunningWebhook, startWebhook, WEBHOOK_NAMESPACE } from './webhook.js';
 
 export const REAL_NODE_DEMO_HELP = `
        sidecar-destruct demo --real-node

@@ -5,7 +5,7 @@
 # A user who already has envtest binaries sets KUBEBUILDER_ASSETS and nothing is built.
 #
 # Prints the directory holding the binaries as its last line of stdout; progress goes to stderr.
-# Arguments name more commands of k8s.io/kubernetes to build into the same directory (cluster/node/build.sh asks
+# Arguments name more commands of k8s.io/kubernetes to build into the same directory (infra/node/build.sh asks
 # for `kubelet`); they reuse the module and the Go build cache of the control plane.
 set -euo pipefail
 

@@ -1,6 +1,6 @@
 /**
  * node-feature-discovery on the real node, deployed as its users deploy it: NFD's own kustomize overlay
- * (`deployment/overlays/default`, copied out of the Go module by cluster/node/nfd.sh) with this project's
+ * (`deployment/overlays/default`, copied out of the Go module by infra/node/nfd.sh) with this project's
  * `deploy/nfd` component on top, applied with `kubectl apply -k`, its image built from the module proxy and
  * imported into the node's containerd. One patch is the test's own: the worker's `host-sys` volume points at a
  * folder holding a fake USB device tree, since this machine has no USB bus (NFD's usb source reads
@@ -22,14 +22,13 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { type ControlPlane, until } from '@sidecar-destruct/testkit';
 import { NFD_HELPER } from '@sidecar-destruct/udev';
 import { buildStep, NODE_SCRIPTS, ROOT } from './build-step.js';
-import type { ControlPlane } from './controlplane.js';
-import { until } from './until.js';
 
 /**
  * The NFD releases the README names and the suites run: the one deployed first (built with this machine's Go), and
- * the next, which the suite upgrades to (it needs Go 1.27: cluster/node/nfd.sh fetches that toolchain).
+ * the next, which the suite upgrades to (it needs Go 1.27: infra/node/nfd.sh fetches that toolchain).
  */
 export const NFD_VERSION = 'v0.19.0';
 export const NFD_UPGRADE_TO = 'v0.20.1';
@@ -49,13 +48,13 @@ export interface NfdBuild {
 /** Builds (or finds in the cache) NFD's binaries, image and manifests; progress goes to stderr. */
 export async function buildNfd(version: string = NFD_VERSION): Promise<NfdBuild> {
   const [archive, deployment] = (await buildStep(join(NODE_SCRIPTS, 'nfd.sh'), [version])).slice(-2);
-  if (!archive || !deployment) throw new Error('cluster/node/nfd.sh printed no archive and folder');
+  if (!archive || !deployment) throw new Error('infra/node/nfd.sh printed no archive and folder');
   return { version, archive, deployment };
 }
 
 /**
  * The harness's own folder for NFD runs, under /run, where only root can create anything: the record of what a run
- * added to the host (so that a killed run's leftovers go at the next start, as cluster/node/host.sh does for the
+ * added to the host (so that a killed run's leftovers go at the next start, as infra/node/host.sh does for the
  * node itself), a lock, and the fake USB tree.
  */
 const HOST_DIR = '/run/sidecar-destruct-nfd';

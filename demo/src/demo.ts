@@ -11,7 +11,13 @@ import {
   SIDECAR_CONTAINER,
   TOKEN_VOLUME,
 } from '@sidecar-destruct/core';
-import { startControlPlane } from './controlplane.js';
+import {
+  Kubelet,
+  type RunningSidecar,
+  registerNode,
+  startControlPlane,
+  startWebhook,
+} from '@sidecar-destruct/testkit';
 import {
   applyExample,
   createInjectedNamespace,
@@ -21,9 +27,6 @@ import {
   USB_LABEL,
   untilDeleting,
 } from './demo-steps.js';
-import { Kubelet, type RunningSidecar } from './kubelet.js';
-import { registerNode } from './nodes.js';
-import { startWebhook } from './webhook.js';
 
 export const DEMO_HELP = `Usage: sidecar-destruct demo [--keep]
        sidecar-destruct demo --kubeconfig FILE --node-a NODE --node-b NODE [--image IMAGE]

@@ -3,7 +3,7 @@
 # the cache and prints its directory: Debian's arm64-16k kernel (bookworm-backports, the newest there; checked
 # against the archive's SHA256), its virtio-net modules and Debian's static busybox for arm64 (the VM's init).
 # qemu-system-aarch64 comes from Debian's qemu-system-arm, installed when missing (it registers no binfmt handler).
-# cluster/src/arm64-vm.ts boots it under software emulation (TCG) with an image's root filesystem.
+# infra/src/arm64-vm.ts boots it under software emulation (TCG) with an image's root filesystem.
 #
 #   DIR/Image            the kernel (uncompressed arm64 Image, 16K pages)
 #   DIR/modules/*.ko     failover, net_failover, virtio_net, in load order

@@ -20,7 +20,7 @@ export function controlPlaneBinaries(): Promise<string> {
     child.on('close', (code) => {
       const dir = out.trim().split('\n').at(-1);
       if (code === 0 && dir) resolve(dir);
-      else reject(new Error(`cluster/controlplane/build.sh failed (exit ${code}); see its output above`));
+      else reject(new Error(`testkit/controlplane/build.sh failed (exit ${code}); see its output above`));
     });
   });
   return cached;

@@ -2,8 +2,8 @@
 # Builds Helm from the Go module proxy into the cache (once) and prints the path of the `helm` binary: the chart's
 # tests render it, lint it and install it with the real thing (test/e2e/helm-chart.e2e.test.ts, the real-node suite).
 #
-#   bash cluster/tools/helm.sh             # Helm v4, the current major
-#   HELM_MAJOR=3 bash cluster/tools/helm.sh # Helm v3, which the chart supports too
+#   bash infra/tools/helm.sh             # Helm v4, the current major
+#   HELM_MAJOR=3 bash infra/tools/helm.sh # Helm v3, which the chart supports too
 set -euo pipefail
 CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
 case "${HELM_MAJOR:-4}" in

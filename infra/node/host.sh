@@ -161,7 +161,7 @@ case "${1:-}" in
     if [ -f "$STATE/owner" ]; then
       previous="$(cat "$STATE/owner")"
       if [ "$previous" != "$owner" ] && kill -0 "$previous" 2>/dev/null; then
-        echo "another real-node run (pid $previous) owns $STATE; wait for it, or stop it and run: bash cluster/node/host.sh down" >&2
+        echo "another real-node run (pid $previous) owns $STATE; wait for it, or stop it and run: bash infra/node/host.sh down" >&2
         exit 3
       fi
       log "cleaning the state a previous run left (owner pid $previous is gone)"

@@ -1,7 +1,7 @@
 /**
  * A real node on this machine: containerd, runc and a kubelet joined to the harness's control plane, running
  * pods from images imported into containerd (no registry). Host changes (addresses on lo, the CNI bridge,
- * sysctls, mounts, cgroups, processes) are recorded and undone by cluster/node/host.sh, which also cleans what a
+ * sysctls, mounts, cgroups, processes) are recorded and undone by infra/node/host.sh, which also cleans what a
  * killed run left behind at the next start. Needs Linux and root; `realNodeUnavailable()` says why not.
  *
  * Network: the node IP and the kubernetes Service IP are /32s on lo; pods sit on a bridge with routes to those
@@ -17,9 +17,8 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { V1Node } from '@kubernetes/client-node';
+import { type ControlPlane, MERGE_PATCH } from '@sidecar-destruct/testkit';
 import { buildStep, lines, NODE_SCRIPTS, ROOT, shippedImages } from './build-step.js';
-import type { ControlPlane } from './controlplane.js';
-import { MERGE_PATCH } from './rest.js';
 
 const run = promisify(execFile);
 
@@ -66,7 +65,7 @@ export async function buildRealNode(): Promise<RealNodeBuild> {
   const built = await buildStep(join(NODE_SCRIPTS, 'build.sh'));
   const [nodeBin, cpBin] = built.slice(-2);
   if (!nodeBin || !cpBin)
-    throw new Error(`cluster/node/build.sh printed no directories: ${built.join(' | ')}`);
+    throw new Error(`infra/node/build.sh printed no directories: ${built.join(' | ')}`);
   const shipped = await shippedImages();
   const own = await buildStep(join(NODE_SCRIPTS, 'images.sh'), [join(nodeBin, 'pause')]);
   return {
@@ -293,7 +292,7 @@ async function hostUp(args: readonly string[], timeoutMs = 15 * 60_000): Promise
       return (await run('bash', args)).stderr;
     } catch (e) {
       const { code, stderr } = e as { code?: number; stderr?: string };
-      if (code !== 3 || Date.now() > deadline) throw new Error(`cluster/node/host.sh up: ${stderr ?? e}`);
+      if (code !== 3 || Date.now() > deadline) throw new Error(`infra/node/host.sh up: ${stderr ?? e}`);
       if (!said) console.error(`${stderr?.trim()}; waiting`);
       await sleep(5_000);
     }
@@ -352,7 +351,7 @@ export async function startRealNode(cp: ControlPlane, options: RealNodeOptions):
     await relay?.close();
     // host.sh stops the containers, shims and containerd, unmounts, and restores the host.
     await run('bash', [host, 'down'], { maxBuffer: 4 * 1024 * 1024 }).catch((e) => {
-      throw new Error(`cluster/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
+      throw new Error(`infra/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
     });
     await stopProcess(procs.containerd, 2_000);
   };
