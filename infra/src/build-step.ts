@@ -65,9 +65,7 @@ export async function qemuAarch64(): Promise<string> {
 
 /** Helm, built from the Go module proxy into the cache (infra/tools/helm.sh): v4 unless `major` is 3. */
 export async function helmBinary(major: 3 | 4 = 4): Promise<string> {
-  const [path] = (await buildStep(`${ROOT}infra/tools/helm.sh`, [], { HELM_MAJOR: String(major) })).slice(
-    -1,
-  );
+  const [path] = (await buildStep(`${ROOT}infra/tools/helm.sh`, [], { HELM_MAJOR: String(major) })).slice(-1);
   if (!path) throw new Error('infra/tools/helm.sh printed nothing');
   return path;
 }

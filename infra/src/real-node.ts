@@ -64,8 +64,7 @@ export interface RealNodeBuild {
 export async function buildRealNode(): Promise<RealNodeBuild> {
   const built = await buildStep(join(NODE_SCRIPTS, 'build.sh'));
   const [nodeBin, cpBin] = built.slice(-2);
-  if (!nodeBin || !cpBin)
-    throw new Error(`infra/node/build.sh printed no directories: ${built.join(' | ')}`);
+  if (!nodeBin || !cpBin) throw new Error(`infra/node/build.sh printed no directories: ${built.join(' | ')}`);
   const shipped = await shippedImages();
   const own = await buildStep(join(NODE_SCRIPTS, 'images.sh'), [join(nodeBin, 'pause')]);
   return {
