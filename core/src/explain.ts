@@ -81,7 +81,7 @@ export function describeVerdict(rule: Rule, nodeName: string, verdict: Verdict):
 }
 
 /** The verdict with its sentence and, when it fails, each failed requirement placed in the rule. */
-export function wordVerdict(rule: Rule, nodeName: string, verdict: Verdict): WordedVerdict {
+function wordVerdict(rule: Rule, nodeName: string, verdict: Verdict): WordedVerdict {
   const reason = describeVerdict(rule, nodeName, verdict);
   return verdict.matches
     ? { matches: true, reason }

@@ -14,12 +14,11 @@ export {
   type PlacedUnmet,
   placedFailures,
   type WordedVerdict,
-  wordVerdict,
 } from './explain.js';
 export { labelKeyProblem, labelValueProblem } from './labels.js';
 export { match, type TermsVerdict, type Unmet, type Verdict } from './match.js';
 export * from './names.js';
-export { dependsOnNfd, NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
+export { NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
 export { isObject, parseNode, parsePod, parseRule } from './objects.js';
 export { err, ok, type Result } from './result.js';
 export { describeRule, isEmptyRule, type Rule, ruleOf } from './rule.js';

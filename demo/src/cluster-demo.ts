@@ -10,7 +10,7 @@ import { GRACE_PERIOD_ANNOTATION, SIDECAR_CONTAINER } from '@sidecar-destruct/co
 import { until } from '@sidecar-destruct/testkit';
 import { narrator } from './demo-steps.js';
 
-export const DEMO_LABEL = 'sidecar-destruct.io/demo-device';
+const DEMO_LABEL = 'sidecar-destruct.io/demo-device';
 
 export interface ClusterDemoOptions {
   readonly kubeconfig: string;

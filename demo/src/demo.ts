@@ -12,9 +12,9 @@ import {
   TOKEN_VOLUME,
 } from '@sidecar-destruct/core';
 import {
-  Kubelet,
   type RunningSidecar,
   registerNode,
+  StandInKubelet,
   startControlPlane,
   startWebhook,
 } from '@sidecar-destruct/testkit';
@@ -72,7 +72,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   say('Starting a local control plane: etcd, kube-apiserver, kube-scheduler, kube-controller-manager');
   const cp = await startControlPlane({ scheduler: true, controllerManager: true });
-  let kubelet: Kubelet | undefined;
+  let kubelet: StandInKubelet | undefined;
   let webhook: Awaited<ReturnType<typeof startWebhook>> | undefined;
   const cleanup = async (): Promise<void> => {
     await kubelet?.stop();
@@ -95,7 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     say(
       `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, the label node-feature-discovery gives it; no NFD runs in this demo: it labels the nodes itself, and --real-node runs a real one); ${NODE_B} has none`,
     );
-    kubelet = new Kubelet(cp, new Set([NODE_A, NODE_B]));
+    kubelet = new StandInKubelet(cp, new Set([NODE_A, NODE_B]));
     kubelet.start();
 
     await createInjectedNamespace(cp, NAMESPACE);
@@ -171,7 +171,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 }
 
 /** What the webhook added to the pod, compared with the template that was applied. */
-export function describeInjection(template: V1Pod['spec'], pod: V1Pod): string[] {
+function describeInjection(template: V1Pod['spec'], pod: V1Pod): string[] {
   const lines: string[] = [];
   const before = new Set(
     [...(template?.initContainers ?? []), ...(template?.containers ?? [])].map((c) => c.name),

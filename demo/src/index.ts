@@ -1,5 +1,5 @@
 /** The narrated demos `sidecar-destruct demo` runs: on a local control plane, on a real node, or on your cluster. */
-export { type ClusterDemoOptions, DEMO_LABEL, runClusterDemo } from './cluster-demo.js';
-export { DEMO_HELP, type DemoOptions, type DemoResult, describeInjection, runDemo } from './demo.js';
+export { type ClusterDemoOptions, runClusterDemo } from './cluster-demo.js';
+export { DEMO_HELP, type DemoOptions, type DemoResult, runDemo } from './demo.js';
 export { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
 export { stopEverything } from './stop.js';

@@ -24,11 +24,11 @@ import {
 } from '@sidecar-destruct/infra';
 import {
   type ControlPlane,
-  Kubelet,
   MERGE_PATCH,
   type RunningWebhook,
   registerNode,
   SIDECAR_CONTAINER,
+  StandInKubelet,
   setNodeLabels,
   startControlPlane,
   startWebhook,
@@ -79,7 +79,7 @@ interface Stage {
   webhook?: RunningWebhook;
   node?: RealNode;
   host?: NfdHost;
-  standIn?: Kubelet;
+  standIn?: StandInKubelet;
 }
 
 /** The stick's udev event on pi-kitchen, through the rules' NFD helper (the /dev link is left alone). */
@@ -132,7 +132,7 @@ async function startNodes(stage: Stage, build: RealNodeBuild, token: string): Pr
   // The stand-in looks like a node NFD labels, less the stick.
   const { [USB_LABEL]: _stick, ...features } = await nfdLabels(cp, REAL);
   await registerNode(cp, STAND_IN, { ...features, 'kubernetes.io/arch': 'amd64' });
-  stage.standIn = new Kubelet(cp, new Set([STAND_IN]));
+  stage.standIn = new StandInKubelet(cp, new Set([STAND_IN]));
   stage.standIn.start();
   say(
     `Second node ${STAND_IN}: the harness's stand-in kubelet, with no NFD running: the demo labels it directly`,

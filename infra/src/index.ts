@@ -24,7 +24,6 @@ export { ELF_MACHINE, elfMachine, ImageArchive, type ImageConfig, type Platform 
 export {
   buildRealNode,
   REAL_NODE_DIR,
-  REAL_NODE_NETWORK,
   type RealNode,
   type RealNodeBuild,
   realNodeLeftovers,

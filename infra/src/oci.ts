@@ -1,7 +1,8 @@
 /**
  * The images as shipped, opened without a container engine: the platforms an OCI image archive (what
  * images/build.sh writes) holds, and one platform's layers unpacked into a root filesystem, with its config. The
- * arm64 suite runs that root filesystem's own `node` and bundle under qemu-user.
+ * arm64 suite runs that root filesystem's own runtime (Bun in the sidecar's, Node in the webhook's) and bundle under
+ * qemu-user.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';

@@ -22,7 +22,7 @@ import { buildStep, lines, NODE_SCRIPTS, ROOT, shippedImages } from './build-ste
 
 const run = promisify(execFile);
 
-export const REAL_NODE_NETWORK = {
+const REAL_NODE_NETWORK = {
   /** The kubelet refuses 127.x as its node IP; a /32 on lo keeps everything on this machine. */
   nodeIp: '10.254.254.1',
   /** The first address of the harness's --service-cluster-ip-range: the `kubernetes` Service. */

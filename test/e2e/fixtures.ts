@@ -12,10 +12,10 @@ import {
 import {
   type ControlPlane,
   type ControlPlaneOptions,
-  Kubelet,
   MERGE_PATCH,
   type RunningWebhook,
   registerNode,
+  StandInKubelet,
   startControlPlane,
   startWebhook,
   until,
@@ -98,7 +98,7 @@ export async function eventsOf(
 export interface InstalledCluster {
   readonly cp: ControlPlane;
   readonly webhook: RunningWebhook;
-  readonly kubelet: Kubelet;
+  readonly kubelet: StandInKubelet;
   stop(): Promise<void>;
 }
 
@@ -137,7 +137,7 @@ export async function installedCluster(
   const webhook = await startWebhook(cp, webhookFlags);
   await registerNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
   await registerNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
-  const kubelet = new Kubelet(cp, new Set(['pi-a', 'pi-b']));
+  const kubelet = new StandInKubelet(cp, new Set(['pi-a', 'pi-b']));
   kubelet.start();
   return {
     cp,

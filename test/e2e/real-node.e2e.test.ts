@@ -24,12 +24,12 @@ import {
   apply,
   type ControlPlane,
   DEPLOY_DIR,
-  Kubelet,
   MERGE_PATCH,
   type RunningWebhook,
   readManifests,
   registerNode,
   SIDECAR_CONTAINER,
+  StandInKubelet,
   until,
   WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/testkit';
@@ -63,7 +63,7 @@ let build: RealNodeBuild;
 let cp: ControlPlane;
 let webhook: RunningWebhook;
 let node: RealNode;
-let standIn: Kubelet;
+let standIn: StandInKubelet;
 const figures: string[] = [];
 
 function figure(text: string): void {
@@ -94,7 +94,7 @@ beforeAll(async () => {
   );
   ({ cp, webhook, node } = started);
   await registerNode(cp, STAND_IN, { ...NFD_LABELS, 'kubernetes.io/arch': 'amd64' });
-  standIn = new Kubelet(cp, new Set([STAND_IN]));
+  standIn = new StandInKubelet(cp, new Set([STAND_IN]));
   standIn.start();
   await enabledNamespace(cp, NS);
 }, 1_800_000);

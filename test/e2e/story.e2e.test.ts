@@ -6,7 +6,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_SETTINGS } from '@sidecar-destruct/core';
 import { runClusterDemo } from '@sidecar-destruct/demo';
-import { apply, type ControlPlane, type Kubelet, readManifests } from '@sidecar-destruct/testkit';
+import { apply, type ControlPlane, readManifests, type StandInKubelet } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   enabledNamespace,
@@ -21,7 +21,7 @@ import {
 
 let cluster: InstalledCluster;
 let cp: ControlPlane;
-let kubelet: Kubelet;
+let kubelet: StandInKubelet;
 
 beforeAll(async () => {
   cluster = await installedCluster({ scheduler: true, controllerManager: true });

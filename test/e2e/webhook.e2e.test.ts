@@ -10,11 +10,11 @@ import type { V1Pod } from '@kubernetes/client-node';
 import {
   type ControlPlane,
   DEPLOY_DIR,
-  type Kubelet,
   MERGE_PATCH,
   type RunningWebhook,
   readManifests,
   SIDECAR_CONTAINER,
+  type StandInKubelet,
   TEST_SIDECAR_IMAGE,
   until,
   WEBHOOK_NAMESPACE,
@@ -34,7 +34,7 @@ import {
 let cluster: InstalledCluster;
 let cp: ControlPlane;
 let webhook: RunningWebhook;
-let kubelet: Kubelet;
+let kubelet: StandInKubelet;
 
 beforeAll(async () => {
   cluster = await installedCluster();

@@ -1,5 +1,5 @@
 /** The README cannot drift from the code: its tables and commands are checked against what the code defines. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   ACTION_ANNOTATION,
@@ -30,6 +30,15 @@ describe('README', () => {
     expect(scripts.demo).toBeDefined();
     expect(scripts.test).toBeDefined();
     expect(readFileSync(`${ROOT}.ci/run`, 'utf8')).toMatch(/^npm test$/m);
+  });
+
+  it('lists every file of scripts/ in the layout, and each package folder', () => {
+    const layout = /```\n(core\/[\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const scriptsEntry = /^scripts\/ {3}([\s\S]*?)(?=^\S|$(?![\s\S]))/m.exec(layout)?.[1] ?? '';
+    for (const file of readdirSync(`${ROOT}scripts`)) expect(scriptsEntry, file).toContain(file);
+    const packages = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).workspaces as string[];
+    for (const folder of packages.filter((p) => p !== 'test'))
+      expect(layout, folder).toMatch(new RegExp(`^${folder}/ `, 'm'));
   });
 
   it('names only npm scripts that exist', () => {

@@ -20,15 +20,6 @@ export {
   seededRandom,
   startFaultProxy,
 } from './faultproxy.js';
-export {
-  Kubelet,
-  type LogLine,
-  type RunningSidecar,
-  resolveEnv,
-  SIDECAR_BUNDLE,
-  SIDECAR_CONTAINER,
-  startSidecar,
-} from './kubelet.js';
 export { type LoopbackCertificate, loopbackServingCertificate } from './loopback.js';
 export {
   apply,
@@ -45,6 +36,14 @@ export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { SIDECAR_RUNTIME, sidecarRuntime } from './runtime.js';
 export { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
 export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
+export {
+  type LogLine,
+  type RunningSidecar,
+  SIDECAR_BUNDLE,
+  SIDECAR_CONTAINER,
+  StandInKubelet,
+  startSidecar,
+} from './stand-in-kubelet.js';
 export { type UsbSerialDevice, udevEvent } from './udev-event.js';
 export { until } from './until.js';
 export {

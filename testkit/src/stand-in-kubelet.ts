@@ -46,7 +46,7 @@ function sidecarContainer(pod: V1Pod): V1Container {
 }
 
 /** Resolves env as the kubelet does: literal values and downward-API field references. */
-export function resolveEnv(pod: V1Pod, env: readonly V1EnvVar[]): Record<string, string> {
+function resolveEnv(pod: V1Pod, env: readonly V1EnvVar[]): Record<string, string> {
   const fields: Record<string, string | undefined> = {
     'metadata.name': pod.metadata?.name,
     'metadata.namespace': pod.metadata?.namespace,
@@ -221,7 +221,7 @@ export async function startSidecar(
  * Ready (so that Deployments and PodDisruptionBudgets count it), and when the pod is deleted stops the sidecar
  * and removes the pod object, as a kubelet does once the containers have stopped.
  */
-export class Kubelet {
+export class StandInKubelet {
   private readonly sidecars = new Map<string, RunningSidecar>();
   private readonly starting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
