@@ -1,5 +1,5 @@
 /**
- * What CI builds and runs beside the API server: a real node (kubelet, containerd, runc) on this machine, the
+ * What `npm test` (and `demo --real-node`) builds and runs beside the API server: a real node (kubelet, containerd, runc) on this machine, the
  * images as users pull them, node-feature-discovery, Helm, qemu and the 16K-page arm64 VM.
  */
 export { arm64VmCommand, VM_HOST_ADDRESS, vm16kAssets } from './arm64-vm.js';
