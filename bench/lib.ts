@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ruleOf, type Settings } from '@sidecar-destruct/core';
-import { type ControlPlane, podWithSidecar, registerNode, setNodeLabels } from '@sidecar-destruct/testkit';
+import { podWithSidecar } from '@sidecar-destruct/infra';
+import { type ControlPlane, registerNode, setNodeLabels } from '@sidecar-destruct/testkit';
 import { SCENARIO_WORDS, type Scenario } from './tables.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));

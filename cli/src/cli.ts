@@ -12,7 +12,6 @@ Commands:
   sidecar   run the sidecar (what the injected container runs)
   certs     create or renew the webhook's certificates and register the CA
   udev      print udev rules that give a USB serial device a stable name
-  demo      the whole story on a local control plane, narrated
 
 Run 'sidecar-destruct <command> --help' for a command's options.
 `;
@@ -46,10 +45,6 @@ export async function run(argv: string[], io: Io, read: ReadText = readTextFile)
       case 'udev': {
         const { udevCommand } = await import('@sidecar-destruct/udev');
         return udevCommand(args, io);
-      }
-      case 'demo': {
-        const { demoCommand } = await import('./demo.js');
-        return await demoCommand(args, io);
       }
       default:
         throw new UsageError(`unknown command "${command}"`);

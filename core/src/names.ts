@@ -5,6 +5,9 @@
  */
 const PREFIX = 'sidecar-destruct.io';
 
+/** The namespace deploy/ installs the webhook, its Service and its ConfigMap in. */
+export const INSTALL_NAMESPACE = 'sidecar-destruct-system';
+
 export const NAMESPACE_INJECTION_LABEL = `${PREFIX}/injection`;
 export const NAMESPACE_INJECTION_ENABLED = 'enabled';
 export const POD_INJECT_LABEL = `${PREFIX}/inject`;

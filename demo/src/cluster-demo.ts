@@ -1,5 +1,5 @@
 /**
- * `sidecar-destruct demo --kubeconfig FILE --node-a A --node-b B`: the same story on an existing cluster where
+ * `npm run demo -- --kubeconfig FILE --node-a A --node-b B`: the same story on an existing cluster where
  * sidecar-destruct is installed. It touches only what it creates: a label of its own on the two nodes it is
  * told to use (removed at the end, and only while it still holds this run's value), and a namespace of its own
  * with one Deployment (deleted at the end).

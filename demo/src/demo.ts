@@ -1,5 +1,5 @@
 /**
- * `sidecar-destruct demo`: the whole story on real Kubernetes components, narrated with timestamps. A local
+ * `npm run demo`: the whole story on real Kubernetes components, narrated with timestamps. A local
  * control plane (etcd, kube-apiserver, kube-scheduler, kube-controller-manager), the add-on installed from
  * deploy/ (the webhook as a local process with a certificate from certs/), two nodes, an unmodified example
  * Deployment pinned to a USB stick, and the stick moved from one node to the other.
@@ -11,12 +11,12 @@ import {
   SIDECAR_CONTAINER,
   TOKEN_VOLUME,
 } from '@sidecar-destruct/core';
+import { startWebhook } from '@sidecar-destruct/infra';
 import {
   type RunningSidecar,
   registerNode,
   StandInKubelet,
   startControlPlane,
-  startWebhook,
 } from '@sidecar-destruct/testkit';
 import {
   applyExample,
@@ -28,8 +28,8 @@ import {
   untilDeleting,
 } from './demo-steps.js';
 
-export const DEMO_HELP = `Usage: sidecar-destruct demo [--keep]
-       sidecar-destruct demo --kubeconfig FILE --node-a NODE --node-b NODE [--image IMAGE]
+export const DEMO_HELP = `Usage: npm run demo [-- --keep]
+       npm run demo -- --kubeconfig FILE --node-a NODE --node-b NODE [--image IMAGE]
 
 Starts a local control plane (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, built from the Go
 module proxy on first use), installs sidecar-destruct from deploy/, runs deploy/examples/zigbee2mqtt.yaml on a

@@ -1,5 +1,5 @@
 /**
- * `sidecar-destruct demo --real-node`: the story on real containers, labelled by a real node-feature-discovery.
+ * `npm run demo -- --real-node`: the story on real containers, labelled by a real node-feature-discovery.
  * A kubelet, containerd and runc on this machine run the zigbee2mqtt example with the sidecar from the image
  * images/build.sh makes; NFD (built from the Go module proxy, deployed from its own manifests with deploy/nfd)
  * labels that node, and the stick comes and goes through the udev rules and helper of `sidecar-destruct udev
@@ -19,23 +19,23 @@ import {
   prepareNfdHost,
   type RealNode,
   type RealNodeBuild,
+  type RunningWebhook,
   realNodeUnavailable,
   startRealNode,
+  startWebhook,
+  type UsbSerialDevice,
+  udevEvent,
+  WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/infra';
 import {
   type ControlPlane,
   MERGE_PATCH,
-  type RunningWebhook,
   registerNode,
   SIDECAR_CONTAINER,
   StandInKubelet,
   setNodeLabels,
   startControlPlane,
-  startWebhook,
-  type UsbSerialDevice,
-  udevEvent,
   until,
-  WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/testkit';
 import { deviceRules, NFD_HELPER } from '@sidecar-destruct/udev';
 import {
@@ -48,7 +48,7 @@ import {
 } from './demo-steps.js';
 
 export const REAL_NODE_DEMO_HELP = `
-       sidecar-destruct demo --real-node
+       npm run demo -- --real-node
 
   --real-node        the story on real containers: kubelet, containerd and runc on this machine (built from the
                      Go module proxy on first use, about 11 minutes) run the sidecar from the image we ship, and

@@ -33,3 +33,12 @@ export {
   stopAllRealNodes,
   watchedSysctls,
 } from './real-node.js';
+export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
+export { type UsbSerialDevice, udevEvent } from './udev-event.js';
+export {
+  type RunningWebhook,
+  startWebhook,
+  TEST_SIDECAR_IMAGE,
+  WEBHOOK_NAMESPACE,
+  type WebhookOptions,
+} from './webhook.js';

@@ -19,8 +19,10 @@ import {
   ImageArchive,
   type ImageConfig,
   qemuAarch64,
+  type RunningWebhook,
   type ShippedImage,
   shippedImages,
+  startWebhook,
   VM_HOST_ADDRESS,
   vm16kAssets,
 } from '@sidecar-destruct/infra';
@@ -28,11 +30,9 @@ import {
   type ControlPlane,
   type FaultProxy,
   type RunningSidecar,
-  type RunningWebhook,
   startControlPlane,
   startFaultProxy,
   startSidecar,
-  startWebhook,
 } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

@@ -4,22 +4,22 @@ import type { V1Pod } from '@kubernetes/client-node';
 import {
   type RealNode,
   type RealNodeBuild,
+  type RunningWebhook,
   realNodeLeftovers,
   realNodeUnavailable,
   startRealNode,
+  startWebhook,
+  WEBHOOK_NAMESPACE,
   watchedSysctls,
 } from '@sidecar-destruct/infra';
 import {
   type ControlPlane,
   type ControlPlaneOptions,
   MERGE_PATCH,
-  type RunningWebhook,
   registerNode,
   StandInKubelet,
   startControlPlane,
-  startWebhook,
   until,
-  WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/testkit';
 
 export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
@@ -30,12 +30,8 @@ export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ..
   return reply.body;
 }
 
-export {
-  podWithSidecar,
-  registerNode as createNode,
-  setNodeLabels,
-  sidecarNamespace,
-} from '@sidecar-destruct/testkit';
+export { podWithSidecar, sidecarNamespace } from '@sidecar-destruct/infra';
+export { registerNode as createNode, setNodeLabels } from '@sidecar-destruct/testkit';
 
 export async function createPod(cp: ControlPlane, namespace: string, pod: V1Pod): Promise<V1Pod> {
   return expectStatus(cp.rest('POST', `/api/v1/namespaces/${namespace}/pods`, pod), 201);

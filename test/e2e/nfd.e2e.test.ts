@@ -29,6 +29,8 @@ import {
   plugFakeUsb,
   prepareNfdHost,
   type RealNodeBuild,
+  type UsbSerialDevice,
+  udevEvent,
   unplugFakeUsb,
 } from '@sidecar-destruct/infra';
 import {
@@ -37,8 +39,6 @@ import {
   type NodeWatch,
   readManifests,
   SIDECAR_CONTAINER,
-  type UsbSerialDevice,
-  udevEvent,
   watchNode,
 } from '@sidecar-destruct/testkit';
 import { deviceRules, NFD_HELPER } from '@sidecar-destruct/udev';

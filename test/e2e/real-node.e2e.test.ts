@@ -17,7 +17,9 @@ import {
   helmBinary,
   type RealNode,
   type RealNodeBuild,
+  type RunningWebhook,
   startLocalRegistry,
+  WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/infra';
 import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
 import {
@@ -25,13 +27,11 @@ import {
   type ControlPlane,
   DEPLOY_DIR,
   MERGE_PATCH,
-  type RunningWebhook,
   readManifests,
   registerNode,
   SIDECAR_CONTAINER,
   StandInKubelet,
   until,
-  WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/testkit';
 import { SETTINGS } from '@sidecar-destruct/webhook/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

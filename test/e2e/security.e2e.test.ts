@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { ControlPlane, Reply, RunningWebhook } from '@sidecar-destruct/testkit';
-import { DEPLOY_DIR, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from '@sidecar-destruct/testkit';
+import { type RunningWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from '@sidecar-destruct/infra';
+import type { ControlPlane, Reply } from '@sidecar-destruct/testkit';
+import { DEPLOY_DIR } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNode,

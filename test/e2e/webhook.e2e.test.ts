@@ -7,17 +7,15 @@ import { readdir } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
+import { type RunningWebhook, TEST_SIDECAR_IMAGE, WEBHOOK_NAMESPACE } from '@sidecar-destruct/infra';
 import {
   type ControlPlane,
   DEPLOY_DIR,
   MERGE_PATCH,
-  type RunningWebhook,
   readManifests,
   SIDECAR_CONTAINER,
   type StandInKubelet,
-  TEST_SIDECAR_IMAGE,
   until,
-  WEBHOOK_NAMESPACE,
 } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

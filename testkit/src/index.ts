@@ -30,12 +30,11 @@ export {
   readManifests,
 } from './manifests.js';
 export { type LabelSnapshot, type NodeWatch, watchNode } from './node-watch.js';
-export { NFD_BASELINE_LABELS, registerNode, setNodeLabels } from './nodes.js';
+export { NFD_BASELINE_LABELS, registerNode, setNodeLabels, USB_LABEL } from './nodes.js';
 export { type Posted, type PostOptions, postReview } from './post-review.js';
 export { MERGE_PATCH, type Reply, type Rest, restClient } from './rest.js';
 export { SIDECAR_RUNTIME, sidecarRuntime } from './runtime.js';
 export { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
-export { podWithSidecar, sidecarNamespace } from './sidecar-pods.js';
 export {
   type LogLine,
   type RunningSidecar,
@@ -44,12 +43,4 @@ export {
   StandInKubelet,
   startSidecar,
 } from './stand-in-kubelet.js';
-export { type UsbSerialDevice, udevEvent } from './udev-event.js';
 export { until } from './until.js';
-export {
-  type RunningWebhook,
-  startWebhook,
-  TEST_SIDECAR_IMAGE,
-  WEBHOOK_NAMESPACE,
-  type WebhookOptions,
-} from './webhook.js';

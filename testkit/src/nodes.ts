@@ -7,6 +7,9 @@ async function ok(reply: ReturnType<ControlPlane['rest']>, ...statuses: number[]
   if (!statuses.includes(r.status)) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.body)}`);
 }
 
+/** The label node-feature-discovery gives a node with the README's Zigbee stick (a CP2102 USB serial adapter). */
+export const USB_LABEL = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
+
 /**
  * What node-feature-discovery labels every node with besides its devices (a real node has dozens): the sidecar
  * tells an unplugged device (one NFD label gone) from an NFD restart (every NFD label gone) by them.

@@ -1,21 +1,23 @@
 /**
- * `sidecar-destruct demo [--keep]`: runs the narrated story (demo/src/demo.ts) on a local control plane, on a real
- * node (demo/src/real-node-demo.ts), or on an existing cluster with --kubeconfig (demo/src/cluster-demo.ts); Ctrl-C
- * always cleans up.
+ * `npm run demo [-- --keep | --real-node | --kubeconfig FILE --node-a A --node-b B]`: runs the narrated story
+ * (demo.ts) on a local control plane, on a real node (real-node-demo.ts), or on an existing cluster
+ * (cluster-demo.ts); Ctrl-C always cleans up.
  */
 import { parseArgs } from 'node:util';
-import type { Io } from './io.js';
+import { runClusterDemo } from './cluster-demo.js';
+import { DEMO_HELP, runDemo } from './demo.js';
+import { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
+import { stopEverything } from './stop.js';
 
-type Harness = typeof import('@sidecar-destruct/demo');
-
-/** The demos, loaded here, not at the top: the container image leaves them out, and its bundle must not import them. */
-async function loadHarness(): Promise<Harness | undefined> {
-  try {
-    return await import('@sidecar-destruct/demo');
-  } catch {
-    return undefined;
-  }
+/** Where the demo writes: its narration, and a failure (returning the exit status). */
+export interface DemoIo {
+  stdout(text: string): void;
+  fail(message: string): number;
 }
+
+const harness = { runClusterDemo, runDemo, runRealNodeDemo, stopEverything };
+type Harness = typeof harness;
+type Io = DemoIo;
 
 const OPTIONS = {
   keep: { type: 'boolean', default: false },
@@ -85,15 +87,9 @@ function local(harness: Harness, io: Io, keep: boolean): Promise<number> {
 }
 
 export async function demoCommand(args: string[], io: Io): Promise<number> {
-  const harness = await loadHarness();
-  if (!harness) {
-    return io.fail(
-      'the demo is not part of this build (it needs the test kit); run it from a clone: npm run demo',
-    );
-  }
   const { values } = parseArgs({ args, options: OPTIONS, strict: true });
   if (values.help) {
-    io.stdout(harness.DEMO_HELP + harness.REAL_NODE_DEMO_HELP);
+    io.stdout(DEMO_HELP + REAL_NODE_DEMO_HELP);
     return 0;
   }
   if (values['real-node']) return realNode(harness, io);

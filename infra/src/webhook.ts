@@ -10,11 +10,16 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KeyPair } from '@sidecar-destruct/certs';
-import type { ControlPlane } from './controlplane.js';
-import { freePort } from './controlplane.js';
-import { loopbackServingCertificate } from './loopback.js';
-import { apply, localWebhookConfiguration, policiesInForce, readManifests } from './manifests.js';
-import { serviceAccountKubeconfig } from './service-account-kubeconfig.js';
+import {
+  apply,
+  type ControlPlane,
+  freePort,
+  localWebhookConfiguration,
+  loopbackServingCertificate,
+  policiesInForce,
+  readManifests,
+  serviceAccountKubeconfig,
+} from '@sidecar-destruct/testkit';
 
 const CLI = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 export const WEBHOOK_NAMESPACE = 'sidecar-destruct-system';

@@ -13,9 +13,8 @@ import {
   SIDECAR_CONTAINER,
   sidecarEnv,
 } from '@sidecar-destruct/core';
+import { apply, type ControlPlane, readManifests } from '@sidecar-destruct/testkit';
 import { bindingNames } from '@sidecar-destruct/webhook/grants';
-import type { ControlPlane } from './controlplane.js';
-import { apply, readManifests } from './manifests.js';
 
 async function expectCreated(reply: ReturnType<ControlPlane['rest']>): Promise<void> {
   const r = await reply;
