@@ -6,6 +6,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import {
+  filesOf,
+  findCycle,
+  importsOf,
+  launchedPackages,
+  type Package,
+  packageOf,
+  packages,
+  pathsIn,
+  ROOT_TOOLS,
+} from './packages.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -77,5 +88,84 @@ describe('layout', () => {
     const cli = JSON.parse(readFileSync(join(ROOT, 'cli/package.json'), 'utf8'));
     for (const kit of ['@sidecar-destruct/testkit', '@sidecar-destruct/infra', '@sidecar-destruct/demo'])
       expect(Object.keys(cli.dependencies)).not.toContain(kit);
+  });
+});
+
+const ALL = packages();
+const BY_DIR = new Map(ALL.map((p) => [p.dir, p]));
+const WORKSPACE = new Set(ALL.map((p) => p.name));
+const isTest = (file: string): boolean =>
+  /(^|\/)test\//.test(file.split('/').slice(1).join('/')) || file.startsWith('test/');
+
+/** What a package's files use: imports (run-time ones from its sources apart) and the packages it launches. */
+function usage(pkg: Package): { runtime: Set<string>; any: Set<string>; launched: Set<string> } {
+  const runtime = new Set<string>();
+  const any = new Set<string>();
+  for (const file of filesOf(pkg.dir, ['.ts'])) {
+    for (const { specifier, typeOnly } of importsOf(file)) {
+      const name = packageOf(specifier);
+      if (!name || name === pkg.name) continue;
+      any.add(name);
+      if (!typeOnly && !isTest(file)) runtime.add(name);
+    }
+  }
+  return { runtime, any, launched: launchedPackages(pkg.dir, BY_DIR) };
+}
+
+/** Whether an npm script runs a package's command (`esbuild src/main.ts …`), which no import names. */
+const runsAsCommand = (scripts: string, name: string): boolean =>
+  new RegExp(`(^|\\n|&&|;|\\|)\\s*${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s`).test(scripts);
+
+describe('every package declares what it uses, and the packages form no cycle', () => {
+  it.each(ALL.map((p) => p.dir))(
+    '%s/package.json declares every package its files import or launch',
+    (dir) => {
+      const pkg = BY_DIR.get(dir) as Package;
+      const { runtime, any, launched } = usage(pkg);
+      const declared = new Set([...pkg.dependencies, ...pkg.devDependencies, ...ROOT_TOOLS]);
+      expect([...new Set([...any, ...launched])].filter((n) => !declared.has(n)).sort()).toEqual([]);
+      // What its sources import or start at run time is a dependency, not a devDependency.
+      expect([...new Set([...runtime, ...launched])].filter((n) => !pkg.dependencies.has(n)).sort()).toEqual(
+        [],
+      );
+    },
+  );
+
+  it.each(ALL.map((p) => p.dir))('%s/package.json declares nothing its files do not use', (dir) => {
+    const pkg = BY_DIR.get(dir) as Package;
+    const { any, launched } = usage(pkg);
+    const unused = [...pkg.dependencies, ...pkg.devDependencies].filter(
+      (n) => !any.has(n) && !launched.has(n) && !n.startsWith('@types/') && !runsAsCommand(pkg.scripts, n),
+    );
+    expect(unused.sort()).toEqual([]);
+  });
+
+  it('has no cycle among the packages, counting devDependencies', () => {
+    const edges = new Map(
+      ALL.map((p) => [
+        p.name,
+        new Set([...p.dependencies, ...p.devDependencies].filter((n) => WORKSPACE.has(n))),
+      ]),
+    );
+    expect(edges.size).toBeGreaterThan(8);
+    expect(findCycle(edges)).toBeUndefined();
+  });
+
+  it('sees a cycle, an import and a launch by path when there is one', () => {
+    const cyclic = new Map([
+      ['a', new Set(['b'])],
+      ['b', new Set(['c'])],
+      ['c', new Set(['a'])],
+    ]);
+    expect(findCycle(cyclic)).toEqual(['a', 'b', 'c', 'a']);
+    expect(findCycle(new Map([['a', new Set(['b'])]]))).toBeUndefined();
+    expect(pathsIn("new URL('../../cli/dist/main.js', import.meta.url)", 'infra/src')).toEqual([
+      'cli/dist/main.js',
+    ]);
+    expect(pathsIn('runtime="$(node sidecar/dist/main.js)"', 'images')).toEqual(['sidecar/dist/main.js']);
+    expect(pathsIn("'sidecar-destruct/sidecar:dev'", 'infra/src')).toEqual([]);
+    expect(packageOf('@sidecar-destruct/webhook/grants')).toBe('@sidecar-destruct/webhook');
+    expect(packageOf('node:fs')).toBeUndefined();
+    expect(launchedPackages('infra', BY_DIR)).toContain('@sidecar-destruct/sidecar');
   });
 });
