@@ -5,12 +5,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   AdmissionregistrationV1Api,
   ApiException,
   CoreV1Api,
-  KubeConfig,
+  type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1Secret,
@@ -22,24 +21,6 @@ import {
   serviceDnsNames,
 } from './pki.js';
 import { caBundle, type Existing, plan, type Step } from './plan.js';
-
-export const CERTS_HELP = `Usage: sidecar-destruct certs [flags]
-
-Creates or renews the webhook's certificates and registers the CA with the API server. A run on a healthy
-install changes nothing. Runs in the cluster (as the Job in deploy/) or with the current kubeconfig.
-
-  --namespace NS               the webhook's namespace (default sidecar-destruct-system)
-  --service NAME               the webhook's Service (default sidecar-destruct-webhook)
-  --secret NAME                the serving certificate's Secret, kubernetes.io/tls (default sidecar-destruct-webhook-tls)
-  --ca-secret NAME             the CA's Secret, read by this command only (default sidecar-destruct-ca)
-  --webhook-configuration NAME the MutatingWebhookConfiguration (default sidecar-destruct)
-  --validity-days N            serving certificate lifetime (default 365)
-  --ca-validity-days N         CA lifetime (default 3650)
-  --renew-before-days N        renew what expires within N days (default 30)
-  --out-dir DIR                also write ca.crt, tls.crt and tls.key (0600) there
-  --kubeconfig FILE            default: $KUBECONFIG, ~/.kube/config, or in-cluster
-  -h, --help
-`;
 
 export interface CertsOptions {
   readonly namespace: string;
@@ -237,55 +218,4 @@ export async function ensureCertificates(
   }
   if (options.outDir && ca && serving) await writeFiles(options.outDir, ca, serving);
   return { steps };
-}
-
-export function parseCertsArgs(args: readonly string[]): CertsOptions | { help: true } {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      namespace: { type: 'string', default: 'sidecar-destruct-system' },
-      service: { type: 'string', default: 'sidecar-destruct-webhook' },
-      secret: { type: 'string', default: 'sidecar-destruct-webhook-tls' },
-      'ca-secret': { type: 'string', default: 'sidecar-destruct-ca' },
-      'webhook-configuration': { type: 'string', default: 'sidecar-destruct' },
-      'validity-days': { type: 'string', default: '365' },
-      'ca-validity-days': { type: 'string', default: '3650' },
-      'renew-before-days': { type: 'string', default: '30' },
-      'out-dir': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return { help: true };
-  const days = (flag: 'validity-days' | 'ca-validity-days' | 'renew-before-days'): number => {
-    const n = Number(values[flag]);
-    if (!Number.isInteger(n) || n < 0 || n > 36_500)
-      throw new TypeError(`--${flag}: "${values[flag]}" is not a number of days`);
-    return n;
-  };
-  const options: CertsOptions = {
-    namespace: values.namespace,
-    service: values.service,
-    secret: values.secret,
-    caSecret: values['ca-secret'],
-    webhookConfiguration: values['webhook-configuration'],
-    validityDays: days('validity-days'),
-    caValidityDays: days('ca-validity-days'),
-    renewBeforeDays: days('renew-before-days'),
-    ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
-    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-  };
-  if (options.renewBeforeDays >= options.validityDays) {
-    throw new TypeError('--renew-before-days must be less than --validity-days, or every run would renew');
-  }
-  return options;
-}
-
-/** The file `--kubeconfig` names; without one, kubectl's default (KUBECONFIG, ~/.kube/config, then in-cluster). */
-export function kubeConfigOrDefault(kubeconfig: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
 }

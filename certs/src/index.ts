@@ -1,11 +1,5 @@
-export {
-  CERTS_HELP,
-  type CertsOptions,
-  ensureCertificates,
-  kubeConfigOrDefault,
-  parseCertsArgs,
-  type Report,
-} from './bootstrap.js';
+export { type CertsOptions, ensureCertificates, type Report } from './bootstrap.js';
+export { CERTS_HELP, CERTS_SETTINGS, certsOptions } from './options.js';
 export {
   type CertificateOptions,
   createCertificateAuthority,

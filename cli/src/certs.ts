@@ -1,20 +1,23 @@
 /** `sidecar-destruct certs`: see certs/src/bootstrap.ts. Exit 0 done (or nothing to do), 1 failed, 2 bad flags. */
-import { CERTS_HELP, ensureCertificates, kubeConfigOrDefault, parseCertsArgs } from '@sidecar-destruct/certs';
-import type { Io } from './io.js';
+import { CERTS_HELP, CERTS_SETTINGS, certsOptions, ensureCertificates } from '@sidecar-destruct/certs';
+import { readCommandLine } from '@sidecar-destruct/core';
+import { type Io, UsageError } from './io.js';
+import { kubeConfigFor } from './kube.js';
 
-export async function certsCommand(args: string[], io: Io): Promise<number> {
-  let options: ReturnType<typeof parseCertsArgs>;
-  try {
-    options = parseCertsArgs(args);
-  } catch (e) {
-    return io.fail(`${(e as Error).message} (see 'sidecar-destruct certs --help')`);
-  }
-  if ('help' in options) {
+export async function certsCommand(args: readonly string[], io: Io): Promise<number> {
+  const line = readCommandLine(CERTS_SETTINGS, args, io.env);
+  if (!line.ok) throw new UsageError(line.error.join('; '));
+  if (line.value.help) {
     io.stdout(CERTS_HELP);
     return 0;
   }
+  const { read } = line.value;
+  const options = certsOptions(read);
+  if (read.errors.length > 0) throw new UsageError(read.errors.join('; '));
+  const kubeConfig = kubeConfigFor(options.kubeconfig, io.env);
+  if (!kubeConfig.ok) return io.fail(kubeConfig.error);
   try {
-    const { steps } = await ensureCertificates(options, kubeConfigOrDefault(options.kubeconfig));
+    const { steps } = await ensureCertificates(options, kubeConfig.value);
     if (steps.length === 0) io.stdout('certificates are healthy; nothing changed\n');
     for (const step of steps) io.stdout(`${step.kind}: ${step.why}\n`);
     return 0;

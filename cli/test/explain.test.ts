@@ -26,13 +26,14 @@ async function explain(files: Record<string, string>, ...flags: string[]) {
       errors.push(message);
       return 2;
     },
+    env: {},
+    readText: async (path: string) => {
+      const text = files[path];
+      if (text === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      return text;
+    },
   };
-  const read = async (path: string) => {
-    const text = files[path];
-    if (text === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
-    return text;
-  };
-  const status = await run(['explain', '--pod', 'pod.yaml', '--node', 'node.json', ...flags], io, read);
+  const status = await run(['explain', '--pod', 'pod.yaml', '--node', 'node.json', ...flags], io);
   return { status, stdout, errors };
 }
 

@@ -4,6 +4,15 @@
  */
 
 export { BACKOFF, backoffDelay, HEALTHY_WATCH_MS, reconnect, watchTimeoutSeconds } from './backoff.js';
+export {
+  type CommandLine,
+  type Env,
+  readCommandLine,
+  type Setting,
+  SettingReader,
+  type SettingsTable,
+  settingsHelp,
+} from './command-line.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { ENV, type Identity, parseSidecarEnv, type SidecarContract, sidecarEnv } from './env.js';
 export {
@@ -15,7 +24,15 @@ export {
   placedFailures,
   type WordedVerdict,
 } from './explain.js';
+export {
+  type KubeConfigLoader,
+  type KubeConfigSource,
+  kubeConfigSource,
+  loadKubeConfig,
+  NO_KUBECONFIG,
+} from './kubeconfig.js';
 export { labelKeyProblem, labelValueProblem } from './labels.js';
+export type { Log, LogFields } from './log.js';
 export { match, type TermsVerdict, type Unmet, type Verdict } from './match.js';
 export * from './names.js';
 export { NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';

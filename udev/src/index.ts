@@ -1,4 +1,3 @@
-export { type CommandIo, UDEV_HELP, udevCommand } from './command.js';
 export {
   type DeviceRule,
   deviceRules,

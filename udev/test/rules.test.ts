@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { udevCommand } from '../src/command.js';
 import { deviceRules, NFD_HELPER, nodeFeatureRule } from '../src/rules.js';
 
 describe('udev rules for a USB serial device', () => {
@@ -60,24 +59,6 @@ describe('udev rules for a USB serial device', () => {
       const rules = deviceRules({ ...device, owner: '1000', group: '20' });
       expect(rules.ok && sample.includes(rules.value.trim())).toBe(true);
     }
-  });
-
-  it('prints the rules, or exits 2 with the problems', () => {
-    let out = '';
-    const failures: string[] = [];
-    const io = {
-      stdout: (t: string) => {
-        out += t;
-      },
-      fail: (m: string) => {
-        failures.push(m);
-        return 2;
-      },
-    };
-    expect(udevCommand(['--vendor', '10c4', '--product', 'ea60', '--name', 'zigbee'], io)).toBe(0);
-    expect(out).toContain('/dev/zigbee');
-    expect(udevCommand(['--vendor', 'nope', '--product', 'ea60'], io)).toBe(2);
-    expect(failures[0]).toContain('--vendor "nope"');
   });
 });
 
