@@ -35,7 +35,7 @@ PLATFORMS="${PLATFORMS:-linux/amd64,linux/arm64}"
 IMAGES="${IMAGES:-sidecar webhook}"
 # Every timestamp in the images (layers, config, history): 2000-01-01, a fixed instant rather than the build time.
 EPOCH=946684800
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source scripts/cache.sh
 OUT="${OUT:-$CACHE_ROOT/images/$VERSION}"
 INPUTS="$CACHE_ROOT/images/inputs"
 

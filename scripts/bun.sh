@@ -11,7 +11,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 version="$(tr -d '[:space:]' < "$root/.bun-version")"
-cache="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
+cache="$CACHE_ROOT"
 
 log() { printf '[bun] %s\n' "$*" >&2; }
 

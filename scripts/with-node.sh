@@ -12,7 +12,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 want="$(tr -d '[:space:]' < "$root/.node-version")"
 want_major="${want%%.*}"
-cache="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
+cache="$CACHE_ROOT"
 
 log() { printf '[node] %s\n' "$*" >&2; }
 

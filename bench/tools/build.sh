@@ -8,7 +8,7 @@ set -euo pipefail
 
 DESCHEDULER_VERSION="${DESCHEDULER_VERSION:-0.36.0}"
 VEGETA_VERSION="${VEGETA_VERSION:-12.13.0}"
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 OUT="$CACHE_ROOT/bench-tools/descheduler-v${DESCHEDULER_VERSION}-vegeta-v${VEGETA_VERSION}"
 
 log() { printf '[bench-tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -16,7 +16,7 @@ CNI_VERSION="${CNI_VERSION:-1.10.0}"
 K8S_VERSION="${K8S_VERSION:-$(grep -v '^#' "$here/../../testkit/controlplane/versions" | tail -n 1)}"
 export K8S_VERSION
 PAUSE_VERSION="${PAUSE_VERSION:-3.10.2}"
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 OUT="$CACHE_ROOT/real-node/containerd-v${CONTAINERD_VERSION}-runc-v${RUNC_VERSION}-cni-v${CNI_VERSION}-pause-${PAUSE_VERSION}"
 BINARIES=(containerd containerd-shim-runc-v2 ctr runc bridge host-local loopback pause)
 

@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 pause_bin="$1"
 PAUSE_VERSION="${PAUSE_VERSION:-3.10.2}"
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 arch="$(dpkg --print-architecture 2>/dev/null || go env GOARCH)"
 key="$(sha256sum "$pause_bin" | cut -c1-12)"
 out="$CACHE_ROOT/real-node/images-$key"

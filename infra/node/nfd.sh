@@ -8,7 +8,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VERSION="${1:-${NFD_VERSION:-v0.19.0}}"
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 OUT="$CACHE_ROOT/nfd/$VERSION"
 MODULE=sigs.k8s.io/node-feature-discovery
 BINARIES=(nfd-master nfd-worker nfd-gc)

@@ -4,7 +4,7 @@
 # dpkg-deb, never installed: nothing registers a binfmt handler, which would change how the whole host's kernel
 # runs foreign binaries.
 set -euo pipefail
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 OUT="$CACHE_ROOT/qemu"
 BIN="$OUT/usr/bin/qemu-aarch64-static"
 

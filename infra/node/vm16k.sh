@@ -9,7 +9,7 @@
 #   DIR/modules/*.ko     failover, net_failover, virtio_net, in load order
 #   DIR/busybox          static arm64 busybox
 set -euo pipefail
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 # Over HTTPS: the SHA256 of each package is then the one the mirror serves, in a file nobody could change on the way.
 MIRROR="${DEBIAN_MIRROR:-https://deb.debian.org/debian}"
 OUT="$CACHE_ROOT/vm16k"

@@ -5,7 +5,7 @@
 #   bash infra/tools/helm.sh             # Helm v4, the current major
 #   HELM_MAJOR=3 bash infra/tools/helm.sh # Helm v3, which the chart supports too
 set -euo pipefail
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 case "${HELM_MAJOR:-4}" in
   4) module=helm.sh/helm/v4 version=v4.3.2 ;;
   3) module=helm.sh/helm/v3 version=v3.21.4 ;;

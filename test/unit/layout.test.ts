@@ -169,3 +169,22 @@ describe('every package declares what it uses, and the packages form no cycle', 
     expect(launchedPackages('infra', BY_DIR)).toContain('@sidecar-destruct/sidecar');
   });
 });
+
+describe('one place for the cache path', () => {
+  it('is spelled only in scripts/cache.sh, which every script that uses the cache sources', () => {
+    const files = [
+      ...ALL.flatMap((p) => filesOf(p.dir, ['.sh', '.ts'])),
+      ...['scripts', 'images', 'bench'].flatMap((d) => filesOf(d, ['.sh', '.ts'])),
+    ].filter((f) => f !== 'scripts/cache.sh' && f !== 'test/unit/layout.test.ts');
+    const spelled = files.filter((f) =>
+      /XDG_CACHE_HOME|\$\{?HOME\}?\/\.cache/.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
+    expect(spelled).toEqual([]);
+    const users = files.filter(
+      (f) => f.endsWith('.sh') && /\$CACHE_ROOT|\$\{CACHE_ROOT/.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
+    expect(users.length).toBeGreaterThan(8);
+    for (const f of users)
+      expect(readFileSync(join(ROOT, f), 'utf8'), f).toMatch(/^source .*cache\.sh"?$/m);
+  });
+});

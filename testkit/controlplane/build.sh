@@ -12,7 +12,7 @@ set -euo pipefail
 # The default is the newest version the project is tested on (the last line of controlplane/versions).
 K8S_VERSION="${K8S_VERSION:-$(grep -v '^#' "$(dirname "${BASH_SOURCE[0]}")/versions" | tail -n 1)}"
 ETCD_VERSION="${ETCD_VERSION:-3.7.3}"
-CACHE_ROOT="${SIDECAR_DESTRUCT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sidecar-destruct}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/cache.sh"
 OUT="$CACHE_ROOT/control-plane/k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}"
 K8S_BINARIES=(kube-apiserver kubectl kube-scheduler kube-controller-manager "$@")
 
