@@ -29,10 +29,11 @@ const named = (s: Setting): string => (s.env ? `--${s.flag} / ${s.env}` : `--${s
 
 /** The help of a command: its usage and description, then one line per setting, then -h. */
 export function settingsHelp(usage: string, description: string, settings: SettingsTable): string {
-  const width = Math.max(...Object.values(settings).map((s) => s.flag.length + (s.boolean ? 0 : 5))) + 2;
+  const flagOf = (s: Setting): string => `${s.short ? `-${s.short}, ` : ''}--${s.flag}${s.boolean ? '' : ' VALUE'}`;
+  const width = Math.max(...Object.values(settings).map((s) => flagOf(s).length));
   const envWidth = Math.max(0, ...Object.values(settings).map((s) => (s.env ?? '').length)) + 1;
   const lines = Object.values(settings).map((s) => {
-    const flag = `--${s.flag}${s.boolean ? '' : ' VALUE'}`.padEnd(width + 2);
+    const flag = flagOf(s).padEnd(width);
     const env = envWidth > 1 ? (s.env ?? '').padEnd(envWidth) : '';
     return `  ${flag} ${env}${s.help}${s.default ? ` (default ${s.default})` : ''}`.trimEnd();
   });

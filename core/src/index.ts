@@ -35,7 +35,7 @@ export { labelKeyProblem, labelValueProblem } from './labels.js';
 export type { Log, LogFields } from './log.js';
 export { match, type TermsVerdict, type Unmet, type Verdict } from './match.js';
 export * from './names.js';
-export { NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
+export { dependsOnNfd, NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
 export { isObject, parseNode, parsePod, parseRule } from './objects.js';
 export { err, ok, type Result } from './result.js';
 export { describeRule, isEmptyRule, type Rule, ruleOf } from './rule.js';

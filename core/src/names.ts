@@ -5,6 +5,9 @@
  */
 const PREFIX = 'sidecar-destruct.io';
 
+/** The Kubernetes minor versions the project is tested on, oldest and newest (testkit/controlplane/versions). */
+export const TESTED_KUBERNETES = Object.freeze({ oldest: [1, 34], newest: [1, 37] } as const);
+
 /** The namespace deploy/ installs the webhook, its Service and its ConfigMap in. */
 export const INSTALL_NAMESPACE = 'sidecar-destruct-system';
 

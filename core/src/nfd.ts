@@ -30,7 +30,7 @@ function isNfdLabel(key: string): boolean {
 const termKeys = (term: V1NodeSelectorTerm): string[] => (term.matchExpressions ?? []).map((r) => r.key);
 
 /** True when the rule depends on at least one label that NFD manages. */
-function dependsOnNfd(rule: Rule): boolean {
+export function dependsOnNfd(rule: Rule): boolean {
   return (
     Object.keys(rule.nodeSelector).some(isNfdLabel) ||
     (rule.nodeSelectorTerms ?? []).some((t) => termKeys(t).some(isNfdLabel))

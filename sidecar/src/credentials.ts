@@ -17,8 +17,6 @@ export interface Connection {
   readonly token: () => Promise<string | undefined>;
 }
 
-export { SERVICE_ACCOUNT_DIR };
-
 const tokenFromFile = (path: string) => async (): Promise<string | undefined> =>
   (await readFile(path, 'utf8')).trim();
 

@@ -1,23 +1,19 @@
-/** Structured JSON logs, one object per line, with fixed context (pod, node) on every line. */
-export type Level = 'debug' | 'info' | 'warn' | 'error';
-export type Fields = Readonly<Record<string, unknown>>;
-
-export interface Logger {
-  info(msg: string, fields?: Fields): void;
-  warn(msg: string, fields?: Fields): void;
-  error(msg: string, fields?: Fields): void;
-}
+/**
+ * Structured JSON logs, one object per line, with fixed context (pod, node) on every line. Called as the project's
+ * `Log` is (core/src/log.ts): fields first, then the message.
+ */
+import type { Log, LogFields } from '@sidecar-destruct/core';
 
 export function createLogger(
-  context: Fields,
+  context: LogFields,
   write: (line: string) => void = (l) => process.stdout.write(l),
-): Logger {
-  const emit = (level: Level, msg: string, fields?: Fields): void => {
+): Log {
+  const emit = (level: keyof Log, fields: LogFields, msg: string): void => {
     write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...context, ...fields })}\n`);
   };
   return {
-    info: (msg, fields) => emit('info', msg, fields),
-    warn: (msg, fields) => emit('warn', msg, fields),
-    error: (msg, fields) => emit('error', msg, fields),
+    info: (fields, msg) => emit('info', fields, msg),
+    warn: (fields, msg) => emit('warn', fields, msg),
+    error: (fields, msg) => emit('error', fields, msg),
   };
 }

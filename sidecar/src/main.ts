@@ -3,11 +3,45 @@
  * Reads the env contract, finds the API server, and runs until SIGTERM or SIGINT.
  */
 import { parseArgs } from 'node:util';
-import { backoffDelay, ENV, err, ok, parseSidecarEnv, type Result } from '@sidecar-destruct/core';
+import {
+  backoffDelay,
+  DEFAULT_SETTINGS,
+  ENV,
+  err,
+  formatDuration,
+  type Log,
+  ok,
+  parseSidecarEnv,
+  type Result,
+  SERVICE_ACCOUNT_DIR,
+} from '@sidecar-destruct/core';
 import { Api } from './api.js';
-import { type Connection, fromKubeconfig, inCluster, SERVICE_ACCOUNT_DIR } from './credentials.js';
-import { createLogger, type Logger } from './log.js';
+import { type Connection, fromKubeconfig, inCluster } from './credentials.js';
+import { createLogger } from './log.js';
 import { type Clock, runSidecar } from './sidecar.js';
+
+/**
+ * What each variable of the env contract carries, for `--help`. Keyed by the contract's own list (core/src/env.ts),
+ * so a variable added there does not compile until it is described here.
+ */
+const ENV_HELP: { readonly [K in keyof typeof ENV]: string } = {
+  nodeName: 'the node the pod runs on (downward API)',
+  podName: "the pod's name (downward API)",
+  podNamespace: "the pod's namespace (downward API)",
+  podUid: "the pod's uid (downward API)",
+  rule: 'the rule the node must match, as JSON',
+  gracePeriod: `how long a mismatch must last before acting (default ${formatDuration(DEFAULT_SETTINGS.gracePeriodMs)})`,
+  nfdOutageGracePeriod: `how long to hold off while NFD reports nothing for the node (default ${formatDuration(DEFAULT_SETTINGS.nfdOutageGracePeriodMs)})`,
+  action: `delete or evict the pod (default ${DEFAULT_SETTINGS.action})`,
+  dryRun: `true: report the mismatch, never act (default ${DEFAULT_SETTINGS.dryRun})`,
+};
+
+const envHelp = (): string => {
+  const width = Math.max(...Object.values(ENV).map((name) => name.length));
+  return (Object.keys(ENV) as (keyof typeof ENV)[])
+    .map((key) => `  ${ENV[key].padEnd(width)}  ${ENV_HELP[key]}`)
+    .join('\n');
+};
 
 export const SIDECAR_HELP = `Usage: sidecar-destruct sidecar [--kubeconfig FILE]
 
@@ -15,8 +49,7 @@ Watches this pod's node and deletes (or evicts) this pod when the node stops mat
 Injected by the webhook; run by hand only for tests and demos.
 
 Configuration comes from the environment the webhook writes:
-  ${ENV.nodeName}, ${ENV.podName}, ${ENV.podNamespace}, ${ENV.podUid}  (downward API)
-  ${ENV.rule}  (JSON), ${ENV.gracePeriod}, ${ENV.action}, ${ENV.dryRun}
+${envHelp()}
 
 Credentials: in a cluster, the mounted ServiceAccount token (re-read as the kubelet rotates it) and CA;
 otherwise --kubeconfig FILE or $KUBECONFIG (token, tokenFile or client certificate).
@@ -99,13 +132,13 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 /** Aborts on SIGTERM or SIGINT. */
-function terminationSignal(log: Logger): AbortSignal {
+function terminationSignal(log: Log): AbortSignal {
   const controller = new AbortController();
   // A Node process as PID 1 gets no default signal handlers: without these, every pod deletion would wait out
   // its termination grace period.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      log.info('terminating', { signal });
+      log.info({ signal }, 'terminating');
       controller.abort();
     });
   }
@@ -124,9 +157,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const contract = parseSidecarEnv(env);
   if (!contract.ok) {
-    createLogger({}).error('invalid configuration; the webhook writes these variables', {
-      errors: contract.error,
-    });
+    createLogger({}).error(
+      { errors: contract.error },
+      'invalid configuration; the webhook writes these variables',
+    );
     return 2;
   }
   const { identity } = contract.value;
@@ -136,7 +170,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     ? await fromKubeconfig(kubeconfig)
     : await inCluster(env, args.value['service-account-dir'] ?? SERVICE_ACCOUNT_DIR);
   if (!connection.ok) {
-    log.error('no credentials for the API server', { error: connection.error });
+    log.error({ error: connection.error }, 'no credentials for the API server');
     return 2;
   }
   const signal = terminationSignal(log);
@@ -152,7 +186,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       retryDelay: (attempt, retryAfterMs) => backoffDelay(attempt, Math.random, retryAfterMs),
       watch: { random: Math.random, minTimeoutSeconds: MIN_WATCH_TIMEOUT_SECONDS, sleep },
       // performance.now() counts from the start of the process.
-      onWatching: () => log.info('watching the node', { startupMs: Math.round(performance.now()) }),
+      onWatching: () => log.info({ startupMs: Math.round(performance.now()) }, 'watching the node'),
     },
     signal,
   );

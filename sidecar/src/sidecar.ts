@@ -4,9 +4,8 @@
  * pod — feeding each outcome back as the next observation. Nothing here decides anything.
  */
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { describeSettings, type Identity, type SidecarContract } from '@sidecar-destruct/core';
+import { describeSettings, type Identity, type Log, type SidecarContract } from '@sidecar-destruct/core';
 import { type Api, type ApiReply, describeFailure, retryAfterOf } from './api.js';
-import type { Logger } from './log.js';
 import {
   type ActOutcome,
   type Effect,
@@ -37,7 +36,7 @@ export interface Clock {
 export interface SidecarDeps {
   readonly api: Pick<Api, 'getNode' | 'watchNode' | 'deletePod' | 'evictPod' | 'createEvent'>;
   readonly clock: Clock;
-  readonly log: Logger;
+  readonly log: Log;
   readonly watch: Omit<WatchOptions, 'now'>;
   /** Delay before retry `n` of a failed action or a failed fresh read. */
   readonly retryDelay: Policy['retryDelay'];
@@ -158,9 +157,9 @@ function executor(
             eventFor(identity, effect.reason, effect.message, clock.wallNow()),
           )
           .then((reply) => {
-            if (reply.kind === 'ok') log.info('recorded the Event', { reason: effect.reason });
+            if (reply.kind === 'ok') log.info({ reason: effect.reason }, 'recorded the Event');
             else
-              log.warn('cannot record the Event', { reason: effect.reason, error: describeFailure(reply) });
+              log.warn({ reason: effect.reason, error: describeFailure(reply) }, 'cannot record the Event');
           });
         return;
       case 'act': {
@@ -196,13 +195,13 @@ export async function runSidecar(
     state = step.state;
     if (step.note) {
       const { level, message } = NOTE_LOG[step.note.event];
-      log[level](message, { decision: step.note.event, reason: step.note.reason, action: settings.action });
+      log[level]({ decision: step.note.event, reason: step.note.reason, action: settings.action }, message);
     }
     for (const effect of step.effects) effects.perform(effect);
   };
   const effects = executor(contract, deps, feed);
 
-  log.info('starting', { settings: describeSettings(settings), rule });
+  log.info({ settings: describeSettings(settings), rule }, 'starting');
   signal.addEventListener('abort', effects.stop, { once: true });
   let announced = false;
   await watchNode(

@@ -11,7 +11,7 @@
  * a `read` stamp; watch events may replay history after a reconnect.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import { backoffDelay, reconnect, watchTimeoutSeconds } from '@sidecar-destruct/core';
+import { backoffDelay, type Log, reconnect, watchTimeoutSeconds } from '@sidecar-destruct/core';
 import {
   type ApiFailure,
   type ApiReply,
@@ -22,7 +22,6 @@ import {
   type WatchFrom,
   type WatchRequestOptions,
 } from './api.js';
-import type { Logger } from './log.js';
 import type { Observation } from './pure/decide.js';
 
 export interface NodeSource {
@@ -86,7 +85,7 @@ class NodeWatcher {
     private readonly api: NodeSource,
     private readonly nodeName: string,
     private readonly options: WatchOptions,
-    private readonly log: Logger,
+    private readonly log: Log,
     private readonly observe: (observation: Observation) => void,
     private readonly onWatching: () => void,
     private readonly signal: AbortSignal,
@@ -141,7 +140,7 @@ class NodeWatcher {
           // 410 Gone: the resourceVersion is too old to resume from; read the node again.
           if (event.object.code === 410) expired = true;
           else
-            this.log.warn('watch error event', { status: event.object.code, message: event.object.message });
+            this.log.warn({ status: event.object.code, message: event.object.message }, 'watch error event');
           return;
         }
         const rv = event.object.metadata?.resourceVersion;
@@ -176,12 +175,15 @@ class NodeWatcher {
   private async wait(delayMs: number, why: ApiFailure | string): Promise<void> {
     if (delayMs <= 0) return;
     const forbidden = typeof why !== 'string' && why.kind === 'refused' && why.status === 403;
-    this.log.warn('cannot observe the node; waiting before retrying (no action is taken meanwhile)', {
-      error: typeof why === 'string' ? why : describeFailure(why),
-      attempt: this.failures,
-      retryInMs: Math.round(delayMs),
-      ...(forbidden && this.options.forbiddenAdvice ? { advice: this.options.forbiddenAdvice } : {}),
-    });
+    this.log.warn(
+      {
+        error: typeof why === 'string' ? why : describeFailure(why),
+        attempt: this.failures,
+        retryInMs: Math.round(delayMs),
+        ...(forbidden && this.options.forbiddenAdvice ? { advice: this.options.forbiddenAdvice } : {}),
+      },
+      'cannot observe the node; waiting before retrying (no action is taken meanwhile)',
+    );
     await this.options.sleep(delayMs, this.signal);
   }
 }
@@ -190,7 +192,7 @@ export async function watchNode(
   api: NodeSource,
   nodeName: string,
   options: WatchOptions,
-  log: Logger,
+  log: Log,
   observe: (observation: Observation) => void,
   onWatching: () => void,
   signal: AbortSignal,

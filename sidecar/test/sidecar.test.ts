@@ -1,8 +1,7 @@
 import type { V1Node } from '@kubernetes/client-node';
-import { DEFAULT_SETTINGS, type SidecarContract } from '@sidecar-destruct/core';
+import { DEFAULT_SETTINGS, type Log, type SidecarContract } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import type { ApiReply, WatchEnd, WatchEvent } from '../src/api.js';
-import type { Logger } from '../src/log.js';
 import { serviceAccountOf } from '../src/main.js';
 import { type Clock, runSidecar, type SidecarDeps } from '../src/sidecar.js';
 
@@ -53,7 +52,7 @@ function clocks() {
   };
 }
 
-const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+const quiet: Log = { info: () => {}, warn: () => {}, error: () => {} };
 
 function started() {
   const time = clocks();

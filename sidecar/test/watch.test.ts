@@ -1,8 +1,7 @@
 import type { V1Node } from '@kubernetes/client-node';
-import { HEALTHY_WATCH_MS } from '@sidecar-destruct/core';
+import { HEALTHY_WATCH_MS, type Log } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
 import type { ApiReply, WatchEnd, WatchEvent, WatchFrom, WatchRequestOptions } from '../src/api.js';
-import type { Logger } from '../src/log.js';
 import type { Observation } from '../src/pure/decide.js';
 import { type NodeSource, watchNode } from '../src/watch.js';
 
@@ -56,7 +55,7 @@ function scripted(gets: Array<ApiReply<V1Node>>, watches: ScriptedWatch[]) {
   };
 }
 
-const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+const quiet: Log = { info: () => {}, warn: () => {}, error: () => {} };
 
 async function run(api: ReturnType<typeof scripted>, random = () => 1) {
   const observations: Observation[] = [];

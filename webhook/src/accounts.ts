@@ -6,9 +6,9 @@
  *
  * What admission needs to know comes from watches (view.ts), so that the steady state costs no request, and a
  * namespace deleted and recreated, or an account deleted, is seen as soon as the watch delivers it: the bindings
- * are re-made whenever the account's uid differs from the remembered one. While the watches are not ready,
- * admission reads the account from the API server instead. The memory of "bindings made" is bounded (LRU) and
- * short-lived.
+ * are re-made whenever the account's uid differs from the cached one. While the watches are not ready,
+ * admission reads the account from the API server instead. What was seen of each account is cached, bounded (least
+ * recently used first out) and for a minute at most.
  */
 import {
   ApiException,
@@ -19,7 +19,7 @@ import {
   RbacAuthorizationV1Api,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { err, ok, type Result } from '@sidecar-destruct/core';
+import { err, NODE_READER_CLUSTER_ROLE, ok, type Result, SIDECAR_CLUSTER_ROLE } from '@sidecar-destruct/core';
 import {
   type Account,
   accountGranted,
@@ -28,13 +28,9 @@ import {
   holdsSidecarRoles,
   isExcludedNamespace,
   MANAGED_LABELS,
-  NODE_READER_CLUSTER_ROLE,
   namespaceEnabled,
-  SIDECAR_CLUSTER_ROLE,
 } from './pure/grants.js';
 import type { AccountView } from './view.js';
-
-export { bindingNames, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE } from './pure/grants.js';
 
 /** What admission reports about the pod's account: nothing when it holds the sidecar's roles. */
 export interface NotGranted {
@@ -67,11 +63,11 @@ export function abortedBy(signal: AbortSignal): ConfigurationOptions {
   };
 }
 
-const REMEMBER_MS = 60_000;
-export const REMEMBER_MAX = 1_024;
+const CACHE_TTL_MS = 60_000;
+const CACHE_MAX_ENTRIES = 1_024;
 
-/** A bounded map that forgets its least recently used entry, and entries older than their deadline. */
-export class Memory<V> {
+/** A bounded, expiring cache: it drops its least recently used entry when full, and entries past their deadline. */
+export class ExpiringLruCache<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();
   constructor(
     private readonly max: number,
@@ -180,13 +176,13 @@ interface Facts {
 
 /**
  * The pod's account at admission, one method per source of facts: the watches (no request), the API server
- * (while the watches are not ready, or to confirm a "no"), and the decision and bindings that follow.
+ * (while the watches are not ready, or to confirm a "no"), and the bindings that follow.
  */
 class AccountEnsurer {
   private readonly core: CoreV1Api;
   private readonly rbac: RbacAuthorizationV1Api;
-  // account key → what was seen of it when its bindings were made (or it was found not granted), and the verdict.
-  private readonly remembered: Memory<{ seen: string; report: NotGranted | undefined }>;
+  // account key → what was seen of it when its bindings were made (or it was found not granted), and the report.
+  private readonly checked: ExpiringLruCache<{ seen: string; report: NotGranted | undefined }>;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -194,7 +190,7 @@ class AccountEnsurer {
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-    this.remembered = new Memory(REMEMBER_MAX, options.now ?? (() => performance.now()));
+    this.checked = new ExpiringLruCache(CACHE_MAX_ENTRIES, options.now ?? (() => performance.now()));
   }
 
   async ensure(
@@ -207,7 +203,7 @@ class AccountEnsurer {
       return err(`namespace ${namespace} never gets the sidecar's account or roles`);
     }
     try {
-      return ok(await this.decide(account, dedicated, abortedBy(deadline)));
+      return ok(await this.bindIfHoldsRoles(account, dedicated, abortedBy(deadline)));
     } catch (e) {
       const why = deadline.aborted
         ? 'no answer from the API server before the admission deadline'
@@ -216,7 +212,11 @@ class AccountEnsurer {
     }
   }
 
-  private async decide(
+  /**
+   * Binds the account when it holds the sidecar's roles by the rule (grants.ts); else says why not. An account seen
+   * unchanged within the cache's lifetime is answered as before, without binding again.
+   */
+  private async bindIfHoldsRoles(
     account: Account,
     dedicated: boolean,
     call: ConfigurationOptions,
@@ -227,7 +227,7 @@ class AccountEnsurer {
     if (facts.uid === undefined) return { kind: 'not-granted', account, dedicated };
     // A recreated account (new uid), a grant given or taken, or a namespace label changed is seen at once.
     const seen = `${facts.uid}/${facts.granted}/${facts.enabled ?? '?'}`;
-    const known = this.remembered.get(accountKey(account));
+    const known = this.checked.get(accountKey(account));
     if (known && known.seen === seen) return known.report;
 
     const enabled =
@@ -239,7 +239,7 @@ class AccountEnsurer {
     const holds = holdsSidecarRoles({ dedicated, namespaceEnabled: enabled, accountGranted: facts.granted });
     const report: NotGranted | undefined = holds ? undefined : { kind: 'not-granted', account, dedicated };
     if (holds) await bindAccount(this.rbac, account, call);
-    this.remembered.set(accountKey(account), { seen, report }, REMEMBER_MS);
+    this.checked.set(accountKey(account), { seen, report }, CACHE_TTL_MS);
     return report;
   }
 

@@ -1,4 +1,4 @@
-/** One admission request, start to answer: decide → inject → patch, plus the account on the way out. */
+/** One admission request, start to answer: should inject? → inject → patch, plus the account on the way out. */
 import type { V1Pod } from '@kubernetes/client-node';
 import { err, type Result } from '@sidecar-destruct/core';
 import fastJsonPatch from 'fast-json-patch';
@@ -8,14 +8,14 @@ import type { Config } from './pure/config.js';
 import { notGrantedWarning } from './pure/grants.js';
 import { inject, markNothingToEnforce } from './pure/inject.js';
 import { type AdmissionRequest, type AdmissionReview, allowed, denied, patched } from './pure/review.js';
-import { type Decision, decide, REASONS, type Reason } from './pure/should-inject.js';
+import { type AdmissionAction, REASONS, type Reason, shouldInject } from './pure/should-inject.js';
 
 export interface AdmitDeps {
   readonly config: Config;
   /** The sidecar mode to use now (auto resolved from the cluster, or forced). */
   readonly mode: () => 'native' | 'container';
   readonly ensureAccount: EnsureAccount;
-  /** The sidecar image to inject now (the watched ConfigMap's, see cluster-side.ts); config.image without one. */
+  /** The sidecar image to inject now (the watched ConfigMap's, see cluster-workers.ts); config.image without one. */
   readonly sidecarImage?: () => string;
 }
 
@@ -53,26 +53,26 @@ export async function admit(
   deps: AdmitDeps,
   deadline: AbortSignal = AbortSignal.timeout(ADMISSION_DEADLINE_MS),
 ): Promise<Admission> {
-  const decision = decide(request, deps.config.namespace);
-  switch (decision.action) {
+  const todo = shouldInject(request, deps.config.namespace);
+  switch (todo.action) {
     case 'allow':
-      return { review: allowed(request.uid), outcome: 'allowed', reason: decision.reason };
+      return { review: allowed(request.uid), outcome: 'allowed', reason: todo.reason };
     case 'deny':
       return {
-        review: denied(request.uid, 400, decision.message),
+        review: denied(request.uid, 400, todo.message),
         outcome: 'denied',
-        reason: decision.reason,
+        reason: todo.reason,
       };
-    case 'skip':
+    case 'mark':
       return {
-        review: patched(request.uid, createPatch(decision.pod, markNothingToEnforce(decision.pod)), [
+        review: patched(request.uid, createPatch(todo.pod, markNothingToEnforce(todo.pod)), [
           REASONS['nothing-to-enforce'],
         ]),
         outcome: 'allowed',
-        reason: decision.reason,
+        reason: todo.reason,
       };
     case 'inject':
-      return injectAndEnsure(request, decision, deps, deadline);
+      return injectAndEnsure(request, todo, deps, deadline);
   }
 }
 
@@ -82,12 +82,12 @@ export async function admit(
  */
 async function injectAndEnsure(
   request: AdmissionRequest,
-  decision: Extract<Decision, { action: 'inject' }>,
+  injection: Extract<AdmissionAction, { action: 'inject' }>,
   deps: AdmitDeps,
   deadline: AbortSignal,
 ): Promise<Admission> {
   const { config } = deps;
-  const injected = inject(decision.pod, decision.rule, decision.settings, {
+  const injected = inject(injection.pod, injection.rule, injection.settings, {
     image: deps.sidecarImage?.() ?? config.image,
     imagePullPolicy: config.imagePullPolicy,
     mode: deps.mode(),
@@ -114,7 +114,7 @@ async function injectAndEnsure(
     }
   }
   return {
-    review: patched(request.uid, createPatch(decision.pod, injected.pod), warnings),
+    review: patched(request.uid, createPatch(injection.pod, injected.pod), warnings),
     outcome: 'injected',
     reason: 'inject',
     ...(error ? { error } : {}),

@@ -8,7 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { err, ok, type Result } from '@sidecar-destruct/core';
 import { kubeConfigOrInCluster } from './accounts.js';
 import { buildApp } from './app.js';
-import { ClusterSide } from './cluster-side.js';
+import { ClusterWorkers } from './cluster-workers.js';
 import { type Config, parseConfig, WEBHOOK_HELP, wantsHelp } from './pure/config.js';
 import { closeWithin } from './shutdown.js';
 import { followCertificate, readPair } from './tls.js';
@@ -43,7 +43,7 @@ async function startup(
 }
 
 /** The API client of --kubeconfig or the pod's account; without one the webhook still injects. */
-function connect(config: Config): ClusterSide {
+function connect(config: Config): ClusterWorkers {
   let kubeConfig: KubeConfig | undefined;
   let problem = '';
   try {
@@ -51,7 +51,7 @@ function connect(config: Config): ClusterSide {
   } catch (e) {
     problem = (e as Error).message;
   }
-  return new ClusterSide(config, kubeConfig, problem);
+  return new ClusterWorkers(config, kubeConfig, problem);
 }
 
 const signalled = (): Promise<NodeJS.Signals> =>

@@ -1,6 +1,5 @@
 /** Prometheus metrics of one app instance (a registry of its own: no global state, tests stay independent). */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { Reason } from './pure/should-inject.js';
 
 export type AdmissionOutcome = 'injected' | 'allowed' | 'denied' | 'errored' | 'malformed';
 
@@ -37,5 +36,3 @@ export function createMetrics(): Metrics {
     }),
   };
 }
-
-export type { Reason };

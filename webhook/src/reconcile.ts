@@ -15,6 +15,7 @@ import {
   type RbacV1Subject,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
+import type { Log } from '@sidecar-destruct/core';
 import { bindAccount, describeApiError } from './accounts.js';
 import { coalesced } from './pure/coalesce.js';
 import {
@@ -25,11 +26,6 @@ import {
   plan,
   SELECTORS,
 } from './pure/grants.js';
-
-export interface ReconcileLog {
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-}
 
 export interface Reconciler {
   /** One pass; resolves with what it did. */
@@ -120,7 +116,7 @@ const changes = (todo: Plan) => ({
 export function startReconciler(
   kubeConfig: KubeConfig,
   options: { readonly ownNamespace: string; readonly dedicatedAccount: string; readonly intervalMs: number },
-  log: ReconcileLog,
+  log: Pick<Log, 'info' | 'warn'>,
 ): Reconciler {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);

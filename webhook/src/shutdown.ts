@@ -1,9 +1,9 @@
 /**
  * Stopping within the pod's termination grace period. `fastify.close()` alone waits for every keep-alive
- * connection: a connection that was busy when the close began goes idle afterwards and then lingers until the
- * server's keep-alive timeout (72 s in Fastify), which is how the webhook once took 85–89 s to stop after a
- * burst of reviews and was SIGKILLed at 30 s. Here reviews in flight are finished, connections are closed as
- * soon as they go idle, and whatever is still open at the deadline is closed by force.
+ * connection: a connection that is busy when the close begins goes idle afterwards and then lingers until the
+ * server's keep-alive timeout (72 s in Fastify), so after a burst of reviews the close alone outlasts the pod's
+ * 30 s grace period and ends in SIGKILL. Here reviews in flight are finished, connections are closed as soon as
+ * they go idle, and whatever is still open at the deadline is closed by force.
  */
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';

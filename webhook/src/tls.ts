@@ -9,6 +9,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import type { Log } from '@sidecar-destruct/core';
 
 export interface CertificatePair {
   readonly cert: Buffer;
@@ -23,11 +24,6 @@ export async function readPair(certFile: string, keyFile: string): Promise<Certi
 const fingerprint = (pair: CertificatePair): string =>
   createHash('sha256').update(pair.cert).update(pair.key).digest('hex');
 
-export interface ReloadLog {
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-}
-
 /**
  * Calls `apply` whenever the files hold a new, consistent pair. Watches both directories and also polls every
  * `pollMs`, since file events are not delivered on every filesystem. Returns a function that stops watching.
@@ -37,7 +33,7 @@ export function followCertificate(
   keyFile: string,
   initial: CertificatePair,
   apply: (pair: CertificatePair) => void,
-  log: ReloadLog,
+  log: Pick<Log, 'info' | 'warn'>,
   pollMs = 10_000,
 ): () => void {
   let current = fingerprint(initial);

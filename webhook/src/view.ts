@@ -15,7 +15,7 @@ import {
   type V1ServiceAccount,
   Watch,
 } from '@kubernetes/client-node';
-import { BACKOFF, backoffDelay, HEALTHY_WATCH_MS } from '@sidecar-destruct/core';
+import { type Log, reconnect } from '@sidecar-destruct/core';
 import { SELECTORS } from './pure/grants.js';
 
 export interface AccountView {
@@ -29,10 +29,6 @@ export interface AccountView {
   stop(): Promise<void>;
 }
 
-export interface ViewLog {
-  warn(fields: object, msg: string): void;
-}
-
 /** What the restarts of the three watches share: which ones are healthy, the timers to clear, whether to stop. */
 interface Watches {
   readonly healthy: Map<string, boolean>;
@@ -41,16 +37,17 @@ interface Watches {
 }
 
 /**
- * Starts one informer and keeps it running: a failed watch is restarted with the reconnect policy of the
- * sidecar's watch (core/src/backoff.ts), whose failure count is reset only by a watch that stayed healthy for a
- * while, never because a list succeeded.
+ * Starts one informer and keeps it running: a failed watch is restarted with the sidecar's reconnect policy
+ * (core/src/backoff.ts `reconnect`), whose failure count is reset only by a watch that stayed healthy for
+ * HEALTHY_WATCH_MS, never because a list succeeded. ListWatch relists by itself on a 410 and resumes by itself
+ * after the server's timeout, so every error that reaches it here is a failure.
  */
 export function keepWatching<T extends KubernetesObject>(
   name: string,
   informer: ListWatch<T>,
   watches: Watches,
   onChange: () => void,
-  log: ViewLog,
+  log: Pick<Log, 'warn'>,
 ): void {
   let failures = 0;
   let healthySince: number | undefined;
@@ -72,18 +69,16 @@ export function keepWatching<T extends KubernetesObject>(
   informer.on('error', (e: unknown) => {
     failed = true;
     watches.healthy.set(name, false);
-    if (healthySince !== undefined && performance.now() - healthySince >= HEALTHY_WATCH_MS) failures = 0;
+    const openMs = healthySince === undefined ? 0 : performance.now() - healthySince;
     healthySince = undefined;
-    failures += 1;
+    const step = reconnect(failures, { openMs, cleanClose: false, expired: false }, Math.random);
+    failures = step.failures;
     if (watches.stopped) return;
     log.warn({ watch: name, error: (e as Error)?.message ?? String(e) }, 'watch failed; retrying');
-    const timer = setTimeout(
-      () => {
-        watches.timers.delete(timer);
-        if (!watches.stopped) start();
-      },
-      backoffDelay(failures, Math.random, undefined, BACKOFF),
-    );
+    const timer = setTimeout(() => {
+      watches.timers.delete(timer);
+      if (!watches.stopped) start();
+    }, step.delayMs);
     timer.unref();
     watches.timers.add(timer);
   });
@@ -97,7 +92,7 @@ export function watchAccounts(
   kubeConfig: KubeConfig,
   dedicatedName: string,
   onChange: () => void,
-  log: ViewLog,
+  log: Pick<Log, 'warn'>,
 ): AccountView {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const watch = new Watch(kubeConfig);
@@ -160,7 +155,7 @@ export function watchSidecarImage(
   namespace: string,
   name: string,
   onChange: (image: string | undefined) => void,
-  log: ViewLog,
+  log: Pick<Log, 'warn'>,
 ): SidecarImageView {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const fieldSelector = `metadata.name=${name}`;

@@ -1,8 +1,8 @@
+import { grantCommand } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
-import { Memory } from '../src/accounts.js';
+import { ExpiringLruCache } from '../src/accounts.js';
 import {
   type ClusterState,
-  grantCommand,
   holdsSidecarRoles,
   type ManagedBinding,
   notGrantedWarning,
@@ -125,9 +125,9 @@ describe('the reconcile plan', () => {
   });
 });
 
-describe('the memory of accounts bound', () => {
+describe('the cache of accounts checked', () => {
   it('holds at most its bound, forgetting the least recently used', () => {
-    const m = new Memory<number>(3, () => 0);
+    const m = new ExpiringLruCache<number>(3, () => 0);
     for (let i = 0; i < 1_000; i++) m.set(`k${i}`, i, 60_000);
     expect(m.size).toBe(3);
     expect(m.get('k999')).toBe(999);
@@ -136,7 +136,7 @@ describe('the memory of accounts bound', () => {
 
   it('forgets an entry at its deadline', () => {
     let t = 0;
-    const m = new Memory<string>(10, () => t);
+    const m = new ExpiringLruCache<string>(10, () => t);
     m.set('a', 'x', 1_000);
     t = 999;
     expect(m.get('a')).toBe('x');

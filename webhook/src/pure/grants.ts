@@ -12,11 +12,8 @@ import {
   grantCommand,
   NAMESPACE_INJECTION_ENABLED,
   NAMESPACE_INJECTION_LABEL,
-  NODE_READER_CLUSTER_ROLE,
-  SIDECAR_CLUSTER_ROLE,
 } from '@sidecar-destruct/core';
 
-export { grantCommand, NODE_READER_CLUSTER_ROLE, SIDECAR_CLUSTER_ROLE };
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'sidecar-destruct-webhook';
 export const MANAGED_LABELS: Readonly<Record<string, string>> = Object.freeze({

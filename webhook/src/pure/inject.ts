@@ -17,8 +17,6 @@ import {
 } from '@sidecar-destruct/core';
 import type { Resources } from './config.js';
 
-export { SIDECAR_CONTAINER, TOKEN_VOLUME };
-
 /** The uid/gid of the image's unprivileged user (`nonroot` in the /etc/passwd that images/build.sh writes). */
 const SIDECAR_UID = 65532;
 
@@ -89,8 +87,8 @@ const tokenVolume: V1Volume = {
 
 export function inject(original: V1Pod, rule: Rule, settings: Settings, options: InjectOptions): Injected {
   // A new pod that shares every untouched part with the original: nothing of the original is mutated, and
-  // copying only the changed path is what keeps admission cheap (a structuredClone of the whole pod was the
-  // largest cost of a review in bench/).
+  // copying only the changed path keeps admission cheap (a structuredClone of the whole pod would be the largest
+  // cost of a review, as bench/ measures it).
   const warnings: string[] = [];
   const spec: V1PodSpec = { ...(original.spec ?? { containers: [] }) };
   const pod: V1Pod = {

@@ -43,7 +43,11 @@ export const REASONS: Record<Reason, string> = {
   inject: 'injected the sidecar',
 };
 
-export type Decision =
+/**
+ * What admission does with the request: let it through unchanged, refuse it, `mark` it (a pod with nothing to
+ * enforce gets the status annotation saying so, through a patch, and a warning; no sidecar), or inject the sidecar.
+ */
+export type AdmissionAction =
   | {
       readonly action: 'allow';
       readonly reason: Exclude<Reason, 'inject' | 'invalid-annotation' | 'invalid-pod'>;
@@ -53,7 +57,7 @@ export type Decision =
       readonly reason: 'invalid-annotation' | 'invalid-pod';
       readonly message: string;
     }
-  | { readonly action: 'skip'; readonly reason: 'nothing-to-enforce'; readonly pod: V1Pod }
+  | { readonly action: 'mark'; readonly reason: 'nothing-to-enforce'; readonly pod: V1Pod }
   | {
       readonly action: 'inject';
       readonly reason: 'inject';
@@ -62,7 +66,7 @@ export type Decision =
       readonly settings: Settings;
     };
 
-export function decide(request: AdmissionRequest, ownNamespace: string): Decision {
+export function shouldInject(request: AdmissionRequest, ownNamespace: string): AdmissionAction {
   if (request.resource.resource !== 'pods' || request.resource.group !== '' || request.kind.kind !== 'Pod') {
     return { action: 'allow', reason: 'not-a-pod' };
   }
@@ -92,6 +96,6 @@ export function decide(request: AdmissionRequest, ownNamespace: string): Decisio
       message: `sidecar-destruct: ${problems.join('; ')}`,
     };
   }
-  if (isEmptyRule(rule.value)) return { action: 'skip', reason: 'nothing-to-enforce', pod };
+  if (isEmptyRule(rule.value)) return { action: 'mark', reason: 'nothing-to-enforce', pod };
   return { action: 'inject', reason: 'inject', pod, rule: rule.value, settings: settings.value };
 }

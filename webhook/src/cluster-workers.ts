@@ -1,21 +1,22 @@
 /**
- * What the webhook keeps of the cluster while it runs: the account ensurer admission calls, the watched view of
- * grants it reads, the reconciler that makes the bindings equal the grants, and the kubelet versions `auto` mode
- * decides by. Constructed before the app (admission needs the ensurer), started once the app's logger exists,
- * stopped on SIGTERM. Without an API client it still injects, and says what it cannot do.
+ * The webhook's work against the cluster beside admission itself: the watches of grants (view.ts) and of the
+ * sidecar image's ConfigMap, the kubelet versions `auto` mode resolves by, the reconciler that makes the bindings
+ * equal the grants, and the account ensurer admission calls, which reads those watches and wakes the reconciler.
+ * Constructed before the app (admission needs the ensurer), started once the app's logger exists, stopped on
+ * SIGTERM. Without an API client it still injects, and says what it cannot do.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { err } from '@sidecar-destruct/core';
+import { err, type Log } from '@sidecar-destruct/core';
 import { accountEnsurer, type EnsureAccount } from './accounts.js';
 import type { Config } from './pure/config.js';
 import { type ClusterVersions, resolveMode } from './pure/mode.js';
-import { type ReconcileLog, type Reconciler, startReconciler } from './reconcile.js';
+import { type Reconciler, startReconciler } from './reconcile.js';
 import { readClusterVersions } from './versions.js';
 import { type AccountView, type SidecarImageView, watchAccounts, watchSidecarImage } from './view.js';
 
 const VERSION_REFRESH_MS = 5 * 60_000;
 
-export class ClusterSide {
+export class ClusterWorkers {
   readonly ensureAccount: EnsureAccount;
   private versions: ClusterVersions | undefined;
   private view: AccountView | undefined;
@@ -61,7 +62,7 @@ export class ClusterSide {
     return this.config.configMap === '' || this.sidecarImageView?.image() !== undefined;
   }
 
-  start(log: ReconcileLog): void {
+  start(log: Pick<Log, 'info' | 'warn'>): void {
     const { config, kubeConfig } = this;
     if (!kubeConfig) {
       if (config.configMap !== '')
@@ -112,7 +113,7 @@ export class ClusterSide {
     await Promise.all([this.view?.stop(), this.sidecarImageView?.stop()]);
   }
 
-  private async refreshVersions(kubeConfig: KubeConfig, log: ReconcileLog): Promise<void> {
+  private async refreshVersions(kubeConfig: KubeConfig, log: Pick<Log, 'info' | 'warn'>): Promise<void> {
     try {
       this.versions = await readClusterVersions(kubeConfig);
       log.info({ versions: this.versions, mode: this.mode() }, 'sidecar mode');
