@@ -12,8 +12,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePort, loopbackServingCertificate, postReview } from '@sidecar-destruct/testkit';
-import { ROOT, sleep } from './lib.ts';
+import { GRACE_PERIOD_ANNOTATION, INSTALL_NAMESPACE } from '@sidecar-destruct/core';
+import { freePort, loopbackServingCertificate, postReview, USB_LABEL } from '@sidecar-destruct/testkit';
+import { sleep } from './lib.ts';
+import { ROOT_DIR } from './results.ts';
 import type { AdmissionRaw, AdmissionRun } from './tables.ts';
 
 export interface AdmissionSizes {
@@ -24,9 +26,9 @@ export interface AdmissionSizes {
   readonly maxConnections: number;
 }
 
-/** A pod of a 3-container Deployment, as a ReplicaSet creates it, in an AdmissionReview (about 4 KB). */
-export function realisticReview(): object {
-  const container = (name: string, image: string) => ({
+/** A container of the pod: as its Deployment declares it, with the fields the API server defaults. */
+function zigbeeContainer(name: string, image: string): object {
+  return {
     name,
     image,
     ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
@@ -45,7 +47,65 @@ export function realisticReview(): object {
     terminationMessagePath: '/dev/termination-log',
     terminationMessagePolicy: 'File',
     imagePullPolicy: 'IfNotPresent',
-  });
+  };
+}
+
+/** The pod spec as the Deployment's template declares it: the stick's label, three containers, their volumes. */
+function zigbeeSpec(): object {
+  return {
+    nodeSelector: { [USB_LABEL]: 'true' },
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [
+            {
+              matchExpressions: [{ key: 'kubernetes.io/arch', operator: 'In', values: ['arm64', 'amd64'] }],
+            },
+          ],
+        },
+      },
+    },
+    containers: [
+      zigbeeContainer('zigbee2mqtt', 'koenkk/zigbee2mqtt:2.1.1'),
+      zigbeeContainer('exporter', 'example/zigbee-exporter:1.4.0'),
+      zigbeeContainer('backup', 'example/backup:3.2.1'),
+    ],
+    volumes: [
+      { name: 'data', persistentVolumeClaim: { claimName: 'zigbee2mqtt-data' } },
+      { name: 'stick', hostPath: { path: '/dev/zigbee', type: 'CharDevice' } },
+    ],
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
+/**
+ * What the API server has added to the spec by the time a webhook sees it: defaults, the default service account,
+ * a priority, and the not-ready and unreachable tolerations.
+ */
+const SPEC_DEFAULTS = {
+  serviceAccountName: 'default',
+  serviceAccount: 'default',
+  restartPolicy: 'Always',
+  terminationGracePeriodSeconds: 30,
+  dnsPolicy: 'ClusterFirst',
+  schedulerName: 'default-scheduler',
+  priority: 0,
+  enableServiceLinks: true,
+  preemptionPolicy: 'PreemptLowerPriority',
+  tolerations: ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
+    key,
+    operator: 'Exists',
+    effect: 'NoExecute',
+    tolerationSeconds: 300,
+  })),
+};
+
+/** A pod of a 3-container Deployment, as a ReplicaSet creates it, in a dry-run AdmissionReview (about 4 KB). */
+export function realisticReview(): object {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -70,7 +130,7 @@ export function realisticReview(): object {
           generateName: 'zigbee2mqtt-7d4b9c6f5-',
           namespace: 'home',
           labels: { 'app.kubernetes.io/name': 'zigbee2mqtt', 'pod-template-hash': '7d4b9c6f5' },
-          annotations: { 'sidecar-destruct.io/grace-period': '30s' },
+          annotations: { [GRACE_PERIOD_ANNOTATION]: '30s' },
           ownerReferences: [
             {
               apiVersion: 'apps/v1',
@@ -82,59 +142,7 @@ export function realisticReview(): object {
             },
           ],
         },
-        spec: {
-          nodeSelector: { 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present': 'true' },
-          affinity: {
-            nodeAffinity: {
-              requiredDuringSchedulingIgnoredDuringExecution: {
-                nodeSelectorTerms: [
-                  {
-                    matchExpressions: [
-                      { key: 'kubernetes.io/arch', operator: 'In', values: ['arm64', 'amd64'] },
-                    ],
-                  },
-                ],
-              },
-            },
-          },
-          containers: [
-            container('zigbee2mqtt', 'koenkk/zigbee2mqtt:2.1.1'),
-            container('exporter', 'example/zigbee-exporter:1.4.0'),
-            container('backup', 'example/backup:3.2.1'),
-          ],
-          volumes: [
-            { name: 'data', persistentVolumeClaim: { claimName: 'zigbee2mqtt-data' } },
-            { name: 'stick', hostPath: { path: '/dev/zigbee', type: 'CharDevice' } },
-          ],
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 1000,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          serviceAccountName: 'default',
-          serviceAccount: 'default',
-          restartPolicy: 'Always',
-          terminationGracePeriodSeconds: 30,
-          dnsPolicy: 'ClusterFirst',
-          schedulerName: 'default-scheduler',
-          priority: 0,
-          enableServiceLinks: true,
-          preemptionPolicy: 'PreemptLowerPriority',
-          tolerations: [
-            {
-              key: 'node.kubernetes.io/not-ready',
-              operator: 'Exists',
-              effect: 'NoExecute',
-              tolerationSeconds: 300,
-            },
-            {
-              key: 'node.kubernetes.io/unreachable',
-              operator: 'Exists',
-              effect: 'NoExecute',
-              tolerationSeconds: 300,
-            },
-          ],
-        },
+        spec: { ...zigbeeSpec(), ...SPEC_DEFAULTS },
       },
     },
   };
@@ -208,12 +216,15 @@ async function attack(
 /** Seconds of load before each measured attack, discarded. */
 const WARM_UP_S = 2;
 
-export async function admissionBench(
-  toolsDir: string,
-  sizes: AdmissionSizes,
-  log: (line: string) => void,
-): Promise<AdmissionRaw> {
-  const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-bench-'));
+/** The files a run needs: the loopback serving certificate and key, and the review as vegeta sends it. */
+interface Inputs {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly body: string;
+  readonly bodyFile: string;
+}
+
+async function writeInputs(dir: string): Promise<Inputs> {
   const pair = loopbackServingCertificate('bench CA').serving;
   const certFile = join(dir, 'tls.crt');
   const keyFile = join(dir, 'tls.key');
@@ -222,30 +233,29 @@ export async function admissionBench(
   const body = JSON.stringify(realisticReview());
   const bodyFile = join(dir, 'review.json');
   await writeFile(bodyFile, body);
+  return { certFile, keyFile, body, bodyFile };
+}
 
-  const start = async (args: string[]): Promise<{ port: number; server: ChildProcess }> => {
-    const port = await freePort();
-    const server = spawn(
-      'taskset',
-      ['-c', '0', process.execPath, ...args.map((a) => a.replace('PORT', String(port)))],
-      {
-        env: { PATH: process.env.PATH ?? '', POD_NAMESPACE: 'sidecar-destruct-system' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    // Read what it writes, as a container runtime does.
-    server.stdout?.resume();
-    server.stderr?.resume();
-    await ready(port, body, server);
-    return { port, server };
-  };
-  const servers: Array<{ server: string; logLevel: string; args: string[] }> = [
-    { server: 'echo', logLevel: '—', args: [join(ROOT, 'bench/echo-server.ts'), certFile, keyFile, 'PORT'] },
+/** A server under test: the command after `node` (PORT stands for its port) and how the tables name it. */
+interface ServerUnderTest {
+  readonly server: 'echo' | 'webhook';
+  readonly logLevel: string;
+  readonly args: readonly string[];
+}
+
+/** The echo baseline, then the webhook's bundle as its image starts it, at the production log level and at `warn`. */
+function serversUnderTest({ certFile, keyFile }: Inputs): ServerUnderTest[] {
+  return [
+    {
+      server: 'echo',
+      logLevel: '—',
+      args: [join(ROOT_DIR, 'bench/echo-server.ts'), certFile, keyFile, 'PORT'],
+    },
     ...['info', 'warn'].map((logLevel) => ({
-      server: 'webhook',
+      server: 'webhook' as const,
       logLevel,
       args: [
-        join(ROOT, 'cli/dist/sidecar-destruct.mjs'),
+        join(ROOT_DIR, 'cli/dist/sidecar-destruct.mjs'),
         'webhook',
         '--host=127.0.0.1',
         '--port=PORT',
@@ -257,37 +267,80 @@ export async function admissionBench(
       ],
     })),
   ];
-  const vegeta = join(toolsDir, 'vegeta');
+}
+
+/** Starts a server on core 0 and a free port; resolves once it answers the review. */
+async function startServer(
+  args: readonly string[],
+  body: string,
+): Promise<{ port: number; server: ChildProcess }> {
+  const port = await freePort();
+  const server = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, ...args.map((a) => a.replace('PORT', String(port)))],
+    {
+      env: { PATH: process.env.PATH ?? '', POD_NAMESPACE: INSTALL_NAMESPACE },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  // Read what it writes, as a container runtime does.
+  server.stdout?.resume();
+  server.stderr?.resume();
+  await ready(port, body, server);
+  return { port, server };
+}
+
+/** Every rate against one server: as fast as it can, then each fixed rate. */
+async function measureServer(
+  s: ServerUnderTest,
+  inputs: Inputs,
+  vegeta: string,
+  dir: string,
+  sizes: AdmissionSizes,
+  log: (line: string) => void,
+): Promise<AdmissionRun[]> {
+  const { port, server } = await startServer(s.args, inputs.body);
   const runs: AdmissionRun[] = [];
   try {
-    for (const s of servers) {
-      const { port, server } = await start(s.args);
-      try {
-        if (s.server === 'webhook') {
-          const response = JSON.parse((await postReview({ port, body })).text);
-          if (!response.response?.patch) throw new Error('the webhook did not inject the benchmark review');
-        }
-        for (const rate of [0, ...sizes.rates]) {
-          const workers = rate === 0 ? sizes.maxConnections : 4;
-          const samples = await attack(vegeta, dir, port, bodyFile, sizes.durationS, rate, workers);
-          runs.push({
-            server: s.server,
-            logLevel: s.logLevel,
-            rate,
-            workers,
-            durationS: sizes.durationS,
-            ...samples,
-          });
-          log(
-            `admission: ${s.server} ${s.logLevel} rate ${rate || 'max'}: ${samples.latenciesUs.length} requests`,
-          );
-        }
-      } finally {
-        server.kill('SIGTERM');
-      }
+    if (s.server === 'webhook') {
+      const response = JSON.parse((await postReview({ port, body: inputs.body })).text);
+      if (!response.response?.patch) throw new Error('the webhook did not inject the benchmark review');
     }
+    for (const rate of [0, ...sizes.rates]) {
+      const workers = rate === 0 ? sizes.maxConnections : 4;
+      const samples = await attack(vegeta, dir, port, inputs.bodyFile, sizes.durationS, rate, workers);
+      runs.push({
+        server: s.server,
+        logLevel: s.logLevel,
+        rate,
+        workers,
+        durationS: sizes.durationS,
+        ...samples,
+      });
+      log(
+        `admission: ${s.server} ${s.logLevel} rate ${rate || 'max'}: ${samples.latenciesUs.length} requests`,
+      );
+    }
+  } finally {
+    server.kill('SIGTERM');
+  }
+  return runs;
+}
+
+export async function admissionBench(
+  toolsDir: string,
+  sizes: AdmissionSizes,
+  log: (line: string) => void,
+): Promise<AdmissionRaw> {
+  const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-bench-'));
+  try {
+    const inputs = await writeInputs(dir);
+    const runs: AdmissionRun[] = [];
+    for (const s of serversUnderTest(inputs)) {
+      runs.push(...(await measureServer(s, inputs, join(toolsDir, 'vegeta'), dir, sizes, log)));
+    }
+    return { reviewBytes: Buffer.byteLength(inputs.body), warmUpS: WARM_UP_S, runs };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return { reviewBytes: Buffer.byteLength(body), warmUpS: WARM_UP_S, runs };
 }

@@ -7,16 +7,14 @@ import { copyFile, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ruleOf, type Settings } from '@sidecar-destruct/core';
 import { podWithSidecar } from '@sidecar-destruct/infra';
-import { type ControlPlane, registerNode, setNodeLabels } from '@sidecar-destruct/testkit';
-import { SCENARIO_WORDS, type Scenario } from './tables.ts';
+import { type ControlPlane, registerNode, setNodeLabels, USB_LABEL } from '@sidecar-destruct/testkit';
+import { ROOT_DIR } from './results.ts';
+import type { Scenario } from './tables.ts';
 
-export const ROOT = fileURLToPath(new URL('../', import.meta.url));
-export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 export const NS = 'bench';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -44,8 +42,8 @@ export async function ensureNode(cp: ControlPlane, name: string): Promise<void> 
   const existing = await cp.rest('GET', `/api/v1/nodes/${name}`);
   // The hostname label, as a kubelet sets it: the `nofit` scenario names its node by it.
   if (existing.status === 404)
-    await registerNode(cp, name, { [USB]: 'true', 'kubernetes.io/hostname': name });
-  else await setNodeLabels(cp, name, { [USB]: 'true' });
+    await registerNode(cp, name, { [USB_LABEL]: 'true', 'kubernetes.io/hostname': name });
+  else await setNodeLabels(cp, name, { [USB_LABEL]: 'true' });
 }
 
 /**
@@ -53,11 +51,9 @@ export async function ensureNode(cp: ControlPlane, name: string): Promise<void> 
  * Deployment's pods do: the descheduler leaves bare pods alone) and no resource requests (any other labelled node
  * fits it); `nofit` also names its own node in the affinity, so that once the label goes no node fits.
  */
-export const SCENARIOS = Object.keys(SCENARIO_WORDS) as Scenario[];
-
 function scenarioSpec(scenario: Scenario, node: string): Partial<NonNullable<V1Pod['spec']>> {
-  if (scenario === 'selector') return { nodeSelector: { [USB]: 'true' } };
-  const expressions = [{ key: USB, operator: 'In', values: ['true'] }];
+  if (scenario === 'selector') return { nodeSelector: { [USB_LABEL]: 'true' } };
+  const expressions = [{ key: USB_LABEL, operator: 'In', values: ['true'] }];
   if (scenario === 'nofit')
     expressions.push({ key: 'kubernetes.io/hostname', operator: 'In', values: [node] });
   const affinity = {
@@ -293,7 +289,7 @@ export async function processTree(pid: number): Promise<number[]> {
 
 /** Builds (once; cached outside the tree) the descheduler and vegeta; resolves with the directory holding both. */
 export async function benchTools(): Promise<string> {
-  const { stdout } = await promisify(execFile)('bash', [`${ROOT}bench/tools/build.sh`], {
+  const { stdout } = await promisify(execFile)('bash', [`${ROOT_DIR}bench/tools/build.sh`], {
     maxBuffer: 1 << 24,
   });
   return stdout.trim().split('\n').at(-1) ?? '';

@@ -10,19 +10,10 @@ import {
   type RunningSidecar,
   setNodeLabels,
   startSidecar,
+  USB_LABEL,
 } from '@sidecar-destruct/testkit';
 import { startDescheduler } from './descheduler.ts';
-import {
-  createPod,
-  type Deletions,
-  deletePods,
-  ensureNode,
-  NS,
-  rest,
-  scenarioPod,
-  sleep,
-  USB,
-} from './lib.ts';
+import { createPod, type Deletions, deletePods, ensureNode, NS, rest, scenarioPod, sleep } from './lib.ts';
 import type { MassRaw, MassRun } from './tables.ts';
 
 /** Requests the API server counted on nodes, pods and events, every verb but WATCH. */
@@ -76,13 +67,65 @@ async function massRun(
   await sleep(Math.random() * phaseMs);
   for (const uid of uids) deletions.expectLive(uid, node);
   const removed = performance.now();
-  await setNodeLabels(cp, node, { [USB]: null });
+  await setNodeLabels(cp, node, { [USB_LABEL]: null });
   const seen = await Promise.all(uids.map((uid) => deletions.wait(uid, waitMs)));
   return {
     idleRequestsPerMinute: idle.perMinute,
     idleRequests: idle.counts,
     reactedMs: seen.map((t) => (t === undefined ? null : t - removed)),
   };
+}
+
+/** N sidecars on one node, each watching it, then the label goes from under all of them at once. */
+async function sidecarMassRun(
+  cp: ControlPlane,
+  deletions: Deletions,
+  executable: string,
+  n: number,
+  idleWindowMs: number,
+): Promise<MassRun> {
+  const node = `mass-sidecar-${n}`;
+  await ensureNode(cp, node);
+  const settings = { ...DEFAULT_SETTINGS, gracePeriodMs: 0 };
+  const sidecars: RunningSidecar[] = [];
+  const uids: string[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const name = `${node}-${i}`;
+      uids.push(await createPod(cp, scenarioPod(name, node, 'affinity', settings)));
+      sidecars.push(await startSidecar(cp, NS, name, { executable }));
+    }
+    await Promise.all(sidecars.map((s) => s.waitForLog((l) => l.msg === 'watching the node', 120_000)));
+    const result = await massRun(cp, deletions, node, uids, idleWindowMs, 30_000);
+    return { approach: 'sidecar', words: 'sidecar-destruct, `grace-period: 0s`', n, ...result };
+  } finally {
+    await Promise.all(sidecars.map((s) => s.stop()));
+  }
+}
+
+/** N bare pods on one node (and a spare node that fits them) under one descheduler at a 5 s interval. */
+async function deschedulerMassRun(
+  cp: ControlPlane,
+  deletions: Deletions,
+  toolsDir: string,
+  n: number,
+  idleWindowMs: number,
+): Promise<MassRun> {
+  const node = `mass-descheduler-${n}`;
+  await ensureNode(cp, node);
+  await ensureNode(cp, `${node}-spare`);
+  const uids: string[] = [];
+  for (let i = 0; i < n; i++) uids.push(await createPod(cp, scenarioPod(`${node}-${i}`, node, 'affinity')));
+  const descheduler = await startDescheduler(cp, toolsDir, MASS_INTERVAL_S);
+  try {
+    // The idle window is a whole number of its intervals: without a random wait the label would always go just
+    // before one of its runs.
+    const result = await massRun(cp, deletions, node, uids, idleWindowMs, 60_000, MASS_INTERVAL_S * 1_000);
+    descheduler.assertAlive();
+    return { approach: 'descheduler-5s', words: `descheduler, every ${MASS_INTERVAL_S} s`, n, ...result };
+  } finally {
+    await descheduler.stop();
+  }
 }
 
 export async function massBench(
@@ -94,55 +137,12 @@ export async function massBench(
   log: (line: string) => void,
 ): Promise<MassRaw> {
   const runs: MassRun[] = [];
-  const settings = { ...DEFAULT_SETTINGS, gracePeriodMs: 0 };
   for (const n of sizes.ns) {
-    const node = `mass-sidecar-${n}`;
-    await ensureNode(cp, node);
-    const sidecars: RunningSidecar[] = [];
-    const uids: string[] = [];
-    try {
-      for (let i = 0; i < n; i++) {
-        const name = `${node}-${i}`;
-        uids.push(await createPod(cp, scenarioPod(name, node, 'affinity', settings)));
-        sidecars.push(await startSidecar(cp, NS, name, { executable }));
-      }
-      await Promise.all(sidecars.map((s) => s.waitForLog((l) => l.msg === 'watching the node', 120_000)));
-      const result = await massRun(cp, deletions, node, uids, sizes.idleWindowMs, 30_000);
-      runs.push({ approach: 'sidecar', words: 'sidecar-destruct, `grace-period: 0s`', n, ...result });
-    } finally {
-      await Promise.all(sidecars.map((s) => s.stop()));
-    }
+    runs.push(await sidecarMassRun(cp, deletions, executable, n, sizes.idleWindowMs));
     log(`mass: sidecar N = ${n}`);
   }
   for (const n of sizes.ns) {
-    const node = `mass-descheduler-${n}`;
-    await ensureNode(cp, node);
-    await ensureNode(cp, `${node}-spare`);
-    const uids: string[] = [];
-    for (let i = 0; i < n; i++) uids.push(await createPod(cp, scenarioPod(`${node}-${i}`, node, 'affinity')));
-    const descheduler = await startDescheduler(cp, toolsDir, MASS_INTERVAL_S);
-    try {
-      // The idle window is a whole number of its intervals: without a random wait the label would always go just
-      // before one of its runs.
-      const result = await massRun(
-        cp,
-        deletions,
-        node,
-        uids,
-        sizes.idleWindowMs,
-        60_000,
-        MASS_INTERVAL_S * 1_000,
-      );
-      descheduler.assertAlive();
-      runs.push({
-        approach: 'descheduler-5s',
-        words: `descheduler, every ${MASS_INTERVAL_S} s`,
-        n,
-        ...result,
-      });
-    } finally {
-      await descheduler.stop();
-    }
+    runs.push(await deschedulerMassRun(cp, deletions, toolsDir, n, sizes.idleWindowMs));
     log(`mass: descheduler N = ${n}`);
   }
   await deletePods(cp, 'mass');

@@ -38,7 +38,7 @@ import type { MemoryRaw, MemoryRun, MemorySample } from './tables.ts';
 const BUN_VERSION = readFileSync(new URL('../.bun-version', import.meta.url), 'utf8').trim();
 
 /**
- * Node's smallest setting for the sidecar, as it shipped before Bun: the sidecar does a few dozen operations a day,
+ * Node's smallest setting for the sidecar, the one it is compared at: the sidecar does a few dozen operations a day,
  * so V8's JIT buys nothing, and without it and with a small young generation the process stays about 2 MB smaller.
  */
 const NODE_FLAGS = ['--jitless', '--max-semi-space-size=1'];
@@ -86,6 +86,150 @@ async function sample(kind: Kind, durationMs: number): Promise<MemorySample[]> {
   return samples;
 }
 
+/** What a round leaves running; stopped in the order it was started. */
+type Stops = Array<() => unknown>;
+
+/** The copies of the runtimes' binaries, one per kind (see the top of this file). */
+interface Binaries {
+  readonly sidecarBun: string;
+  readonly bareBun: string;
+  readonly sidecarNode: string;
+}
+
+/** `n` pods on the memory node, each with a sidecar started by `options`, one after another. */
+async function startSidecars(
+  cp: ControlPlane,
+  prefix: string,
+  n: number,
+  options: Parameters<typeof startSidecar>[3],
+  stops: Stops,
+): Promise<RunningSidecar[]> {
+  const sidecars: RunningSidecar[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `${prefix}-${i}`;
+    await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
+    const s = await startSidecar(cp, NS, name, options);
+    stops.push(() => s.stop());
+    sidecars.push(s);
+  }
+  return sidecars;
+}
+
+/** `n` idle Bun processes with the sidecar's flags and environment: the runtime's own share. */
+function startBareBun(bareBun: string, n: number, stops: Stops): ChildProcess[] {
+  const bare: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = spawn(bareBun, [...SIDECAR_RUNTIME.flags, '-e', 'setInterval(() => {}, 1 << 30)'], {
+      env: { PATH: process.env.PATH ?? '', ...SIDECAR_RUNTIME.env },
+      stdio: 'ignore',
+    });
+    stops.push(() => c.kill());
+    bare.push(c);
+  }
+  return bare;
+}
+
+/** The kinds that run N at a time: the shipped sidecar, the same bundle on Node, and bare Bun. */
+async function scaledKinds(
+  cp: ControlPlane,
+  binaries: Binaries,
+  n: number,
+  sizes: MemorySizes,
+  stops: Stops,
+): Promise<{ kinds: Kind[]; sidecars: RunningSidecar[] }> {
+  const onBun = await startSidecars(cp, `memory-${n}`, n, { executable: binaries.sidecarBun }, stops);
+  // The same bundle on Node, side by side, with the flags that made it smallest there.
+  const onNode = await startSidecars(
+    cp,
+    `memory-node-${n}`,
+    n,
+    { command: [binaries.sidecarNode, ...NODE_FLAGS, SIDECAR_BUNDLE] },
+    stops,
+  );
+  const bare = startBareBun(binaries.bareBun, n, stops);
+  const kinds: Kind[] = [
+    {
+      id: 'sidecar',
+      words: `sidecar on Bun ${BUN_VERSION} (shipped), watching its node`,
+      pids: async () => onBun.map((s) => [s.child.pid ?? 0]),
+      everyMs: sizes.sampleEveryMs,
+    },
+    {
+      id: 'sidecar-node',
+      words: `sidecar on Node ${process.versions.node} (the same bundle, ${NODE_FLAGS.join(' ')}; measured, not shipped), watching its node`,
+      pids: async () => onNode.map((s) => [s.child.pid ?? 0]),
+      everyMs: sizes.sampleEveryMs,
+    },
+    {
+      id: 'bare-bun',
+      words: 'bare idle Bun, same flags (baseline)',
+      pids: async () => bare.map((c) => [c.pid ?? 0]),
+      everyMs: sizes.sampleEveryMs,
+    },
+  ];
+  return { kinds, sidecars: [...onBun, ...onNode] };
+}
+
+/** The baselines that run once whatever N is: the original loop (per pod) and the descheduler (per cluster). */
+async function baselineKinds(
+  cp: ControlPlane,
+  toolsDir: string,
+  sizes: MemorySizes,
+  stops: Stops,
+): Promise<Kind[]> {
+  await ensureNode(cp, 'memory-loop-node');
+  await createPod(cp, scenarioPod('memory-loop', 'memory-loop-node', 'affinity'));
+  const loop = await startLoop(cp, 'memory-loop-node', 'memory-loop');
+  stops.push(() => loop.kill());
+  const descheduler = await startDescheduler(cp, toolsDir, 120);
+  stops.push(() => descheduler.stop());
+  return [
+    {
+      id: 'kubectl-loop',
+      words: `original loop: bash, and kubectl every ${LOOP_INTERVAL_S} s (per pod)`,
+      pids: async () => [await processTree(loop.pid ?? 0)],
+      everyMs: sizes.loopSampleEveryMs,
+    },
+    {
+      id: 'descheduler',
+      words: 'descheduler (one for the cluster)',
+      pids: async () => [[descheduler.pid]],
+      everyMs: sizes.sampleEveryMs,
+    },
+  ];
+}
+
+/** One N: every kind started, sampled side by side for the whole duration, then stopped. */
+async function memoryRound(
+  cp: ControlPlane,
+  toolsDir: string,
+  binaries: Binaries,
+  n: number,
+  withBaselines: boolean,
+  sizes: MemorySizes,
+  log: (line: string) => void,
+): Promise<MemoryRun[]> {
+  const stops: Stops = [];
+  try {
+    const { kinds, sidecars } = await scaledKinds(cp, binaries, n, sizes, stops);
+    if (withBaselines) kinds.push(...(await baselineKinds(cp, toolsDir, sizes, stops)));
+    const started = performance.now();
+    const sampled = await Promise.all(kinds.map((k) => sample(k, sizes.durationMs)));
+    // Each sidecar was watching its node, not retrying a failed start.
+    await Promise.all(sidecars.map((s) => s.waitForLog((l) => l.msg === 'watching the node', 1)));
+    log(`memory: N = ${n}: ${((performance.now() - started) / 1_000).toFixed(0)} s`);
+    return kinds.map((k, i) => ({
+      id: k.id,
+      words: k.words,
+      n: k.id.startsWith('sidecar') || k.id === 'bare-bun' ? n : 1,
+      samples: sampled[i] ?? [],
+      sampleEveryMs: k.everyMs,
+    }));
+  } finally {
+    for (const stop of stops) await stop();
+  }
+}
+
 export async function memoryBench(
   cp: ControlPlane,
   toolsDir: string,
@@ -93,104 +237,16 @@ export async function memoryBench(
   log: (line: string) => void,
 ): Promise<MemoryRaw> {
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-memory-'));
-  const sidecarBun = await binaryCopy(sidecarRuntime(), dir, 'bun-sidecar');
-  const bareBun = await binaryCopy(sidecarRuntime(), dir, 'bun-bare');
-  const sidecarNode = await binaryCopy(process.execPath, dir, 'node-sidecar');
+  const binaries: Binaries = {
+    sidecarBun: await binaryCopy(sidecarRuntime(), dir, 'bun-sidecar'),
+    bareBun: await binaryCopy(sidecarRuntime(), dir, 'bun-bare'),
+    sidecarNode: await binaryCopy(process.execPath, dir, 'node-sidecar'),
+  };
   const runs: MemoryRun[] = [];
   await ensureNode(cp, 'memory-node');
   try {
     for (const [round, n] of sizes.ns.entries()) {
-      const stops: Array<() => unknown> = [];
-      try {
-        const sidecars: RunningSidecar[] = [];
-        for (let i = 0; i < n; i++) {
-          const name = `memory-${n}-${i}`;
-          await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
-          const s = await startSidecar(cp, NS, name, { executable: sidecarBun });
-          stops.push(() => s.stop());
-          sidecars.push(s);
-        }
-        // The same bundle on Node, side by side, with the flags that made it smallest there.
-        const onNode: RunningSidecar[] = [];
-        for (let i = 0; i < n; i++) {
-          const name = `memory-node-${n}-${i}`;
-          await createPod(cp, scenarioPod(name, 'memory-node', 'affinity', DEFAULT_SETTINGS));
-          const s = await startSidecar(cp, NS, name, {
-            command: [sidecarNode, ...NODE_FLAGS, SIDECAR_BUNDLE],
-          });
-          stops.push(() => s.stop());
-          onNode.push(s);
-        }
-        const bare: ChildProcess[] = [];
-        for (let i = 0; i < n; i++) {
-          const c = spawn(bareBun, [...SIDECAR_RUNTIME.flags, '-e', 'setInterval(() => {}, 1 << 30)'], {
-            env: { PATH: process.env.PATH ?? '', ...SIDECAR_RUNTIME.env },
-            stdio: 'ignore',
-          });
-          stops.push(() => c.kill());
-          bare.push(c);
-        }
-        const kinds: Kind[] = [
-          {
-            id: 'sidecar',
-            words: `sidecar on Bun ${BUN_VERSION} (shipped), watching its node`,
-            pids: async () => sidecars.map((s) => [s.child.pid ?? 0]),
-            everyMs: sizes.sampleEveryMs,
-          },
-          {
-            id: 'sidecar-node',
-            words: `sidecar on Node ${process.versions.node} (the same bundle, ${NODE_FLAGS.join(' ')}; measured, not shipped), watching its node`,
-            pids: async () => onNode.map((s) => [s.child.pid ?? 0]),
-            everyMs: sizes.sampleEveryMs,
-          },
-          {
-            id: 'bare-bun',
-            words: 'bare idle Bun, same flags (baseline)',
-            pids: async () => bare.map((c) => [c.pid ?? 0]),
-            everyMs: sizes.sampleEveryMs,
-          },
-        ];
-        if (round === 0) {
-          await ensureNode(cp, 'memory-loop-node');
-          await createPod(cp, scenarioPod('memory-loop', 'memory-loop-node', 'affinity'));
-          const loop = await startLoop(cp, 'memory-loop-node', 'memory-loop');
-          stops.push(() => loop.kill());
-          const descheduler = await startDescheduler(cp, toolsDir, 120);
-          stops.push(() => descheduler.stop());
-          kinds.push(
-            {
-              id: 'kubectl-loop',
-              words: `original loop: bash, and kubectl every ${LOOP_INTERVAL_S} s (per pod)`,
-              pids: async () => [await processTree(loop.pid ?? 0)],
-              everyMs: sizes.loopSampleEveryMs,
-            },
-            {
-              id: 'descheduler',
-              words: 'descheduler (one for the cluster)',
-              pids: async () => [[descheduler.pid]],
-              everyMs: sizes.sampleEveryMs,
-            },
-          );
-        }
-        const started = performance.now();
-        const sampled = await Promise.all(kinds.map((k) => sample(k, sizes.durationMs)));
-        // Each sidecar was watching its node, not retrying a failed start.
-        await Promise.all(
-          [...sidecars, ...onNode].map((s) => s.waitForLog((l) => l.msg === 'watching the node', 1)),
-        );
-        for (const [i, k] of kinds.entries()) {
-          runs.push({
-            id: k.id,
-            words: k.words,
-            n: k.id.startsWith('sidecar') || k.id === 'bare-bun' ? n : 1,
-            samples: sampled[i] ?? [],
-            sampleEveryMs: k.everyMs,
-          });
-        }
-        log(`memory: N = ${n}: ${((performance.now() - started) / 1_000).toFixed(0)} s`);
-      } finally {
-        for (const stop of stops) await stop();
-      }
+      runs.push(...(await memoryRound(cp, toolsDir, binaries, n, round === 0, sizes, log)));
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

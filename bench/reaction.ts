@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_SETTINGS, type Settings } from '@sidecar-destruct/core';
 import { SETTLE_MS } from '@sidecar-destruct/sidecar/decide';
-import { type ControlPlane, setNodeLabels, startSidecar } from '@sidecar-destruct/testkit';
+import { type ControlPlane, setNodeLabels, startSidecar, USB_LABEL } from '@sidecar-destruct/testkit';
 import { DESCHEDULER_DEFAULT_INTERVAL_S, startDescheduler } from './descheduler.ts';
 import {
   createPod,
@@ -21,12 +21,16 @@ import {
   ensureNode,
   NS,
   pool,
-  SCENARIOS,
   scenarioPod,
   sleep,
-  USB,
 } from './lib.ts';
-import type { ReactionApproach, ReactionRaw, ReactionTrial, Scenario } from './tables.ts';
+import {
+  type ReactionApproach,
+  type ReactionRaw,
+  type ReactionTrial,
+  SCENARIOS,
+  type Scenario,
+} from './tables.ts';
 
 /** The original script's interval. */
 export const LOOP_INTERVAL_S = 10;
@@ -37,7 +41,7 @@ const LOOPS_AT_ONCE = 20;
 function loopScript(kubectl: string, kubeconfig: string, node: string, pod: string): string {
   return `#!/usr/bin/env bash
 while true; do
-  count=$(${kubectl} --kubeconfig=${kubeconfig} get nodes -l ${USB}=true --field-selector metadata.name=${node} --no-headers 2>/dev/null | wc -l)
+  count=$(${kubectl} --kubeconfig=${kubeconfig} get nodes -l ${USB_LABEL}=true --field-selector metadata.name=${node} --no-headers 2>/dev/null | wc -l)
   if [ "$count" -eq 0 ]; then
     ${kubectl} --kubeconfig=${kubeconfig} -n ${NS} delete pod ${pod} --wait=false
     exit 0
@@ -89,7 +93,7 @@ async function perPodTrials(
         await sleep(Math.random() * phaseMs);
         deletions.expectLive(instance.uid, name);
         const removed = performance.now();
-        await setNodeLabels(cp, name, { [USB]: null });
+        await setNodeLabels(cp, name, { [USB_LABEL]: null });
         const seen = await deletions.wait(instance.uid, waitMs);
         return { scenario, reactedMs: seen === undefined ? null : seen - removed, waitedMs: waitMs };
       } finally {
@@ -173,7 +177,7 @@ async function deschedulerTrials(
         await sleep(Math.random() * spreadMs);
         deletions.expectLive(uid, node);
         const removed = performance.now();
-        await setNodeLabels(cp, node, { [USB]: null });
+        await setNodeLabels(cp, node, { [USB_LABEL]: null });
         const seen = await deletions.wait(uid, waitMs);
         // "Never acted" must mean it ran and chose not to.
         descheduler.assertAlive();
@@ -192,6 +196,89 @@ async function cleanUp(cp: ControlPlane, id: string): Promise<void> {
   await deleteNodes(cp, id);
 }
 
+/** The original loop's trials: one loop per pod, up to LOOPS_AT_ONCE at a time, met at a random phase. */
+function loopTrials(cp: ControlPlane, deletions: Deletions, trials: number): Promise<ReactionTrial[]> {
+  return perPodTrials(
+    cp,
+    deletions,
+    'loop',
+    trials,
+    LOOPS_AT_ONCE,
+    LOOP_INTERVAL_S * 1_000,
+    (2 * LOOP_INTERVAL_S + 5) * 1_000,
+    async (name, node, scenario) => {
+      const uid = await createPod(cp, scenarioPod(name, node, scenario));
+      const loop = await startLoop(cp, node, name);
+      return { uid, stop: () => void loop.kill() };
+    },
+  );
+}
+
+/** An approach to measure: how the tables name it, how many of its trials run at once, and its trials. */
+interface Approach {
+  readonly id: string;
+  readonly words: string;
+  readonly atOnce: number;
+  readonly trials: () => Promise<ReactionTrial[]>;
+}
+
+/** Every approach in the order they run: the sidecar at both grace periods, the loop, the descheduler. */
+function approaches(
+  cp: ControlPlane,
+  deletions: Deletions,
+  toolsDir: string,
+  executable: string,
+  sizes: ReactionSizes,
+): Approach[] {
+  const zero = { ...DEFAULT_SETTINGS, gracePeriodMs: 0 };
+  const all = ([a, b]: readonly [number, number]) => a + 3 * b;
+  const descheduler =
+    (id: string, intervalS: number, trials: readonly [number, number], spread: number) => () =>
+      deschedulerTrials(cp, deletions, id, toolsDir, intervalS, trials, spread);
+  return [
+    {
+      id: 'sidecar-0',
+      words: 'sidecar-destruct, `grace-period: 0s`',
+      atOnce: sidecarsAtOnce(zero),
+      trials: () => sidecarTrials(cp, deletions, 'sidecar-0', sizes.trials, zero, executable),
+    },
+    {
+      id: 'sidecar-default',
+      words: `sidecar-destruct, default grace period (${DEFAULT_SETTINGS.gracePeriodMs / 1_000} s)`,
+      atOnce: sidecarsAtOnce(DEFAULT_SETTINGS),
+      trials: () =>
+        sidecarTrials(cp, deletions, 'sidecar-default', sizes.trials, DEFAULT_SETTINGS, executable),
+    },
+    {
+      id: 'loop',
+      words: `original loop, kubectl every ${LOOP_INTERVAL_S} s`,
+      atOnce: LOOPS_AT_ONCE,
+      trials: () => loopTrials(cp, deletions, sizes.trials),
+    },
+    {
+      id: 'descheduler-5s',
+      words: 'descheduler, every 5 s',
+      atOnce: all(sizes.deschedulerTrials),
+      trials: descheduler('descheduler-5s', 5, sizes.deschedulerTrials, sizes.deschedulerSpreadIntervals),
+    },
+    ...(sizes.deschedulerDefaultTrials[0] > 0
+      ? [
+          {
+            id: 'descheduler-2m',
+            words: `descheduler, every ${DESCHEDULER_DEFAULT_INTERVAL_S / 60} min (its Helm chart's CronJob schedule, run here as one process)`,
+            atOnce: all(sizes.deschedulerDefaultTrials),
+            trials: descheduler(
+              'descheduler-2m',
+              DESCHEDULER_DEFAULT_INTERVAL_S,
+              sizes.deschedulerDefaultTrials,
+              2,
+            ),
+          },
+        ]
+      : []),
+  ];
+}
+
 export async function reactionBench(
   cp: ControlPlane,
   deletions: Deletions,
@@ -200,66 +287,11 @@ export async function reactionBench(
   sizes: ReactionSizes,
   log: (line: string) => void,
 ): Promise<ReactionRaw> {
-  const approaches: ReactionApproach[] = [];
-  const run = async (id: string, words: string, atOnce: number, trials: () => Promise<ReactionTrial[]>) => {
+  const measured: ReactionApproach[] = [];
+  for (const { id, words, atOnce, trials } of approaches(cp, deletions, toolsDir, executable, sizes)) {
     const started = performance.now();
-    approaches.push({ id, words, atOnce, trials: await trials() });
+    measured.push({ id, words, atOnce, trials: await trials() });
     log(`reaction: ${words}: ${((performance.now() - started) / 1_000).toFixed(0)} s`);
-  };
-  const zero = { ...DEFAULT_SETTINGS, gracePeriodMs: 0 };
-  const all = ([a, b]: readonly [number, number]) => a + 3 * b;
-  await run('sidecar-0', 'sidecar-destruct, `grace-period: 0s`', sidecarsAtOnce(zero), () =>
-    sidecarTrials(cp, deletions, 'sidecar-0', sizes.trials, zero, executable),
-  );
-  await run(
-    'sidecar-default',
-    `sidecar-destruct, default grace period (${DEFAULT_SETTINGS.gracePeriodMs / 1_000} s)`,
-    sidecarsAtOnce(DEFAULT_SETTINGS),
-    () => sidecarTrials(cp, deletions, 'sidecar-default', sizes.trials, DEFAULT_SETTINGS, executable),
-  );
-  await run('loop', `original loop, kubectl every ${LOOP_INTERVAL_S} s`, LOOPS_AT_ONCE, () =>
-    perPodTrials(
-      cp,
-      deletions,
-      'loop',
-      sizes.trials,
-      LOOPS_AT_ONCE,
-      LOOP_INTERVAL_S * 1_000,
-      (2 * LOOP_INTERVAL_S + 5) * 1_000,
-      async (name, node, scenario) => {
-        const uid = await createPod(cp, scenarioPod(name, node, scenario));
-        const loop = await startLoop(cp, node, name);
-        return { uid, stop: () => void loop.kill() };
-      },
-    ),
-  );
-  await run('descheduler-5s', 'descheduler, every 5 s', all(sizes.deschedulerTrials), () =>
-    deschedulerTrials(
-      cp,
-      deletions,
-      'descheduler-5s',
-      toolsDir,
-      5,
-      sizes.deschedulerTrials,
-      sizes.deschedulerSpreadIntervals,
-    ),
-  );
-  if (sizes.deschedulerDefaultTrials[0] > 0) {
-    await run(
-      'descheduler-2m',
-      `descheduler, every ${DESCHEDULER_DEFAULT_INTERVAL_S / 60} min (its Helm chart's CronJob schedule, run here as one process)`,
-      all(sizes.deschedulerDefaultTrials),
-      () =>
-        deschedulerTrials(
-          cp,
-          deletions,
-          'descheduler-2m',
-          toolsDir,
-          DESCHEDULER_DEFAULT_INTERVAL_S,
-          sizes.deschedulerDefaultTrials,
-          2,
-        ),
-    );
   }
-  return { loopIntervalS: LOOP_INTERVAL_S, approaches };
+  return { loopIntervalS: LOOP_INTERVAL_S, approaches: measured };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRaw } from './tables.ts';
 
+/** The checkout's root, ending in a slash: the benchmarks find the README, bench/ and the built bundles from it. */
 export const ROOT_DIR = fileURLToPath(new URL('../', import.meta.url));
 export const BENCHES = ['admission', 'reaction', 'memory', 'mass', 'images'] as const;
 export type Bench = (typeof BENCHES)[number];

@@ -1,8 +1,9 @@
 /**
  * From raw samples to tables: pure functions, no I/O. `npm run bench` writes the raw samples
- * (`bench/results/{reaction,memory,admission,mass}.json`) and the tables computed from them (`bench.json`,
- * `bench.md`); `bench/readme.ts` words the README's figures from the same tables, and the unit test
- * `test/unit/bench-results.test.ts` recomputes both from the raw files, so that no figure can drift.
+ * (`bench/results/{reaction,memory,admission,mass,images}.json`) and the tables computed from them (`bench.json`,
+ * `bench.md`); the README's blocks are the same summaries as named figures (`readmeFigures`), worded by short
+ * templates (`bench/readme.ts` writes them), and the unit test `test/unit/bench-results.test.ts` recomputes both
+ * from the raw files, so that no figure can drift.
  */
 
 export interface Table {
@@ -69,6 +70,9 @@ export const SCENARIO_WORDS: Readonly<Record<Scenario, string>> = {
   nofit: 'affinity, no other node fits',
 };
 
+/** The scenarios, in the order every table and every benchmark takes them. */
+export const SCENARIOS = Object.keys(SCENARIO_WORDS) as Scenario[];
+
 export interface ReactionTrial {
   readonly scenario: Scenario;
   /** Label removed → pod first seen terminating, in ms; null when it was not within `waitedMs`. */
@@ -105,7 +109,7 @@ export interface ReactionSummary {
 export function summarizeReaction(raw: ReactionRaw): ReactionSummary[] {
   const out: ReactionSummary[] = [];
   for (const a of raw.approaches) {
-    for (const scenario of Object.keys(SCENARIO_WORDS) as Scenario[]) {
+    for (const scenario of SCENARIOS) {
       const trials = a.trials.filter((t) => t.scenario === scenario);
       if (trials.length === 0) continue;
       const acted = trials.flatMap((t) => (t.reactedMs === null ? [] : [t.reactedMs]));
@@ -210,12 +214,17 @@ export function summarizeMemory(raw: MemoryRaw): MemorySummary[] {
 /**
  * What processes of a kind cost the machine: the first one (total PSS at N = 1: alone, it shares its binary with
  * nobody), each additional one (the slope of total PSS over N), and the private memory of one (USS per process at
- * the largest N; at N = 1 the binary's pages count as private, so USS is no slope).
+ * the largest N; at N = 1 the binary's pages count as private, so USS is no slope). MB.
  */
-export function perProcessIncrement(
-  raw: MemoryRaw,
-  id: string,
-): { first: number; pss: number; uss: number; ns: number[] } {
+export interface ProcessIncrement {
+  readonly first: number;
+  readonly pss: number;
+  readonly uss: number;
+  /** The Ns the slope is taken over. */
+  readonly ns: readonly number[];
+}
+
+export function perProcessIncrement(raw: MemoryRaw, id: string): ProcessIncrement {
   const runs = summarizeMemory(raw)
     .filter((s) => s.id === id)
     .sort((a, b) => a.n - b.n);
@@ -293,6 +302,40 @@ export interface AdmissionRaw {
   readonly runs: readonly AdmissionRun[];
 }
 
+export interface AdmissionSummary {
+  readonly server: string;
+  readonly logLevel: string;
+  readonly rate: number;
+  readonly workers: number;
+  /** Requests per second over the measured attack. */
+  readonly achieved: number;
+  /** Latency, ms. */
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly samples: number;
+  /** Requests answered with anything but 200, or not at all. */
+  readonly failed: number;
+}
+
+export function summarizeAdmission(raw: AdmissionRaw): AdmissionSummary[] {
+  return raw.runs.map((r) => {
+    const ms = r.latenciesUs.map((u) => u / 1_000);
+    return {
+      server: r.server,
+      logLevel: r.logLevel,
+      rate: r.rate,
+      workers: r.workers,
+      achieved: r.latenciesUs.length / r.durationS,
+      p50: quantile(ms, 0.5),
+      p99: quantile(ms, 0.99),
+      max: Math.max(...ms),
+      samples: r.latenciesUs.length,
+      failed: r.codes.filter((c) => c !== 200).length,
+    };
+  });
+}
+
 export function admissionTable(raw: AdmissionRaw): Table {
   return {
     title: `Admission: POST /mutate over TLS, one core for the server, one for the load generator (${raw.reviewBytes}-byte review)`,
@@ -307,20 +350,17 @@ export function admissionTable(raw: AdmissionRaw): Table {
       'samples',
       'failed',
     ],
-    rows: raw.runs.map((r) => {
-      const ms = r.latenciesUs.map((u) => u / 1_000);
-      return [
-        r.server === 'echo' ? 'Fastify echo (baseline)' : 'sidecar-destruct webhook',
-        r.logLevel,
-        r.rate === 0 ? `max (${r.workers} connections)` : `${fmt(r.rate)}/s`,
-        fmt(r.latenciesUs.length / r.durationS),
-        fmt(quantile(ms, 0.5), 3),
-        fmt(quantile(ms, 0.99), 3),
-        fmt(Math.max(...ms), 1),
-        r.latenciesUs.length,
-        r.codes.filter((c) => c !== 200).length,
-      ];
-    }),
+    rows: summarizeAdmission(raw).map((s) => [
+      s.server === 'echo' ? 'Fastify echo (baseline)' : 'sidecar-destruct webhook',
+      s.logLevel,
+      s.rate === 0 ? `max (${s.workers} connections)` : `${fmt(s.rate)}/s`,
+      fmt(s.achieved),
+      fmt(s.p50, 3),
+      fmt(s.p99, 3),
+      fmt(s.max, 1),
+      s.samples,
+      s.failed,
+    ]),
     notes: [
       'Load generator: vegeta (open loop at a fixed rate; latency per request in nanoseconds). `info` is the production log level: one JSON line per review, written to a pipe that is read, as a container runtime reads it; `warn` writes none.',
       `Each attack follows a ${raw.warmUpS} s warm-up at the same rate (discarded); results are encoded after it.`,
@@ -349,22 +389,48 @@ export interface MassRaw {
   readonly runs: readonly MassRun[];
 }
 
+export interface MassSummary {
+  readonly approach: string;
+  readonly words: string;
+  readonly n: number;
+  /** Pods seen terminating within the wait. */
+  readonly acted: number;
+  /** ms: the first pod terminating, the median one, and the last when all N were (NaN when some were not). */
+  readonly first: number;
+  readonly p50: number;
+  readonly all: number;
+  readonly idleRequestsPerMinute: number;
+}
+
+export function summarizeMass(raw: MassRaw): MassSummary[] {
+  return raw.runs.map((r) => {
+    const acted = r.reactedMs.flatMap((x) => (x === null ? [] : [x]));
+    return {
+      approach: r.approach,
+      words: r.words,
+      n: r.n,
+      acted: acted.length,
+      first: Math.min(...acted),
+      p50: quantile(acted, 0.5),
+      all: acted.length === r.n ? Math.max(...acted) : Number.NaN,
+      idleRequestsPerMinute: r.idleRequestsPerMinute,
+    };
+  });
+}
+
 export function massTable(raw: MassRaw): Table {
   return {
     title: `Mass action: one label removed under N pods on one node (idle window ${fmt(raw.idleWindowMs / 1_000)} s before)`,
     columns: ['approach', 'N', 'acted', 'first pod ms', 'p50 ms', 'all N ms', 'idle requests/min'],
-    rows: raw.runs.map((r) => {
-      const acted = r.reactedMs.flatMap((x) => (x === null ? [] : [x]));
-      return [
-        r.words,
-        r.n,
-        `${acted.length} / ${r.n}`,
-        fmt(Math.min(...acted)),
-        fmt(quantile(acted, 0.5)),
-        acted.length === r.n ? fmt(Math.max(...acted)) : '—',
-        fmt(r.idleRequestsPerMinute, 1),
-      ];
-    }),
+    rows: summarizeMass(raw).map((s) => [
+      s.words,
+      s.n,
+      `${s.acted} / ${s.n}`,
+      fmt(s.first),
+      fmt(s.p50),
+      fmt(s.all),
+      fmt(s.idleRequestsPerMinute, 1),
+    ]),
     notes: [
       "Idle requests: apiserver_request_total on nodes, pods and events, every verb but WATCH, over the idle window, less the benchmark's one control GET in it (the counts before and after are in mass.json).",
       'The descheduler is met at a random phase of its interval (a random wait of up to one interval after the window); after its first eviction the rest drain at its client rate limit.',
@@ -445,26 +511,31 @@ export interface BenchRaw {
 }
 
 /**
- * The runtime a run's sidecars ran on, as the run recorded it; runs from before the sidecar moved to Bun recorded
- * none and ran on Node.
+ * The runtime a run's sidecars ran on, as the run recorded it; a run that records none ran them on Node 24 (the
+ * result files stay readable without the field).
  */
 export const sidecarRuntimeOf = (run: RunContext | null): string =>
   run?.versions.sidecar ?? 'Node 24, measured before the sidecar moved to Bun';
 
-/** The tables of every benchmark whose raw file is there, and a header that says where and when they ran. */
-export function benchTables(raw: BenchRaw): { header: string; tables: Table[] } {
+/** Where and when the benchmarks whose raw file is there ran: dates, machines, versions. */
+function benchHeader(raw: BenchRaw): string {
   const present = [raw.admission, raw.reaction, raw.memory, raw.mass, raw.images].filter((r) => r !== null);
   const versions = Object.assign({}, ...present.map((r) => r.versions)) as Record<string, string>;
   const machines = [...new Set(present.map((r) => r.machine))];
   const dates = present.map((r) => r.started.slice(0, 10)).sort();
   const smoke = present.some((r) => r.smoke) ? ' (smoke: tiny sizes, figures not meaningful)' : '';
-  const header = [
+  return [
     `sidecar-destruct benchmarks${smoke}: ${[...new Set([dates[0], dates.at(-1)])].join(' to ')}`,
     machines.join('; '),
     Object.entries(versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', '),
   ].join('; ');
+}
+
+/** The tables of every benchmark whose raw file is there, and a header that says where and when they ran. */
+export function benchTables(raw: BenchRaw): { header: string; tables: Table[] } {
+  const header = benchHeader(raw);
   const tables: Table[] = [];
   if (raw.reaction) tables.push(reactionTable(raw.reaction));
   if (raw.memory) tables.push(memoryTable(raw.memory));
@@ -476,112 +547,293 @@ export function benchTables(raw: BenchRaw): { header: string; tables: Table[] } 
 
 // --- the README's figures -------------------------------------------------------------------------------------
 
-/** The README's blocks, worded from the raw samples; `bench/readme.ts` writes them between their markers. */
-export function readmeBlocks(raw: BenchRaw): Record<string, string> {
-  const { header } = benchTables(raw);
-  const reaction = raw.reaction ? summarizeReaction(raw.reaction) : [];
-  const r = (id: string, scenario: Scenario) => reaction.find((s) => s.id === id && s.scenario === scenario);
-  const words = new Map(raw.reaction?.approaches.map((a) => [a.id, a.words]));
-  const did = (id: string, scenario: Scenario): string => {
-    const s = r(id, scenario);
-    if (!s) return 'not measured';
-    if (s.acted === 0) return `never (0 of ${s.trials} within ${fmt(s.waitedMs / 1_000)} s)`;
-    const some = s.acted < s.trials ? `${s.acted} of ${s.trials} acted: ` : '';
-    // Under 100 samples a p99 is the largest but one: say max.
-    const tail = s.acted >= 100 ? `p99 ${fmt(s.p99)} ms` : `max ${fmt(s.max)} ms`;
-    return `${some}p50 ${fmt(s.p50)} ms, ${tail} (n = ${s.acted})`;
+interface ReactionFigures {
+  /** The runtime the sidecars ran on. */
+  readonly sidecarRuntime: string;
+  /** The original loop's interval; NaN when not measured. */
+  readonly loopIntervalS: number;
+  /** The approaches measured: id → the approach as its run words it. */
+  readonly words: ReadonlyMap<string, string>;
+  readonly summaries: readonly ReactionSummary[];
+}
+
+/** Steady-state memory of a kind that runs once (MB; NaN when not measured). */
+interface SteadyMemory {
+  readonly pss: number;
+  readonly peakRss: number;
+}
+
+interface MemoryFigures {
+  readonly sidecar: ProcessIncrement;
+  readonly bareBun: ProcessIncrement;
+  /** The same bundle on Node, when the run measured it. */
+  readonly sidecarOnNode: ProcessIncrement | null;
+  readonly loop: SteadyMemory;
+  readonly descheduler: SteadyMemory;
+  /** The largest RSS any one sidecar reached, MB. */
+  readonly sidecarPeakRss: number;
+}
+
+interface MassFigures {
+  readonly sidecarRuntime: string;
+  /** The Ns measured, in order. */
+  readonly ns: readonly number[];
+  readonly summaries: readonly MassSummary[];
+}
+
+interface AdmissionFigures {
+  /** The fixed rates measured, in order (the as-fast-as-it-can runs are rate 0). */
+  readonly rates: readonly number[];
+  readonly summaries: readonly AdmissionSummary[];
+}
+
+/** Every figure the README quotes, computed from the raw samples; a benchmark with no raw file reads as NaN (—). */
+interface ReadmeFigures {
+  /** Where and when the runs ran, as bench.md's header says it. */
+  readonly header: string;
+  readonly reaction: ReactionFigures;
+  readonly memory: MemoryFigures;
+  readonly mass: MassFigures;
+  readonly admission: AdmissionFigures;
+  /** The sidecar image per platform, when the images were measured. */
+  readonly sidecarImages: readonly ImageSize[] | null;
+}
+
+/** A kind the run did not measure. */
+const UNMEASURED: ProcessIncrement = { first: Number.NaN, pss: Number.NaN, uss: Number.NaN, ns: [] };
+
+/** What one more sidecar (and its baselines) costs, from the memory run if there is one. */
+function memoryFigures(raw: MemoryRaw | null): MemoryFigures {
+  const summaries = raw ? summarizeMemory(raw) : [];
+  const increment = (id: string) => (raw ? perProcessIncrement(raw, id) : UNMEASURED);
+  const steady = (id: string): SteadyMemory => {
+    const s = summaries.find((x) => x.id === id);
+    return { pss: s?.pss ?? Number.NaN, peakRss: s?.peakRss ?? Number.NaN };
   };
-  const cell = (ids: readonly string[], scenario: Scenario) =>
-    ids
-      .filter((id) => words.has(id))
-      .map(
-        (id) =>
-          `${(words.get(id) ?? id).replace(/^(sidecar-destruct|descheduler|original loop), /, '')}: ${did(id, scenario)}`,
-      )
-      .join('; ');
-  const ours = ['sidecar-default', 'sidecar-0'];
-  const theirs = ['descheduler-5s', 'descheduler-2m'];
-  const loop = ['loop'];
-
-  const memory = raw.memory ? summarizeMemory(raw.memory) : [];
-  const m = (id: string) => memory.find((s) => s.id === id);
-  const inc = (id: string) => (raw.memory ? perProcessIncrement(raw.memory, id) : undefined);
-  const side = inc('sidecar');
-  const bare = inc('bare-bun');
-  const onNode = raw.memory?.runs.some((r) => r.id === 'sidecar-node') ? inc('sidecar-node') : undefined;
-  const loopMem = m('kubectl-loop');
-  const desMem = m('descheduler');
-  const sidecarPeak = Math.max(...memory.filter((s) => s.id === 'sidecar').map((s) => s.peakRss));
-
-  const mass = raw.mass?.runs ?? [];
-  const massCell = (approach: string) =>
-    mass
-      .filter((x) => x.approach === approach)
-      .map((x) => {
-        const acted = x.reactedMs.filter((v) => v !== null);
-        return acted.length === x.n
-          ? `N = ${x.n}: ${fmt(Math.max(...acted))} ms`
-          : `N = ${x.n}: ${acted.length} of ${x.n}`;
-      })
-      .join('; ');
-  const idle = (approach: string) =>
-    mass
-      .filter((x) => x.approach === approach)
-      .map((x) => fmt(x.idleRequestsPerMinute, 1))
-      .join(' / ');
-  const massNs = [...new Set(mass.map((x) => x.n))].join(' / ');
-
-  const admission = raw.admission?.runs ?? [];
-  const a = (server: string, logLevel: string, rate: number) => {
-    const run = admission.find((x) => x.server === server && x.logLevel === logLevel && x.rate === rate);
-    if (!run) return 'not measured';
-    const ms = run.latenciesUs.map((u) => u / 1_000);
-    return rate === 0
-      ? `${fmt(run.latenciesUs.length / run.durationS)} req/s`
-      : `p50 ${fmt(quantile(ms, 0.5), 2)} ms, p99 ${fmt(quantile(ms, 0.99), 2)} ms (n = ${fmt(ms.length)})`;
+  return {
+    sidecar: increment('sidecar'),
+    bareBun: increment('bare-bun'),
+    sidecarOnNode: raw?.runs.some((r) => r.id === 'sidecar-node') ? increment('sidecar-node') : null,
+    loop: steady('kubectl-loop'),
+    descheduler: steady('descheduler'),
+    sidecarPeakRss: Math.max(...summaries.filter((s) => s.id === 'sidecar').map((s) => s.peakRss)),
   };
-  const rates = [...new Set(admission.map((x) => x.rate).filter((x) => x > 0))];
+}
 
-  const compare = [
+/** The summaries the README quotes, named. */
+function readmeFigures(raw: BenchRaw): ReadmeFigures {
+  const mass = raw.mass ? summarizeMass(raw.mass) : [];
+  const admission = raw.admission ? summarizeAdmission(raw.admission) : [];
+  return {
+    header: benchHeader(raw),
+    reaction: {
+      sidecarRuntime: sidecarRuntimeOf(raw.reaction),
+      loopIntervalS: raw.reaction?.loopIntervalS ?? Number.NaN,
+      words: new Map(raw.reaction?.approaches.map((a) => [a.id, a.words])),
+      summaries: raw.reaction ? summarizeReaction(raw.reaction) : [],
+    },
+    memory: memoryFigures(raw.memory),
+    mass: {
+      sidecarRuntime: sidecarRuntimeOf(raw.mass),
+      ns: [...new Set(mass.map((s) => s.n))],
+      summaries: mass,
+    },
+    admission: {
+      rates: [...new Set(admission.map((s) => s.rate).filter((r) => r > 0))],
+      summaries: admission,
+    },
+    sidecarImages: raw.images ? imageSizes(raw.images).filter((s) => /\/sidecar:/.test(s.image)) : null,
+  };
+}
+
+// The wording: each figure in words, then the blocks as templates over them.
+
+const row = (...cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+const mb = (x: number): string => fmt(x, 1);
+
+/** One approach's reaction in one scenario: its quantiles, or how many of its trials never acted. */
+function reactionWords(s: ReactionSummary | undefined): string {
+  if (!s) return 'not measured';
+  if (s.acted === 0) return `never (0 of ${s.trials} within ${fmt(s.waitedMs / 1_000)} s)`;
+  const some = s.acted < s.trials ? `${s.acted} of ${s.trials} acted: ` : '';
+  // Under 100 samples a p99 is the largest but one: say max.
+  const tail = s.acted >= 100 ? `p99 ${fmt(s.p99)} ms` : `max ${fmt(s.max)} ms`;
+  return `${some}p50 ${fmt(s.p50)} ms, ${tail} (n = ${s.acted})`;
+}
+
+/** The reaction of approach `id` in `scenario`, in words. */
+const reactionOf = (f: ReactionFigures, id: string, scenario: Scenario) =>
+  reactionWords(f.summaries.find((s) => s.id === id && s.scenario === scenario));
+
+/** The measured approaches among `ids`, each named without its family (the column says it) and its reaction. */
+function reactionCell(f: ReactionFigures, ids: readonly string[], scenario: Scenario): string {
+  return ids
+    .filter((id) => f.words.has(id))
+    .map((id) => {
+      const name = (f.words.get(id) ?? id).replace(/^(sidecar-destruct|descheduler|original loop), /, '');
+      return `${name}: ${reactionOf(f, id, scenario)}`;
+    })
+    .join('; ');
+}
+
+/** Per N: how long until all its pods were terminating, or how many were. */
+const massWords = (f: MassFigures, approach: string): string =>
+  f.summaries
+    .filter((s) => s.approach === approach)
+    .map((s) => (s.acted === s.n ? `N = ${s.n}: ${fmt(s.all)} ms` : `N = ${s.n}: ${s.acted} of ${s.n}`))
+    .join('; ');
+
+/** Per N: API requests per minute while idle. */
+const idleWords = (f: MassFigures, approach: string): string =>
+  f.summaries
+    .filter((s) => s.approach === approach)
+    .map((s) => fmt(s.idleRequestsPerMinute, 1))
+    .join(' / ');
+
+/** One admission run: requests per second when sent as fast as possible (rate 0), latency quantiles at a rate. */
+function admissionWords(f: AdmissionFigures, server: string, logLevel: string, rate: number): string {
+  const s = f.summaries.find((x) => x.server === server && x.logLevel === logLevel && x.rate === rate);
+  if (!s) return 'not measured';
+  if (rate === 0) return `${fmt(s.achieved)} req/s`;
+  return `p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (n = ${fmt(s.samples)})`;
+}
+
+/** A kind's memory: the first process on a node; each additional; private per process. */
+const costWords = (inc: ProcessIncrement): string =>
+  `${mb(inc.first)} MB; ${mb(inc.pss)} MB; ${mb(inc.uss)} MB`;
+
+const OURS = ['sidecar-default', 'sidecar-0'];
+const THEIRS = ['descheduler-5s', 'descheduler-2m'];
+const LOOP = ['loop'];
+
+/** "How it compares": the three approaches side by side, one row per property. */
+function compareBlock({ reaction, memory, mass }: ReadmeFigures): string {
+  const { sidecar, bareBun, loop, descheduler } = memory;
+  return [
     '| | sidecar-destruct | descheduler `RemovePodsViolatingNodeAffinity` | the original polling script |',
     '| --- | --- | --- | --- |',
-    "| how it notices | a watch on the pod's own Node | a periodic run over all pods | `kubectl get nodes -l … --field-selector metadata.name=…` in a loop |",
-    ...(Object.keys(SCENARIO_WORDS) as Scenario[]).map(
-      (scenario) =>
-        `| label removed → pod terminating, ${SCENARIO_WORDS[scenario]} | ${cell(ours, scenario)} | ${cell(theirs, scenario)} | ${cell(loop, scenario)} |`,
+    row(
+      'how it notices',
+      "a watch on the pod's own Node",
+      'a periodic run over all pods',
+      '`kubectl get nodes -l … --field-selector metadata.name=…` in a loop',
     ),
-    `| label removed under N pods on one node → all terminating | ${massCell('sidecar')} (grace 0 s) | ${massCell('descheduler-5s')} (every 5 s) | one loop per pod |`,
-    `| memory per pod | ${fmt(side?.pss ?? Number.NaN, 1)} MB for each additional sidecar on a node, ${fmt(side?.first ?? Number.NaN, 1)} MB for the first (PSS over N = ${side?.ns.join(', ') ?? ''}; a bare Bun process: ${fmt(bare?.pss ?? Number.NaN, 1)} MB); one sidecar's RSS peaks at ${fmt(sidecarPeak, 1)} MB | none | ${fmt(loopMem?.pss ?? Number.NaN, 1)} MB PSS on average (bash, and kubectl while it runs), ${fmt(loopMem?.peakRss ?? Number.NaN, 1)} MB at its peak |`,
-    `| memory per cluster | ${fmt(100 * (side?.pss ?? Number.NaN))} MB per 100 injected pods, and ${fmt((side?.first ?? Number.NaN) - (side?.pss ?? Number.NaN), 1)} MB once on each node that runs any (the first sidecar brings the runtime's pages) | one process (its caches grow with the cluster's pods and nodes; here a test cluster): ${fmt(desMem?.pss ?? Number.NaN, 1)} MB PSS, ${fmt(desMem?.peakRss ?? Number.NaN, 1)} MB RSS at its peak | as the sidecar, per pod |`,
-    `| idle API requests/min beyond watches, N = ${massNs} | ${idle('sidecar')} | ${idle('descheduler-5s')} | ${fmt(60 / (raw.reaction?.loopIntervalS ?? Number.NaN))} per pod (one \`kubectl get\` per interval) |`,
-    '| a failed API request | waits and retries; acts only on a read sent after the grace period | retries at its next run | counted as "label gone": deletes the pod |',
-    '| scope | opted-in pods; `nodeSelector` and required affinity, or a selector annotation | by default: pods with an owner, required affinity, when another node fits, without local storage (hostPath, emptyDir) | one label |',
+    ...SCENARIOS.map((scenario) =>
+      row(
+        `label removed → pod terminating, ${SCENARIO_WORDS[scenario]}`,
+        reactionCell(reaction, OURS, scenario),
+        reactionCell(reaction, THEIRS, scenario),
+        reactionCell(reaction, LOOP, scenario),
+      ),
+    ),
+    row(
+      'label removed under N pods on one node → all terminating',
+      `${massWords(mass, 'sidecar')} (grace 0 s)`,
+      `${massWords(mass, 'descheduler-5s')} (every 5 s)`,
+      'one loop per pod',
+    ),
+    row(
+      'memory per pod',
+      `${mb(sidecar.pss)} MB for each additional sidecar on a node, ${mb(sidecar.first)} MB for the first (PSS over N = ${sidecar.ns.join(', ')}; a bare Bun process: ${mb(bareBun.pss)} MB); one sidecar's RSS peaks at ${mb(memory.sidecarPeakRss)} MB`,
+      'none',
+      `${mb(loop.pss)} MB PSS on average (bash, and kubectl while it runs), ${mb(loop.peakRss)} MB at its peak`,
+    ),
+    row(
+      'memory per cluster',
+      `${fmt(100 * sidecar.pss)} MB per 100 injected pods, and ${mb(sidecar.first - sidecar.pss)} MB once on each node that runs any (the first sidecar brings the runtime's pages)`,
+      `one process (its caches grow with the cluster's pods and nodes; here a test cluster): ${mb(descheduler.pss)} MB PSS, ${mb(descheduler.peakRss)} MB RSS at its peak`,
+      'as the sidecar, per pod',
+    ),
+    row(
+      `idle API requests/min beyond watches, N = ${mass.ns.join(' / ')}`,
+      idleWords(mass, 'sidecar'),
+      idleWords(mass, 'descheduler-5s'),
+      `${fmt(60 / reaction.loopIntervalS)} per pod (one \`kubectl get\` per interval)`,
+    ),
+    row(
+      'a failed API request',
+      'waits and retries; acts only on a read sent after the grace period',
+      'retries at its next run',
+      'counted as "label gone": deletes the pod',
+    ),
+    row(
+      'scope',
+      'opted-in pods; `nodeSelector` and required affinity, or a selector annotation',
+      'by default: pods with an owner, required affinity, when another node fits, without local storage (hostPath, emptyDir)',
+      'one label',
+    ),
   ].join('\n');
+}
 
-  const measured = [
+/** "Measured": each figure next to its baseline from the same run, and the script that measured it. */
+function measuredBlock({ header, reaction, memory, mass, admission, sidecarImages }: ReadmeFigures): string {
+  const { sidecar, bareBun, sidecarOnNode } = memory;
+  const reacted = (id: string) => reactionOf(reaction, id, 'affinity');
+  const echo = (rate: number) => `Fastify echo: ${admissionWords(admission, 'echo', '—', rate)}`;
+  const webhook = (rate: number) =>
+    `${admissionWords(admission, 'webhook', 'info', rate)} (\`warn\`: ${admissionWords(admission, 'webhook', 'warn', rate)})`;
+  const onNode = sidecarOnNode
+    ? ` (the same bundle on Node 24, measured, not shipped: ${costWords(sidecarOnNode)})`
+    : '';
+  const ns = mass.ns.join(' / ');
+  return [
     `From \`npm run bench\` (${header}). Every figure below is computed from the raw samples in \`bench/results/\`; the tables with sample counts are in \`bench/results/bench.md\`.`,
     '',
     '| measure | baseline in the same run | sidecar-destruct | script |',
     '| --- | --- | --- | --- |',
-    `| label removed → pod terminating, required affinity | original loop: ${did('loop', 'affinity')}; descheduler every 5 s: ${did('descheduler-5s', 'affinity')} | sidecar on ${sidecarRuntimeOf(raw.reaction)}: \`grace-period: 0s\`: ${did('sidecar-0', 'affinity')}; default: ${did('sidecar-default', 'affinity')} | \`bench/reaction.ts\` |`,
-    `| memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${side?.ns.join(', ') ?? ''}); private (USS) per process | bare idle Bun: ${fmt(bare?.first ?? Number.NaN, 1)} MB; ${fmt(bare?.pss ?? Number.NaN, 1)} MB; ${fmt(bare?.uss ?? Number.NaN, 1)} MB | on Bun (shipped): ${fmt(side?.first ?? Number.NaN, 1)} MB; ${fmt(side?.pss ?? Number.NaN, 1)} MB; ${fmt(side?.uss ?? Number.NaN, 1)} MB${onNode ? ` (the same bundle on Node 24, measured, not shipped: ${fmt(onNode.first, 1)} MB; ${fmt(onNode.pss, 1)} MB; ${fmt(onNode.uss, 1)} MB)` : ''} | \`bench/memory.ts\` |`,
-    `| admission requests/s with vegeta sending as fast as it can from one core (a floor for the server, see bench.md) | Fastify echo: ${a('echo', '—', 0)} | ${a('webhook', 'info', 0)} (\`warn\`: ${a('webhook', 'warn', 0)}) | \`bench/admission.ts\` |`,
-    ...rates.map(
-      (rate) =>
-        `| admission latency at ${fmt(rate)} req/s | Fastify echo: ${a('echo', '—', rate)} | ${a('webhook', 'info', rate)} (\`warn\`: ${a('webhook', 'warn', rate)}) | \`bench/admission.ts\` |`,
+    row(
+      'label removed → pod terminating, required affinity',
+      `original loop: ${reacted('loop')}; descheduler every 5 s: ${reacted('descheduler-5s')}`,
+      `sidecar on ${reaction.sidecarRuntime}: \`grace-period: 0s\`: ${reacted('sidecar-0')}; default: ${reacted('sidecar-default')}`,
+      '`bench/reaction.ts`',
     ),
-    `| label removed under N = ${massNs} pods → all terminating | descheduler every 5 s: ${massCell('descheduler-5s')} | sidecar on ${sidecarRuntimeOf(raw.mass)}: ${massCell('sidecar')} | \`bench/mass.ts\` |`,
-    `| idle API requests/min beyond the watches, N = ${massNs} | descheduler: ${idle('descheduler-5s')} | ${idle('sidecar')} | \`bench/mass.ts\` |`,
-    ...(raw.images ? [imagesRow(raw.images)] : []),
+    row(
+      `memory an injected pod costs a node: the first on it; each additional (PSS slope over N = ${sidecar.ns.join(', ')}); private (USS) per process`,
+      `bare idle Bun: ${costWords(bareBun)}`,
+      `on Bun (shipped): ${costWords(sidecar)}${onNode}`,
+      '`bench/memory.ts`',
+    ),
+    row(
+      'admission requests/s with vegeta sending as fast as it can from one core (a floor for the server, see bench.md)',
+      echo(0),
+      webhook(0),
+      '`bench/admission.ts`',
+    ),
+    ...admission.rates.map((rate) =>
+      row(`admission latency at ${fmt(rate)} req/s`, echo(rate), webhook(rate), '`bench/admission.ts`'),
+    ),
+    row(
+      `label removed under N = ${ns} pods → all terminating`,
+      `descheduler every 5 s: ${massWords(mass, 'descheduler-5s')}`,
+      `sidecar on ${mass.sidecarRuntime}: ${massWords(mass, 'sidecar')}`,
+      '`bench/mass.ts`',
+    ),
+    row(
+      `idle API requests/min beyond the watches, N = ${ns}`,
+      `descheduler: ${idleWords(mass, 'descheduler-5s')}`,
+      idleWords(mass, 'sidecar'),
+      '`bench/mass.ts`',
+    ),
+    ...(sidecarImages ? [imagesRow(sidecarImages)] : []),
   ].join('\n');
-  return { compare, measured };
 }
 
-/** The README's row for the sidecar image: per platform, unpacked and compressed, and the runtime's share. */
-function imagesRow(raw: ImagesRaw): string {
-  const sidecar = imageSizes(raw).filter((s) => /\/sidecar:/.test(s.image));
-  const cell = (f: (s: ImageSize) => string) => sidecar.map((s) => `${s.architecture} ${f(s)}`).join('; ');
-  return `| the sidecar image a node pulls, per platform: unpacked; compressed | its runtime alone (\`bun\`): ${cell((s) => `${fmt(s.runtime, 1)} MB`)} | ${cell((s) => `${fmt(s.unpacked, 1)} MB; ${fmt(s.compressed, 1)} MB`)} | \`bench/images.ts\` |`;
+/** The sidecar image per platform: unpacked and compressed, and the runtime's share. */
+function imagesRow(sidecar: readonly ImageSize[]): string {
+  const perPlatform = (f: (s: ImageSize) => string) =>
+    sidecar.map((s) => `${s.architecture} ${f(s)}`).join('; ');
+  return row(
+    'the sidecar image a node pulls, per platform: unpacked; compressed',
+    `its runtime alone (\`bun\`): ${perPlatform((s) => `${mb(s.runtime)} MB`)}`,
+    perPlatform((s) => `${mb(s.unpacked)} MB; ${mb(s.compressed)} MB`),
+    '`bench/images.ts`',
+  );
+}
+
+/** The README's blocks, worded from the raw samples; `bench/readme.ts` writes them between their markers. */
+export function readmeBlocks(raw: BenchRaw): Record<string, string> {
+  const figures = readmeFigures(raw);
+  return { compare: compareBlock(figures), measured: measuredBlock(figures) };
 }
 
 /** The README with its benchmark blocks replaced: between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */

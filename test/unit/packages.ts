@@ -24,7 +24,7 @@ export interface Package {
 const readJson = (file: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
 
-/** The root's workspaces, and bench/ (the benchmarks are a package of their own, run from the root). */
+/** The root's workspaces (bench/ among them: the benchmarks are a package of their own, run from the root). */
 export function packages(): Package[] {
   const workspaces = readJson('package.json').workspaces as string[];
   return workspaces.map((dir) => {
