@@ -231,3 +231,12 @@ describe('status rows', () => {
     expect(holdsRoles(pod(), rb, crb)).toBe(false);
   });
 });
+
+describe('check, one cause one failing line', () => {
+  it('does not try the webhook when an earlier line already failed for it', () => {
+    expect(probeLine(undefined, 'the webhook endpoints line failed')).toMatchObject({
+      status: 'skip',
+      detail: 'not tried: the webhook endpoints line failed',
+    });
+  });
+});

@@ -4,7 +4,7 @@
  * nothing is stored), the only way to see that the API server reaches the webhook. Exit 1 when a line failed.
  */
 import { X509Certificate } from 'node:crypto';
-import { ApiException, type V1Pod } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
   dependsOnNfd,
   NAMESPACE_INJECTION_ENABLED,
@@ -15,7 +15,7 @@ import {
   STATUS_ANNOTATION,
 } from '@sidecar-destruct/core';
 import { NATIVE_SIDECAR_MINOR } from '@sidecar-destruct/webhook/mode';
-import type { Cluster } from './cluster.js';
+import { ApiError, type Cluster } from './cluster.js';
 import type { Answer } from './explain.js';
 import { type Format, render, table } from './output.js';
 import {
@@ -36,48 +36,50 @@ import {
 import { INSTALL } from './pure/install.js';
 
 const { namespace } = INSTALL;
+const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
+const IN_INSTALL = `/api/v1/namespaces/${namespace}`;
 
 async function policyFacts(cluster: Cluster): Promise<PolicyFacts> {
   const api = await cluster.seen('discover admissionregistration.k8s.io/v1', async () => {
-    const { resources } = await cluster.admission.getAPIResources();
+    const { resources } = await cluster.get<{ resources: { name: string }[] }>(ADMISSION);
     if (!resources.some((r) => r.name === 'validatingadmissionpolicies'))
-      throw new ApiException(404, '', '', {});
+      throw new ApiError(404, 'not served');
     return true as const;
   });
   const policies = new Map<string, Seen<true>>();
   const bindings = new Map<string, Seen<string>>();
   for (const [policy, names] of Object.entries(INSTALL.policies)) {
-    policies.set(
-      policy,
-      await cluster.seen(`get validatingadmissionpolicy ${policy}`, async () => {
-        await cluster.admission.readValidatingAdmissionPolicy({ name: policy });
-        return true as const;
-      }),
+    const seen = await cluster.read(
+      `get validatingadmissionpolicy ${policy}`,
+      `${ADMISSION}/validatingadmissionpolicies/${policy}`,
     );
-    for (const name of names)
-      bindings.set(
-        name,
-        await cluster.seen(`get validatingadmissionpolicybinding ${name}`, async () => {
-          const b = await cluster.admission.readValidatingAdmissionPolicyBinding({ name });
-          return b.spec?.policyName ?? '';
-        }),
+    policies.set(policy, seen.ok ? { ok: true, value: true } : seen);
+    for (const name of names) {
+      const binding = await cluster.read<{ spec?: { policyName?: string } }>(
+        `get validatingadmissionpolicybinding ${name}`,
+        `${ADMISSION}/validatingadmissionpolicybindings/${name}`,
       );
+      bindings.set(name, binding.ok ? { ok: true, value: binding.value.spec?.policyName ?? '' } : binding);
+    }
   }
-  const parameter = await cluster.seen(`get configmap ${namespace}/${INSTALL.configMap}`, async () => {
-    await cluster.core.readNamespacedConfigMap({ namespace, name: INSTALL.configMap });
-    return true as const;
-  });
-  return { api, policies, bindings, parameter };
+  const parameter = await cluster.read(
+    `get configmap ${namespace}/${INSTALL.configMap}`,
+    `${IN_INSTALL}/configmaps/${INSTALL.configMap}`,
+  );
+  return { api, policies, bindings, parameter: parameter.ok ? { ok: true, value: true } : parameter };
 }
 
 async function readyEndpoints(cluster: Cluster): Promise<Seen<number>> {
-  return cluster.seen(`list endpointslices in ${namespace}`, async () => {
-    const { items } = await cluster.discovery.listNamespacedEndpointSlice({
-      namespace,
-      labelSelector: `kubernetes.io/service-name=${INSTALL.service}`,
-    });
-    return items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
-  });
+  const selector = encodeURIComponent(`kubernetes.io/service-name=${INSTALL.service}`);
+  const slices = await cluster.list<V1EndpointSlice>(
+    `list endpointslices in ${namespace}`,
+    `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${selector}`,
+  );
+  if (!slices.ok) return slices;
+  return {
+    ok: true,
+    value: slices.value.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length,
+  };
 }
 
 const probePod = (ns: string): V1Pod => ({
@@ -90,61 +92,70 @@ const probePod = (ns: string): V1Pod => ({
   },
 });
 
+/** The first namespace labelled for injection, other than the install's own. */
+async function enabledNamespace(cluster: Cluster): Promise<Seen<string | undefined>> {
+  const enabled = await cluster.namespaces(`${NAMESPACE_INJECTION_LABEL}=${NAMESPACE_INJECTION_ENABLED}`);
+  if (!enabled.ok) return enabled;
+  return {
+    ok: true,
+    value: enabled.value.map((n) => n.metadata?.name ?? '').find((n) => n && n !== namespace),
+  };
+}
+
 /** A server-side dry run of an opted-in pod in `probeNamespace`, or in the first namespace labelled for injection. */
 async function probe(cluster: Cluster, probeNamespace: string | undefined): Promise<Seen<Probe>> {
-  let ns = probeNamespace;
-  if (!ns) {
-    const enabled = await cluster.seen(
-      'list namespaces',
-      async () =>
-        (
-          await cluster.core.listNamespace({
-            labelSelector: `${NAMESPACE_INJECTION_LABEL}=${NAMESPACE_INJECTION_ENABLED}`,
-          })
-        ).items,
-    );
-    if (!enabled.ok) return enabled;
-    ns = enabled.value.map((n) => n.metadata?.name ?? '').find((n) => n && n !== namespace);
-    if (!ns) return { ok: true, value: { kind: 'no-namespace' } };
-  }
-  const target = ns;
+  const found = probeNamespace
+    ? { ok: true as const, value: probeNamespace }
+    : await enabledNamespace(cluster);
+  if (!found.ok) return found;
+  const target = found.value;
+  if (!target) return { ok: true, value: { kind: 'no-namespace' } };
   try {
-    const pod = await cluster.core.createNamespacedPod({
-      namespace: target,
-      body: probePod(target),
-      dryRun: 'All',
-    });
+    const pod = await cluster.call<V1Pod>(
+      'POST',
+      `/api/v1/namespaces/${target}/pods?dryRun=All`,
+      probePod(target),
+    );
     const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-    return {
-      ok: true,
-      value: {
-        kind: all.some((c) => c.name === SIDECAR_CONTAINER) ? 'injected' : 'not-injected',
-        namespace: target,
-      },
-    };
+    const injected = all.some((c) => c.name === SIDECAR_CONTAINER);
+    return { ok: true, value: { kind: injected ? 'injected' : 'not-injected', namespace: target } };
   } catch (e) {
-    const body = e instanceof ApiException ? JSON.stringify(e.body ?? '') : (e as Error).message;
-    if (e instanceof ApiException && e.code === 403 && /cannot create resource/.test(body))
+    if (!(e instanceof ApiError))
+      return {
+        ok: false,
+        why: 'error',
+        what: `create pods in ${target} (dry run)`,
+        message: (e as Error).message,
+      };
+    // RBAC's refusal names the verb; an admission refusal (a policy, the webhook) does not.
+    if (e.code === 403 && /cannot create resource/.test(e.message))
       return {
         ok: false,
         why: 'forbidden',
         what: `create pods in ${target} (dry run)`,
         message: 'forbidden',
       };
-    const message = e instanceof ApiException ? ((e.body as { message?: string })?.message ?? body) : body;
-    return {
-      ok: true,
-      value: { kind: 'refused', namespace: target, message: String(message).slice(0, 300) },
-    };
+    return { ok: true, value: { kind: 'refused', namespace: target, message: e.message } };
   }
 }
 
 async function certificate(cluster: Cluster): Promise<Seen<Date>> {
-  return cluster.seen(`get secret ${namespace}/${INSTALL.servingSecret}`, async () => {
-    const secret = await cluster.core.readNamespacedSecret({ namespace, name: INSTALL.servingSecret });
-    const pem = Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
-    return new Date(new X509Certificate(pem).validTo);
-  });
+  const secret = await cluster.read<V1Secret>(
+    `get secret ${namespace}/${INSTALL.servingSecret}`,
+    `${IN_INSTALL}/secrets/${INSTALL.servingSecret}`,
+  );
+  if (!secret.ok) return secret;
+  const pem = Buffer.from(secret.value.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
+  try {
+    return { ok: true, value: new Date(new X509Certificate(pem).validTo) };
+  } catch (e) {
+    return {
+      ok: false,
+      why: 'error',
+      what: `read tls.crt of ${INSTALL.servingSecret}`,
+      message: (e as Error).message,
+    };
+  }
 }
 
 /** Protected pods (injected) whose rule names a node-feature-discovery label, as `namespace/name`. */
@@ -161,58 +172,72 @@ async function nfdDependents(cluster: Cluster): Promise<Seen<string[]>> {
   return { ok: true, value: names };
 }
 
+/** The simple reads: the version, the ConfigMap, the renewing CronJob, NFD's API group, the kubelets. */
+async function installFacts(cluster: Cluster) {
+  const [version, configMap, cronJob, groups, nodes] = await Promise.all([
+    cluster.read<{ gitVersion: string }>('get /version', '/version'),
+    cluster.read<{ data?: Record<string, string> }>(
+      `get configmap ${namespace}/${INSTALL.configMap}`,
+      `${IN_INSTALL}/configmaps/${INSTALL.configMap}`,
+    ),
+    cluster.read<{ spec?: { schedule?: string } }>(
+      `get cronjob ${namespace}/${INSTALL.renewCronJob}`,
+      `/apis/batch/v1/namespaces/${namespace}/cronjobs/${INSTALL.renewCronJob}`,
+    ),
+    cluster.read<{ groups: { name: string }[] }>('discover the API groups', '/apis'),
+    cluster.nodes(),
+  ]);
+  const map = <T, U>(seen: Seen<T>, f: (t: T) => U): Seen<U> =>
+    seen.ok ? { ok: true, value: f(seen.value) } : seen;
+  return {
+    version: map(version, (v) => v.gitVersion),
+    configMap: map(configMap, (c) => c.data ?? {}),
+    renewal: map(cronJob, (c) => c.spec?.schedule ?? ''),
+    nfd: map(groups, (g) => g.groups.some((x) => x.name === 'nfd.k8s-sigs.io')),
+    kubelets: map(
+      nodes,
+      (ns) =>
+        new Map(
+          ns.map((n) => [n.metadata?.name ?? '', n.status?.nodeInfo?.kubeletVersion ?? '']),
+        ) as ReadonlyMap<string, string>,
+    ),
+  };
+}
+
+function human(lines: readonly CheckLine[]): string {
+  const fixes = lines.filter((l) => l.fix && l.status !== 'ok').map((l) => `fix ${l.check}: ${l.fix}`);
+  const body = table(
+    ['check', 'status', 'detail'],
+    lines.map((l) => [l.check, l.status.toUpperCase(), l.detail]),
+  );
+  return fixes.length > 0
+    ? `${body}
+${fixes.join('\n')}
+`
+    : body;
+}
+
 export async function checkInstall(
   cluster: Cluster,
   probeNamespace: string | undefined,
   now: Date,
   format: Format,
 ): Promise<Answer> {
-  const version = await cluster.seen(
-    'get /version',
-    async () => (await cluster.versions.getCode()).gitVersion,
-  );
-  const nodes = await cluster.nodes();
-  const configMap = await cluster.seen(
-    `get configmap ${namespace}/${INSTALL.configMap}`,
-    async () =>
-      (await cluster.core.readNamespacedConfigMap({ namespace, name: INSTALL.configMap })).data ?? {},
-  );
-  const renewal = await cluster.seen(
-    `get cronjob ${namespace}/${INSTALL.renewCronJob}`,
-    async () =>
-      (await cluster.batch.readNamespacedCronJob({ namespace, name: INSTALL.renewCronJob })).spec?.schedule ??
-      '',
-  );
-  const nfd = await cluster.seen('discover the API groups', async () =>
-    (await cluster.apis.getAPIVersions()).groups.some((g) => g.name === 'nfd.k8s-sigs.io'),
-  );
-  const kubelets: Seen<ReadonlyMap<string, string>> = nodes.ok
-    ? {
-        ok: true,
-        value: new Map(
-          nodes.value.map((n) => [n.metadata?.name ?? '', n.status?.nodeInfo?.kubeletVersion ?? '']),
-        ),
-      }
-    : nodes;
+  const facts = await installFacts(cluster);
+  const endpoints = endpointsLine(await readyEndpoints(cluster));
+  const cert = certificateLine(await certificate(cluster), facts.renewal, now);
+  const blockedBy = [endpoints, cert].find((l) => l.status === 'fail');
   const lines: CheckLine[] = [
-    versionLine(version),
+    versionLine(facts.version),
     policiesLine(await policyFacts(cluster)),
-    endpointsLine(await readyEndpoints(cluster)),
-    probeLine(await probe(cluster, probeNamespace)),
-    certificateLine(await certificate(cluster), renewal, now),
-    imageLine(configMap),
-    nfdLine(await nfdDependents(cluster), nfd),
-    nativeLine(kubelets, NATIVE_SIDECAR_MINOR),
+    endpoints,
+    blockedBy
+      ? probeLine(undefined, `the ${blockedBy.check} line failed`)
+      : probeLine(await probe(cluster, probeNamespace)),
+    cert,
+    imageLine(facts.configMap),
+    nfdLine(await nfdDependents(cluster), facts.nfd),
+    nativeLine(facts.kubelets, NATIVE_SIDECAR_MINOR),
   ];
-  const human = () =>
-    table(
-      ['check', 'status', 'detail'],
-      lines.map((l) => [l.check, l.status.toUpperCase(), l.detail]),
-    ) +
-    lines
-      .filter((l) => l.fix && l.status !== 'ok')
-      .map((l) => `\nfix ${l.check}: ${l.fix}`)
-      .join('') +
-    (lines.some((l) => l.fix && l.status !== 'ok') ? '\n' : '');
-  return { text: render(format, { checks: lines }, human), status: checkStatus(lines) };
+  return { text: render(format, { checks: lines }, () => human(lines)), status: checkStatus(lines) };
 }

@@ -1,44 +1,65 @@
 /**
  * The plugin's reads, each turned into a `Seen` value: a 403 becomes "forbidden" with what was asked, so that a
  * command can say what RBAC hid instead of failing; nothing here writes (the one dry run says so).
+ *
+ * Requests go through node:https with the credentials client-node's KubeConfig resolves (certificates, tokens,
+ * exec plugins: `applyToHTTPSOptions`), not through client-node's fetch layer, which the compiled Bun executable
+ * does not give the kubeconfig's CA.
  */
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  ApisApi,
-  BatchV1Api,
-  CoreV1Api,
-  type CoreV1Event,
-  DiscoveryV1Api,
-  type KubeConfig,
-  RbacAuthorizationV1Api,
-  type V1Namespace,
-  type V1Node,
-  type V1Pod,
-  VersionApi,
-} from '@kubernetes/client-node';
+import { request } from 'node:https';
+import type { CoreV1Event, KubeConfig, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Seen } from './pure/check.js';
 
+/** A refusal by the API server: its HTTP status and Status message. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TIMEOUT_MS = 30_000;
+
 export class Cluster {
-  readonly core: CoreV1Api;
-  readonly admission: AdmissionregistrationV1Api;
-  readonly rbac: RbacAuthorizationV1Api;
-  readonly discovery: DiscoveryV1Api;
-  readonly batch: BatchV1Api;
-  readonly versions: VersionApi;
-  readonly apis: ApisApi;
   /** The API server's URL, for messages. */
   readonly server: string;
 
-  constructor(kubeConfig: KubeConfig) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-    this.rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-    this.discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
-    this.batch = kubeConfig.makeApiClient(BatchV1Api);
-    this.versions = kubeConfig.makeApiClient(VersionApi);
-    this.apis = kubeConfig.makeApiClient(ApisApi);
-    this.server = kubeConfig.getCurrentCluster()?.server ?? '(no server)';
+  constructor(private readonly kubeConfig: KubeConfig) {
+    this.server = kubeConfig.getCurrentCluster()?.server ?? '';
+  }
+
+  /** One request; resolves with the decoded body of a 2xx answer, rejects with ApiError otherwise. */
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    if (!this.server) throw new Error('the kubeconfig names no cluster');
+    const url = new URL(path, this.server);
+    const options: Parameters<typeof request>[1] = { method, headers: { Accept: 'application/json' } };
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload) Object.assign(options.headers ?? {}, { 'Content-Type': 'application/json' });
+    return new Promise<T>((resolve, reject) => {
+      const req = request(url, { ...options, timeout: TIMEOUT_MS }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(JSON.parse(text) as T);
+          else reject(new ApiError(status, messageOf(text)));
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () =>
+        req.destroy(new Error(`no answer from ${this.server} within ${TIMEOUT_MS / 1000} s`)),
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.call<T>('GET', path);
   }
 
   /** Runs one read; `what` says it in kubectl's words ("list nodes", "get secret ns/name"). */
@@ -46,57 +67,50 @@ export class Cluster {
     try {
       return { ok: true, value: await read() };
     } catch (e) {
-      if (e instanceof ApiException) {
+      if (e instanceof ApiError) {
         if (e.code === 403) return { ok: false, why: 'forbidden', what, message: 'forbidden' };
         if (e.code === 404) return { ok: false, why: 'missing', what, message: 'not found' };
-        return { ok: false, why: 'error', what, message: `HTTP ${e.code}: ${messageOf(e.body)}` };
+        return { ok: false, why: 'error', what, message: `HTTP ${e.code}: ${e.message}` };
       }
-      return { ok: false, why: 'error', what, message: (e as Error).message };
+      return { ok: false, why: 'error', what, message: `${(e as Error).message} (${this.server})` };
     }
   }
 
+  /** `GET path` into a Seen, `what` saying it. */
+  read<T>(what: string, path: string): Promise<Seen<T>> {
+    return this.seen(what, () => this.get<T>(path));
+  }
+
+  /** The items of a list. */
+  list<T>(what: string, path: string): Promise<Seen<T[]>> {
+    return this.seen(what, async () => (await this.get<{ items: T[] }>(path)).items);
+  }
+
   nodes(): Promise<Seen<V1Node[]>> {
-    return this.seen('list nodes', async () => (await this.core.listNode()).items);
+    return this.list('list nodes', '/api/v1/nodes');
   }
 
   /** Pods of one namespace, or of all with `namespace` undefined. */
   pods(namespace: string | undefined): Promise<Seen<V1Pod[]>> {
     return namespace
-      ? this.seen(
-          `list pods in ${namespace}`,
-          async () => (await this.core.listNamespacedPod({ namespace })).items,
-        )
-      : this.seen(
-          'list pods in all namespaces',
-          async () => (await this.core.listPodForAllNamespaces()).items,
-        );
+      ? this.list(`list pods in ${namespace}`, `/api/v1/namespaces/${namespace}/pods`)
+      : this.list('list pods in all namespaces', '/api/v1/pods');
   }
 
-  namespaces(): Promise<Seen<V1Namespace[]>> {
-    return this.seen('list namespaces', async () => (await this.core.listNamespace()).items);
+  namespaces(labelSelector?: string): Promise<Seen<V1Namespace[]>> {
+    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+    return this.list('list namespaces', `/api/v1/namespaces${query}`);
   }
 
   events(namespace: string | undefined): Promise<Seen<CoreV1Event[]>> {
     return namespace
-      ? this.seen(
-          `list events in ${namespace}`,
-          async () => (await this.core.listNamespacedEvent({ namespace })).items,
-        )
-      : this.seen(
-          'list events in all namespaces',
-          async () => (await this.core.listEventForAllNamespaces()).items,
-        );
-  }
-
-  /** Whether a read failed because the API server could not be reached at all (not a refusal). */
-  static unreachable(seen: Seen<unknown>): boolean {
-    return !seen.ok && seen.why === 'error' && !/^HTTP /.test(seen.message);
+      ? this.list(`list events in ${namespace}`, `/api/v1/namespaces/${namespace}/events`)
+      : this.list('list events in all namespaces', '/api/v1/events');
   }
 }
 
 /** The `message` of a Status body, or the body itself, shortened. */
-function messageOf(body: unknown): string {
-  const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
+function messageOf(text: string): string {
   try {
     const status = JSON.parse(text) as { message?: string };
     return (status.message ?? text).slice(0, 300);

@@ -81,8 +81,9 @@ export async function explainLive(
   },
   format: Format,
 ): Promise<Answer> {
-  const pod = await cluster.seen(`get pod ${target.namespace}/${target.pod}`, () =>
-    cluster.core.readNamespacedPod({ namespace: target.namespace, name: target.pod }),
+  const pod = await cluster.read<V1Pod>(
+    `get pod ${target.namespace}/${target.pod}`,
+    `/api/v1/namespaces/${target.namespace}/pods/${encodeURIComponent(target.pod)}`,
   );
   if (!pod.ok) return cannot(pod);
   if (target.nodes) return onEveryNode(cluster, pod.value, format);
@@ -92,7 +93,10 @@ export async function explainLive(
       text: `pod ${target.namespace}/${target.pod} is not on a node yet; --nodes shows where it could go`,
       status: UNREADABLE,
     };
-  const node = await cluster.seen(`get node ${nodeName}`, () => cluster.core.readNode({ name: nodeName }));
+  const node = await cluster.read<V1Node>(
+    `get node ${nodeName}`,
+    `/api/v1/nodes/${encodeURIComponent(nodeName)}`,
+  );
   if (!node.ok) return cannot(node);
   return onNode(pod.value, node.value, format);
 }

@@ -2,13 +2,15 @@
  * `kubectl sidecar-destruct status [-A | -n NS]`: one row per opted-in pod (pure/status.ts), with what RBAC hid
  * said below the table. Exit 0 every pod is protected, 1 a row shows a problem, 2 the pods could not be listed.
  */
-import type { CoreV1Event, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Namespace, V1Node, V1Pod, V1RoleBinding } from '@kubernetes/client-node';
 import { bindingNames } from '@sidecar-destruct/webhook/grants';
 import type { Cluster } from './cluster.js';
 import type { Answer } from './explain.js';
 import { type Format, render, table } from './output.js';
 import type { Seen } from './pure/check.js';
 import { holdsRoles, optedIn, type StatusRow, statusRow } from './pure/status.js';
+
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 
 const hidden = (seen: Seen<unknown>): string[] =>
   seen.ok ? [] : [`cannot ${seen.what}: ${seen.why === 'forbidden' ? 'forbidden by RBAC' : seen.message}`];
@@ -23,11 +25,13 @@ async function rolesOf(cluster: Cluster, pods: readonly V1Pod[]): Promise<Map<st
     if (out.has(key)) continue;
     const names = bindingNames({ namespace, name });
     const [rb, crb] = await Promise.all([
-      cluster.seen(`get rolebinding ${namespace}/${names.roleBinding}`, () =>
-        cluster.rbac.readNamespacedRoleBinding({ namespace, name: names.roleBinding }),
+      cluster.read<V1RoleBinding>(
+        `get rolebinding ${namespace}/${names.roleBinding}`,
+        `${RBAC}/namespaces/${namespace}/rolebindings/${encodeURIComponent(names.roleBinding)}`,
       ),
-      cluster.seen(`get clusterrolebinding ${names.clusterRoleBinding}`, () =>
-        cluster.rbac.readClusterRoleBinding({ name: names.clusterRoleBinding }),
+      cluster.read<V1RoleBinding>(
+        `get clusterrolebinding ${names.clusterRoleBinding}`,
+        `${RBAC}/clusterrolebindings/${encodeURIComponent(names.clusterRoleBinding)}`,
       ),
     ]);
     const unknown = [rb, crb].some((s) => !s.ok && s.why !== 'missing');

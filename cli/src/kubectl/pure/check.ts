@@ -5,7 +5,8 @@
 import { TESTED_KUBERNETES } from '@sidecar-destruct/core';
 import { INSTALL } from './install.js';
 
-export type Status = 'ok' | 'warn' | 'fail' | 'unknown';
+/** `skip`: not tried, because a line before it already failed for the same cause. */
+export type Status = 'ok' | 'warn' | 'fail' | 'unknown' | 'skip';
 
 export interface CheckLine {
   readonly check: string;
@@ -125,8 +126,13 @@ export type Probe =
   | { readonly kind: 'refused'; readonly namespace: string; readonly message: string }
   | { readonly kind: 'no-namespace' };
 
-export function probeLine(probe: Seen<Probe>): CheckLine {
+/**
+ * Whether the API server reaches the webhook. Not tried when an earlier line already says why it cannot
+ * (`blockedBy`: no ready endpoint, an expired certificate), so that one cause fails one line.
+ */
+export function probeLine(probe: Seen<Probe> | undefined, blockedBy?: string): CheckLine {
   const check = 'webhook reachable';
+  if (blockedBy || !probe) return { check, status: 'skip', detail: `not tried: ${blockedBy ?? 'no probe'}` };
   if (!probe.ok)
     return probe.why === 'forbidden'
       ? {
