@@ -11,6 +11,7 @@ import {
   NFD_OUTAGE_GRACE_PERIOD_ANNOTATION,
   SELECTOR_ANNOTATION,
   STATUS_ANNOTATION,
+  TESTED_KUBERNETES,
 } from '@sidecar-destruct/core';
 import { NFD_UPGRADE_TO, NFD_VERSION } from '@sidecar-destruct/infra';
 import { SIDECAR_RUNTIME } from '@sidecar-destruct/sidecar/main';
@@ -115,5 +116,10 @@ describe('README', () => {
     const minors = [...new Set(tested.map((v) => v.split('.').slice(0, 2).join('.')))];
     const named = `${minors.slice(0, -1).join(', ')} and ${minors.at(-1)}`;
     expect(prose).toContain(`**Supported Kubernetes versions: ${named}**`);
+    // What `kubectl sidecar-destruct check` calls the tested range.
+    expect([TESTED_KUBERNETES.oldest.join('.'), TESTED_KUBERNETES.newest.join('.')]).toEqual([
+      minors[0],
+      minors.at(-1),
+    ]);
   });
 });
