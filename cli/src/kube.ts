@@ -10,7 +10,10 @@ export function kubeConfigFor(flag: string | undefined, env: Env, context?: stri
   const source = kubeConfigSource(flag, env, existsSync(home) ? home : undefined);
   if (!source.ok) return source;
   try {
-    return ok(loadKubeConfig(new KubeConfig(), source.value, context));
+    const config = loadKubeConfig(new KubeConfig(), source.value, context);
+    if (context && !config.getContextObject(context))
+      return { ok: false, error: `no context "${context}" in the kubeconfig` };
+    return ok(config);
   } catch (e) {
     return { ok: false, error: `cannot load the kubeconfig: ${(e as Error).message}` };
   }

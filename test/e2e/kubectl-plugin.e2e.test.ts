@@ -4,7 +4,7 @@
  * not list nodes is told, and whether `explain --nodes` agrees with where the scheduler puts a replacement.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { type ControlPlane, MERGE_PATCH, serviceAccountKubeconfig } from '@sidecar-destruct/testkit';
@@ -219,5 +219,39 @@ describe('explain --nodes agrees with the scheduler', () => {
     expect(none.stdout).toContain('No node fits: a replacement of z2m would stay Pending.');
     await expectStatus(cp.rest('POST', `/api/v1/namespaces/${NS}/pods`, replacement('z2m-3')), 201);
     expect(await scheduled('z2m-3')).toEqual({ unschedulable: true });
+  });
+});
+
+describe('a cluster that cannot be used', () => {
+  it('is one line on stderr and exit 2, never a stack trace', async () => {
+    const file = join(home, 'unreachable.kubeconfig');
+    await writeFile(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]',
+        'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+        'users: [{ name: u, user: { token: t } }]',
+        'current-context: x',
+        '',
+      ].join('\n'),
+    );
+    kubeconfigs.set('unreachable', file);
+    for (const args of [['status'], ['check'], ['explain', 'z2m']]) {
+      const ran = await kubectlSidecarDestruct('unreachable', ...args);
+      expect(ran).toEqual({
+        code: 2,
+        stdout: '',
+        stderr:
+          'kubectl sidecar-destruct: cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1\n',
+      });
+    }
+    const context = await kubectlSidecarDestruct('viewer', 'status', '--context', 'nope');
+    expect(context).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'kubectl sidecar-destruct: no context "nope" in the kubeconfig\n',
+    });
   });
 });

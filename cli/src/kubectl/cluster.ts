@@ -58,6 +58,20 @@ export class Cluster {
     });
   }
 
+  /** Why no command can run against this cluster (no server, no answer, credentials refused), or undefined. */
+  async unusable(): Promise<string | undefined> {
+    if (!this.server) return 'the kubeconfig names no cluster for its current context';
+    try {
+      await this.get('/version');
+      return undefined;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 401)
+        return `the API server at ${this.server} refused the credentials (HTTP 401)`;
+      if (e instanceof ApiError) return undefined;
+      return `cannot reach the API server at ${this.server}: ${(e as Error).message}`;
+    }
+  }
+
   get<T>(path: string): Promise<T> {
     return this.call<T>('GET', path);
   }

@@ -76,6 +76,8 @@ async function dispatch(line: Read, io: Io): Promise<Answer> {
   const context = kubeConfig.value.getContextObject(kubeConfig.value.getCurrentContext());
   const namespace = read.optional('namespace') ?? context?.namespace ?? 'default';
   const cluster = new Cluster(kubeConfig.value);
+  const unusable = await cluster.unusable();
+  if (unusable) return { text: unusable, status: 2 };
   if (command === 'explain') {
     const [pod] = rest;
     if (!pod || rest.length > 1) throw new UsageError('explain needs exactly one POD');
