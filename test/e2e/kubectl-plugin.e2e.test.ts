@@ -149,6 +149,7 @@ describe('a read-only user (get and list only)', () => {
     expect(own.stdout).toContain('pi-a');
     const { code, report } = await json('viewer', 'explain', 'z2m', '-n', NS, '--nodes');
     expect(code).toBe(0);
+    expect(report.current).toMatchObject({ node: 'pi-a', verdict: { matches: true } });
     expect(report.nodes.map((n: { node: string; fits: boolean }) => [n.node, n.fits])).toEqual([
       ['pi-a', true],
       ['pi-b', false],

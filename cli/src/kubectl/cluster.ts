@@ -95,9 +95,13 @@ export class Cluster {
     return this.seen(what, () => this.get<T>(path));
   }
 
-  /** The items of a list. */
+  /** The items of a list, each with the kind and apiVersion a list leaves out (core's parsers check them). */
   list<T>(what: string, path: string): Promise<Seen<T[]>> {
-    return this.seen(what, async () => (await this.get<{ items: T[] }>(path)).items);
+    return this.seen(what, async () => {
+      const list = await this.get<{ kind?: string; apiVersion?: string; items: T[] }>(path);
+      const kind = list.kind?.replace(/List$/, '');
+      return list.items.map((item) => ({ apiVersion: list.apiVersion, kind, ...item }));
+    });
   }
 
   nodes(): Promise<Seen<V1Node[]>> {
