@@ -5,7 +5,7 @@
  * with one Deployment (deleted at the end).
  */
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { GRACE_PERIOD_ANNOTATION, SIDECAR_CONTAINER } from '@sidecar-destruct/core';
 import { until } from '@sidecar-destruct/testkit';
 import { narrator } from './demo-steps.js';
@@ -22,16 +22,135 @@ export interface ClusterDemoOptions {
 }
 
 export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ reactionMs: number }> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(options.kubeconfig);
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const run = randomBytes(3).toString('hex');
-  const namespace = `sidecar-destruct-demo-${run}`;
-  const timeoutMs = options.timeoutMs ?? 180_000;
-  const say = narrator(options.write);
-  const label = async (node: string, value: string | null) => {
-    await core.patchNode({
+  const { nodeA, nodeB } = options;
+  const demo = new ClusterDemo(options);
+  const { say, run } = demo;
+  try {
+    for (const node of [nodeA, nodeB]) await demo.core.readNode({ name: node });
+    await demo.label(nodeA, run);
+    say(`Labelled node ${nodeA} ${DEMO_LABEL}=${run} (this run's own label)`);
+    await demo.createWorkload();
+    say(
+      `Created namespace ${demo.namespace} (injection enabled) with Deployment device-user pinned to the label`,
+    );
+
+    const first = await demo.runningPod(nodeA);
+    if (!hasSidecar(first))
+      throw new Error('the pod was not injected: is sidecar-destruct installed (kubectl apply -k deploy/)?');
+    say(`Pod ${first.metadata?.name} running on ${nodeA} with the sidecar`);
+    // Give the sidecar a moment to establish its watch after its container started.
+    await new Promise((r) => setTimeout(r, 3_000));
+
+    say(`Moving the label: off ${nodeA}, onto ${nodeB}`);
+    const moved = performance.now();
+    await demo.label(nodeA, null);
+    await demo.label(nodeB, run);
+    await demo.untilDeleting(first);
+    const reactionMs = performance.now() - moved;
+    say(`Pod ${first.metadata?.name} is being deleted, ${reactionMs.toFixed(0)} ms after the label moved`);
+    const second = await demo.runningPod(nodeB, first.metadata?.uid);
+    say(`Replacement ${second.metadata?.name} running on ${nodeB}`);
+    return { reactionMs };
+  } finally {
+    await demo.cleanUp();
+  }
+}
+
+function hasSidecar(pod: V1Pod): boolean {
+  return Boolean(
+    pod.spec?.initContainers?.some((c) => c.name === SIDECAR_CONTAINER) ||
+      pod.spec?.containers.some((c) => c.name === SIDECAR_CONTAINER),
+  );
+}
+
+/** One run on the cluster: its clients, its own label value and namespace, and the nodes that carry its label. */
+class ClusterDemo {
+  readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  readonly run = randomBytes(3).toString('hex');
+  readonly namespace = `sidecar-destruct-demo-${this.run}`;
+  readonly say: (text: string) => void;
+  private readonly timeoutMs: number;
+  private readonly labelled = new Set<string>();
+
+  constructor(private readonly options: ClusterDemoOptions) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(options.kubeconfig);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.timeoutMs = options.timeoutMs ?? 180_000;
+    this.say = narrator(options.write);
+  }
+
+  /** Puts this run's label on a node (a value) or takes it off (null), and remembers which nodes carry it. */
+  async label(node: string, value: string | null): Promise<void> {
+    await this.patchLabel(node, value);
+    if (value === null) this.labelled.delete(node);
+    else this.labelled.add(node);
+  }
+
+  /** The namespace, asking for injection, with one Deployment pinned to this run's label. */
+  async createWorkload(): Promise<void> {
+    await this.core.createNamespace({
+      body: { metadata: { name: this.namespace, labels: { 'sidecar-destruct.io/injection': 'enabled' } } },
+    });
+    await this.apps.createNamespacedDeployment({
+      namespace: this.namespace,
+      body: deviceUser(this.run, this.options.image),
+    });
+  }
+
+  /** A running pod on `node`, other than the one with uid `not`. */
+  runningPod(node: string, not?: string): Promise<V1Pod> {
+    return until(
+      `a running pod on ${node}`,
+      async () => {
+        const pods = (await this.core.listNamespacedPod({ namespace: this.namespace })).items as V1Pod[];
+        return pods.find(
+          (p) =>
+            p.spec?.nodeName === node &&
+            p.status?.phase === 'Running' &&
+            !p.metadata?.deletionTimestamp &&
+            p.metadata?.uid !== not,
+        );
+      },
+      this.timeoutMs,
+      20,
+    );
+  }
+
+  /** Until the pod is gone, replaced by one of the same name, or being deleted. */
+  async untilDeleting(pod: V1Pod): Promise<void> {
+    await until(
+      'the pod to be deleted',
+      async () => {
+        const now = await this.core
+          .readNamespacedPod({ name: pod.metadata?.name ?? '', namespace: this.namespace })
+          .catch(() => undefined);
+        return !now || now.metadata?.uid !== pod.metadata?.uid || now.metadata?.deletionTimestamp
+          ? true
+          : undefined;
+      },
+      this.timeoutMs,
+      20,
+    );
+  }
+
+  /** Deletes the namespace, and takes the label off each node that still carries this run's value. */
+  async cleanUp(): Promise<void> {
+    const nodes = [...this.labelled].join(', ') || 'no node';
+    this.say(`Cleaning up: namespace ${this.namespace}, and this run's label on ${nodes}`);
+    await this.core.deleteNamespace({ name: this.namespace }).catch(() => undefined);
+    for (const node of this.labelled) {
+      const current = await this.core.readNode({ name: node }).catch(() => undefined);
+      if (current?.metadata?.labels?.[DEMO_LABEL] === this.run) {
+        await this.patchLabel(node, null).catch(() => undefined);
+      }
+    }
+  }
+
+  private async patchLabel(node: string, value: string | null): Promise<void> {
+    await this.core.patchNode({
       name: node,
       body: [
         {
@@ -41,108 +160,37 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<{ rea
         },
       ],
     });
-  };
-  const labelled = new Set<string>();
-
-  try {
-    for (const node of [options.nodeA, options.nodeB]) await core.readNode({ name: node });
-    await label(options.nodeA, run);
-    labelled.add(options.nodeA);
-    say(`Labelled node ${options.nodeA} ${DEMO_LABEL}=${run} (this run's own label)`);
-    await core.createNamespace({
-      body: { metadata: { name: namespace, labels: { 'sidecar-destruct.io/injection': 'enabled' } } },
-    });
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name: 'device-user' },
-        spec: {
-          replicas: 1,
-          strategy: { type: 'Recreate' },
-          selector: { matchLabels: { app: 'device-user' } },
-          template: {
-            // The fastest reaction for the demo; the default grace period is 10 s.
-            metadata: { labels: { app: 'device-user' }, annotations: { [GRACE_PERIOD_ANNOTATION]: '0s' } },
-            spec: {
-              nodeSelector: { [DEMO_LABEL]: run },
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: 1000,
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
-              containers: [
-                {
-                  name: 'app',
-                  image: options.image,
-                  command: ['sh', '-c', 'sleep 3600'],
-                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-                },
-              ],
-            },
-          },
-        },
-      },
-    });
-    say(`Created namespace ${namespace} (injection enabled) with Deployment device-user pinned to the label`);
-
-    const running = (node: string, not?: string) =>
-      until(
-        `a running pod on ${node}`,
-        async () => {
-          const pods = (await core.listNamespacedPod({ namespace })).items as V1Pod[];
-          return pods.find(
-            (p) =>
-              p.spec?.nodeName === node &&
-              p.status?.phase === 'Running' &&
-              !p.metadata?.deletionTimestamp &&
-              p.metadata?.uid !== not,
-          );
-        },
-        timeoutMs,
-        20,
-      );
-    const first = await running(options.nodeA);
-    const injected =
-      first.spec?.initContainers?.some((c) => c.name === SIDECAR_CONTAINER) ||
-      first.spec?.containers.some((c) => c.name === SIDECAR_CONTAINER);
-    if (!injected)
-      throw new Error('the pod was not injected: is sidecar-destruct installed (kubectl apply -k deploy/)?');
-    say(`Pod ${first.metadata?.name} running on ${options.nodeA} with the sidecar`);
-    // Give the sidecar a moment to establish its watch after its container started.
-    await new Promise((r) => setTimeout(r, 3_000));
-
-    say(`Moving the label: off ${options.nodeA}, onto ${options.nodeB}`);
-    const moved = performance.now();
-    await label(options.nodeA, null);
-    labelled.delete(options.nodeA);
-    await label(options.nodeB, run);
-    labelled.add(options.nodeB);
-    await until(
-      'the pod to be deleted',
-      async () => {
-        const pod = await core
-          .readNamespacedPod({ name: first.metadata?.name ?? '', namespace })
-          .catch(() => undefined);
-        return !pod || pod.metadata?.uid !== first.metadata?.uid || pod.metadata?.deletionTimestamp
-          ? true
-          : undefined;
-      },
-      timeoutMs,
-      20,
-    );
-    const reactionMs = performance.now() - moved;
-    say(`Pod ${first.metadata?.name} is being deleted, ${reactionMs.toFixed(0)} ms after the label moved`);
-    const second = await running(options.nodeB, first.metadata?.uid);
-    say(`Replacement ${second.metadata?.name} running on ${options.nodeB}`);
-    return { reactionMs };
-  } finally {
-    say(
-      `Cleaning up: namespace ${namespace}, and this run's label on ${[...labelled].join(', ') || 'no node'}`,
-    );
-    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-    for (const node of labelled) {
-      const current = await core.readNode({ name: node }).catch(() => undefined);
-      if (current?.metadata?.labels?.[DEMO_LABEL] === run) await label(node, null).catch(() => undefined);
-    }
   }
+}
+
+/** A Deployment of one pod that sleeps, pinned to this run's label value, under Pod Security "restricted". */
+function deviceUser(run: string, image: string): V1Deployment {
+  return {
+    metadata: { name: 'device-user' },
+    spec: {
+      replicas: 1,
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: { app: 'device-user' } },
+      template: {
+        // The fastest reaction for the demo; the default grace period is 10 s.
+        metadata: { labels: { app: 'device-user' }, annotations: { [GRACE_PERIOD_ANNOTATION]: '0s' } },
+        spec: {
+          nodeSelector: { [DEMO_LABEL]: run },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'app',
+              image,
+              command: ['sh', '-c', 'sleep 3600'],
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    },
+  };
 }

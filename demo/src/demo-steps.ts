@@ -11,11 +11,11 @@ import {
   type Manifest,
   readManifests,
   setNodeLabels,
+  USB_LABEL,
   until,
 } from '@sidecar-destruct/testkit';
 
-/** The label node-feature-discovery puts on a node while the demo's Zigbee stick is plugged in. */
-export const USB_LABEL = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
+export { USB_LABEL } from '@sidecar-destruct/testkit';
 
 /** A line writer that stamps each line with the seconds since the narrator was made. */
 export function narrator(write: (line: string) => void): (text: string) => void {

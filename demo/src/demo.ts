@@ -11,8 +11,9 @@ import {
   SIDECAR_CONTAINER,
   TOKEN_VOLUME,
 } from '@sidecar-destruct/core';
-import { startWebhook } from '@sidecar-destruct/infra';
+import { type RunningWebhook, startWebhook } from '@sidecar-destruct/infra';
 import {
+  type ControlPlane,
   type RunningSidecar,
   registerNode,
   StandInKubelet,
@@ -67,107 +68,142 @@ export interface DemoResult {
   readonly rescheduledMs: number;
 }
 
+/** What the story has started so far, for the next step and for the cleanup. */
+interface Stage {
+  readonly cp: ControlPlane;
+  readonly say: (text: string) => void;
+  readonly write: (line: string) => void;
+  webhook?: RunningWebhook;
+  kubelet?: StandInKubelet;
+}
+
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const say = narrator(options.write);
-
   say('Starting a local control plane: etcd, kube-apiserver, kube-scheduler, kube-controller-manager');
   const cp = await startControlPlane({ scheduler: true, controllerManager: true });
-  let kubelet: StandInKubelet | undefined;
-  let webhook: Awaited<ReturnType<typeof startWebhook>> | undefined;
-  const cleanup = async (): Promise<void> => {
-    await kubelet?.stop();
-    await webhook?.stop();
-    await cp.stop();
-  };
+  const stage: Stage = { cp, say, write: options.write };
   try {
     say(`Control plane ${cp.version} ready at ${cp.server}`);
-
-    say(
-      'Installing sidecar-destruct from deploy/base: RBAC, admission policies, MutatingWebhookConfiguration',
-    );
-    webhook = await startWebhook(cp);
-    say(
-      `Webhook serving HTTPS at ${webhook.url} with a certificate from certs/, registered with the API server`,
-    );
-
-    await registerNode(cp, NODE_A, { 'kubernetes.io/arch': 'arm64', [USB_LABEL]: 'true' });
-    await registerNode(cp, NODE_B, { 'kubernetes.io/arch': 'arm64' });
-    say(
-      `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, the label node-feature-discovery gives it; no NFD runs in this demo: it labels the nodes itself, and --real-node runs a real one); ${NODE_B} has none`,
-    );
-    kubelet = new StandInKubelet(cp, new Set([NODE_A, NODE_B]));
-    kubelet.start();
-
-    await createInjectedNamespace(cp, NAMESPACE);
-    say(
-      `Namespace ${NAMESPACE} labelled sidecar-destruct.io/injection=enabled (and Pod Security "restricted")`,
-    );
-
-    const deployment = await applyExample(cp, NAMESPACE);
-    say(
-      `Applied deploy/examples/zigbee2mqtt.yaml (a Deployment with nodeSelector on the stick) with ${GRACE_PERIOD_ANNOTATION}: 0s, for the fastest reaction (default 10s)`,
-    );
-
-    const first = await livePod(cp, NAMESPACE, NODE_A);
-    const firstName = first.metadata?.name ?? '';
-    say(
-      `Pod ${firstName} scheduled on ${NODE_A}. What the webhook changed, compared with the Deployment's template:`,
-    );
-    const template = deployment.spec.template.spec;
-    for (const line of describeInjection(template, first)) options.write(`           ${line}`);
-
-    const sidecar: RunningSidecar = await kubelet.waitForSidecar(first.metadata?.uid ?? '');
-    await sidecar.waitForLog((l) => l.msg === 'watching the node', 15_000);
-    say(
-      `Sidecar of ${firstName} is watching node ${NODE_A} (it started the watch ${sidecar.logs.find((l) => l.msg === 'watching the node')?.startupMs} ms after its process started)`,
-    );
-
-    await new Promise((r) => setTimeout(r, 500));
-    say(`Unplugging the stick: removing ${USB_LABEL} from ${NODE_A}, adding it to ${NODE_B}`);
-    const unplugged = performance.now();
-    await moveStick(cp, NODE_A, NODE_B);
-
-    const decision = await sidecar.waitForLog((l) => l.decision === 'act', 10_000);
-    say(`Sidecar decided: ${decision.msg}: ${String(decision.reason)}`);
-    await untilDeleting(cp, NAMESPACE, firstName);
-    const reactionMs = performance.now() - unplugged;
-    say(`Pod ${firstName} is being deleted (its own request, with a precondition on its uid)`);
-    const events = await cp.rest(
-      'GET',
-      `/api/v1/namespaces/${NAMESPACE}/events?fieldSelector=involvedObject.uid=${first.metadata?.uid}`,
-    );
-    for (const e of events.body.items ?? [])
-      say(`Event on ${firstName}: ${e.type} ${e.reason}: ${e.message}`);
-
-    const second = await livePod(cp, NAMESPACE, NODE_B, { not: first.metadata?.uid });
-    const rescheduledMs = performance.now() - unplugged;
-    const injected = second.spec?.initContainers?.some((c) => c.name === SIDECAR_CONTAINER);
-    say(
-      `Replacement ${second.metadata?.name} scheduled on ${NODE_B}${injected ? ', with its own sidecar' : ''}`,
-    );
-    options.write('');
-    options.write(
-      `Reaction: label removed -> pod deleting in ${reactionMs.toFixed(0)} ms; -> replacement on ${NODE_B} in ${rescheduledMs.toFixed(0)} ms`,
-    );
-    options.write(`(${EVENT_REASON} is on the old pod: kubectl describe shows why it went away.)`);
-
-    if (options.keep) {
-      options.write('');
-      options.write('The control plane keeps running (Ctrl-C stops and removes it). Explore it with:');
-      options.write(`  export KUBECONFIG=${cp.kubeconfig}`);
-      options.write(`  ${cp.binDir}/kubectl get nodes -L ${USB_LABEL}`);
-      options.write(`  ${cp.binDir}/kubectl -n ${NAMESPACE} get pods -o wide`);
-      options.write(
-        `  ${cp.binDir}/kubectl -n ${NAMESPACE} get events --field-selector reason=${EVENT_REASON}`,
-      );
-      options.write(`  ${cp.binDir}/kubectl label node ${NODE_B} ${USB_LABEL}-   # unplug again`);
-      await options.interrupted;
-    }
-    return { reactionMs, rescheduledMs };
+    await installAddOn(stage);
+    const kubelet = await startNodes(stage);
+    const { first, sidecar } = await runExample(stage, kubelet);
+    const result = await unplugStick(stage, first, sidecar);
+    if (options.keep) await keepRunning(stage, options.interrupted);
+    return result;
   } finally {
     say('Cleaning up: stopping the sidecars, the webhook and the control plane');
-    await cleanup();
+    await stage.kubelet?.stop();
+    await stage.webhook?.stop();
+    await cp.stop();
   }
+}
+
+async function installAddOn(stage: Stage): Promise<void> {
+  stage.say(
+    'Installing sidecar-destruct from deploy/base: RBAC, admission policies, MutatingWebhookConfiguration',
+  );
+  stage.webhook = await startWebhook(stage.cp);
+  stage.say(
+    `Webhook serving HTTPS at ${stage.webhook.url} with a certificate from certs/, registered with the API server`,
+  );
+}
+
+/** Two nodes, the stick on the first, and the stand-in kubelet that runs their pods. */
+async function startNodes(stage: Stage): Promise<StandInKubelet> {
+  const { cp } = stage;
+  await registerNode(cp, NODE_A, { 'kubernetes.io/arch': 'arm64', [USB_LABEL]: 'true' });
+  await registerNode(cp, NODE_B, { 'kubernetes.io/arch': 'arm64' });
+  stage.say(
+    `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, the label node-feature-discovery gives it; no NFD runs in this demo: it labels the nodes itself, and --real-node runs a real one); ${NODE_B} has none`,
+  );
+  stage.kubelet = new StandInKubelet(cp, new Set([NODE_A, NODE_B]));
+  stage.kubelet.start();
+  return stage.kubelet;
+}
+
+/** The example applied in an injected namespace; resolves once its pod's sidecar watches the node. */
+async function runExample(
+  stage: Stage,
+  kubelet: StandInKubelet,
+): Promise<{ first: V1Pod; sidecar: RunningSidecar }> {
+  const { cp, say } = stage;
+  await createInjectedNamespace(cp, NAMESPACE);
+  say(
+    `Namespace ${NAMESPACE} labelled sidecar-destruct.io/injection=enabled (and Pod Security "restricted")`,
+  );
+
+  const deployment = await applyExample(cp, NAMESPACE);
+  say(
+    `Applied deploy/examples/zigbee2mqtt.yaml (a Deployment with nodeSelector on the stick) with ${GRACE_PERIOD_ANNOTATION}: 0s, for the fastest reaction (default 10s)`,
+  );
+
+  const first = await livePod(cp, NAMESPACE, NODE_A);
+  const firstName = first.metadata?.name ?? '';
+  say(
+    `Pod ${firstName} scheduled on ${NODE_A}. What the webhook changed, compared with the Deployment's template:`,
+  );
+  const template = deployment.spec.template.spec;
+  for (const line of describeInjection(template, first)) stage.write(`           ${line}`);
+
+  const sidecar = await kubelet.waitForSidecar(first.metadata?.uid ?? '');
+  await sidecar.waitForLog((l) => l.msg === 'watching the node', 15_000);
+  say(
+    `Sidecar of ${firstName} is watching node ${NODE_A} (it started the watch ${sidecar.logs.find((l) => l.msg === 'watching the node')?.startupMs} ms after its process started)`,
+  );
+  return { first, sidecar };
+}
+
+/** Moves the stick to the other node and tells what follows: the decision, the deletion, the replacement. */
+async function unplugStick(stage: Stage, first: V1Pod, sidecar: RunningSidecar): Promise<DemoResult> {
+  const { cp, say } = stage;
+  const firstName = first.metadata?.name ?? '';
+  await new Promise((r) => setTimeout(r, 500));
+  say(`Unplugging the stick: removing ${USB_LABEL} from ${NODE_A}, adding it to ${NODE_B}`);
+  const unplugged = performance.now();
+  await moveStick(cp, NODE_A, NODE_B);
+
+  const decision = await sidecar.waitForLog((l) => l.decision === 'act', 10_000);
+  say(`Sidecar decided: ${decision.msg}: ${String(decision.reason)}`);
+  await untilDeleting(cp, NAMESPACE, firstName);
+  const reactionMs = performance.now() - unplugged;
+  say(`Pod ${firstName} is being deleted (its own request, with a precondition on its uid)`);
+  await sayEvents(stage, first);
+
+  const second = await livePod(cp, NAMESPACE, NODE_B, { not: first.metadata?.uid });
+  const rescheduledMs = performance.now() - unplugged;
+  const injected = second.spec?.initContainers?.some((c) => c.name === SIDECAR_CONTAINER);
+  say(
+    `Replacement ${second.metadata?.name} scheduled on ${NODE_B}${injected ? ', with its own sidecar' : ''}`,
+  );
+  stage.write('');
+  stage.write(
+    `Reaction: label removed -> pod deleting in ${reactionMs.toFixed(0)} ms; -> replacement on ${NODE_B} in ${rescheduledMs.toFixed(0)} ms`,
+  );
+  stage.write(`(${EVENT_REASON} is on the old pod: kubectl describe shows why it went away.)`);
+  return { reactionMs, rescheduledMs };
+}
+
+/** The Events on the pod, as kubectl describe would show them. */
+async function sayEvents(stage: Stage, pod: V1Pod): Promise<void> {
+  const events = await stage.cp.rest(
+    'GET',
+    `/api/v1/namespaces/${NAMESPACE}/events?fieldSelector=involvedObject.uid=${pod.metadata?.uid}`,
+  );
+  for (const e of events.body.items ?? [])
+    stage.say(`Event on ${pod.metadata?.name ?? ''}: ${e.type} ${e.reason}: ${e.message}`);
+}
+
+/** --keep: how to explore the control plane, which runs until the user interrupts. */
+async function keepRunning(stage: Stage, interrupted: Promise<void>): Promise<void> {
+  const { cp, write } = stage;
+  write('');
+  write('The control plane keeps running (Ctrl-C stops and removes it). Explore it with:');
+  write(`  export KUBECONFIG=${cp.kubeconfig}`);
+  write(`  ${cp.binDir}/kubectl get nodes -L ${USB_LABEL}`);
+  write(`  ${cp.binDir}/kubectl -n ${NAMESPACE} get pods -o wide`);
+  write(`  ${cp.binDir}/kubectl -n ${NAMESPACE} get events --field-selector reason=${EVENT_REASON}`);
+  write(`  ${cp.binDir}/kubectl label node ${NODE_B} ${USB_LABEL}-   # unplug again`);
+  await interrupted;
 }
 
 /** What the webhook added to the pod, compared with the template that was applied. */

@@ -23,9 +23,9 @@ import {
   realNodeUnavailable,
   startRealNode,
   startWebhook,
-  type UsbSerialDevice,
   udevEvent,
   WEBHOOK_NAMESPACE,
+  ZIGBEE_STICK,
 } from '@sidecar-destruct/infra';
 import {
   type ControlPlane,
@@ -35,17 +35,11 @@ import {
   StandInKubelet,
   setNodeLabels,
   startControlPlane,
+  USB_LABEL,
   until,
 } from '@sidecar-destruct/testkit';
 import { deviceRules, NFD_HELPER } from '@sidecar-destruct/udev';
-import {
-  applyExample,
-  createInjectedNamespace,
-  livePod,
-  narrator,
-  USB_LABEL,
-  untilDeleting,
-} from './demo-steps.js';
+import { applyExample, createInjectedNamespace, livePod, narrator, untilDeleting } from './demo-steps.js';
 
 export const REAL_NODE_DEMO_HELP = `
        npm run demo -- --real-node
@@ -61,12 +55,6 @@ const REAL = 'pi-kitchen';
 const STAND_IN = 'pi-garage';
 /** The udev rule names its feature after the label NFD's usb source gives this stick, so the example runs as is. */
 const FEATURE = USB_LABEL.slice('feature.node.kubernetes.io/'.length);
-const STICK: UsbSerialDevice = {
-  vendor: '10c4',
-  product: 'ea60',
-  devname: '/dev/ttyUSB0',
-  devpath: '/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0/ttyUSB0/tty/ttyUSB0',
-};
 
 export interface RealNodeDemoOptions {
   readonly write: (line: string) => void;
@@ -84,9 +72,10 @@ interface Stage {
 
 /** The stick's udev event on pi-kitchen, through the rules' NFD helper (the /dev link is left alone). */
 function udev(action: 'add' | 'remove'): Promise<number> {
-  const rules = deviceRules({ vendor: STICK.vendor, product: STICK.product, name: FEATURE, nfd: true });
+  const { vendor, product } = ZIGBEE_STICK;
+  const rules = deviceRules({ vendor, product, name: FEATURE, nfd: true });
   if (!rules.ok) throw new Error(rules.error.join('; '));
-  return udevEvent(rules.value, action, STICK, (program) => program === NFD_HELPER);
+  return udevEvent(rules.value, action, ZIGBEE_STICK, (program) => program === NFD_HELPER);
 }
 
 async function installAddOn(stage: Stage, build: RealNodeBuild): Promise<void> {

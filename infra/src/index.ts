@@ -19,6 +19,7 @@ export {
   plugFakeUsb,
   prepareNfdHost,
   unplugFakeUsb,
+  ZIGBEE_STICK,
 } from './nfd.js';
 export { ELF_MACHINE, elfMachine, ImageArchive, type ImageConfig, type Platform } from './oci.js';
 export {

@@ -25,6 +25,7 @@ import { dirname, join, relative } from 'node:path';
 import { type ControlPlane, until } from '@sidecar-destruct/testkit';
 import { NFD_HELPER } from '@sidecar-destruct/udev';
 import { buildStep, NODE_SCRIPTS, ROOT } from './build-step.js';
+import type { UsbSerialDevice } from './udev-event.js';
 
 /**
  * The NFD releases the README names and the suites run: the one deployed first (built with this machine's Go), and
@@ -36,6 +37,17 @@ export const NFD_NAMESPACE = 'node-feature-discovery';
 /** The host folder NFD's worker DaemonSet mounts, and the udev helper writes (udev/nfd-feature). */
 export const FEATURES_D = '/etc/kubernetes/node-feature-discovery/features.d';
 export const NFD_LABEL_PREFIX = 'feature.node.kubernetes.io/';
+
+/**
+ * The README's Zigbee stick (a CP2102 USB serial adapter, 10c4:ea60) as udevd reports its tty: what the NFD suite
+ * and the real-node demo plug in and unplug through the udev rules.
+ */
+export const ZIGBEE_STICK: UsbSerialDevice = {
+  vendor: '10c4',
+  product: 'ea60',
+  devname: '/dev/ttyUSB0',
+  devpath: '/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0/ttyUSB0/tty/ttyUSB0',
+};
 
 export interface NfdBuild {
   readonly version: string;

@@ -34,6 +34,9 @@ const REAL_NODE_NETWORK = {
 export const REAL_NODE_DIR =
   process.env.SIDECAR_DESTRUCT_REAL_NODE_DIR ?? '/var/tmp/sidecar-destruct-real-node';
 const NODE_DIR = join(REAL_NODE_DIR, 'node');
+const CONTAINERD_LOG = join(NODE_DIR, 'containerd.log');
+const KUBELET_LOG = join(NODE_DIR, 'kubelet.log');
+const CONTAINERD_SOCKET = join(NODE_DIR, 'containerd/containerd.sock');
 /** Where the last run's kubelet, containerd and pod logs are kept once the node is gone. */
 export const REAL_NODE_LOGS = join(tmpdir(), 'sidecar-destruct-real-node-logs');
 
@@ -313,149 +316,208 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
  * lifts the not-ready taint that admission puts on new nodes (no node lifecycle controller runs here).
  */
 export async function startRealNode(cp: ControlPlane, options: RealNodeOptions): Promise<RealNode> {
-  const { name, token, build } = options;
-  const host = join(NODE_SCRIPTS, 'host.sh');
+  const { name, build } = options;
+  const sysctlsBefore = await prepareHost(build.nodeBin);
+  const node = new NodeComponents(build);
+  const stop = async (): Promise<void> => {
+    running.delete(stop);
+    await node.stop();
+  };
+  running.add(stop);
+  try {
+    await writeNodeFiles(cp, options.token, build.nodeBin);
+    await node.startRelay(cp.server);
+    await node.startContainerd();
+    node.startKubelet(name);
+    await untilNodeReady(cp, name, node);
+    await admitNode(cp, name, options.labels ?? {});
+  } catch (e) {
+    await stop().catch(() => {});
+    throw e;
+  }
+  return {
+    name,
+    dir: NODE_DIR,
+    containerdLog: CONTAINERD_LOG,
+    kubeletLog: KUBELET_LOG,
+    sysctlsBefore,
+    ctr: (args) => runCtr(build.nodeBin, args),
+    pids: () => node.pids(),
+    containerPeakMemory,
+    stop,
+  };
+}
+
+/**
+ * Cleans what a killed run left (and restores its sysctls) before anything is recorded, and returns the watched
+ * sysctls as they are then. One real node per machine (fixed addresses and ports): a second run waits for the
+ * first one's teardown.
+ */
+async function prepareHost(nodeBin: string): Promise<Map<string, string>> {
   const { nodeIp, serviceIp, bridge } = REAL_NODE_NETWORK;
-  const runc = join(build.nodeBin, 'runc');
-  // Cleans what a killed run left (and restores its sysctls) before anything is recorded.
-  // One real node per machine (fixed addresses and ports): a second run waits for the first one's teardown.
-  const up = await hostUp([host, 'up', String(process.pid), nodeIp, serviceIp, bridge, runc]);
+  const runc = join(nodeBin, 'runc');
+  const up = await hostUp([
+    join(NODE_SCRIPTS, 'host.sh'),
+    'up',
+    String(process.pid),
+    nodeIp,
+    serviceIp,
+    bridge,
+    runc,
+  ]);
   if (up.trim()) console.error(up.trim());
   const sysctlsBefore = await watchedSysctls();
   await rm(REAL_NODE_LOGS, { recursive: true, force: true });
+  return sysctlsBefore;
+}
 
-  const procs: Record<string, Proc> = {};
-  let relay: { close(): Promise<void> } | undefined;
-  const containerdLog = join(NODE_DIR, 'containerd.log');
-  const kubeletLog = join(NODE_DIR, 'kubelet.log');
-  const socket = join(NODE_DIR, 'containerd/containerd.sock');
-  const ctr = async (args: readonly string[]): Promise<string> =>
-    (
-      await run(join(build.nodeBin, 'ctr'), ['--address', socket, '--namespace', 'k8s.io', ...args], {
-        maxBuffer: 16 * 1024 * 1024,
-      })
-    ).stdout;
+/** containerd's, the CNI's and the kubelet's configuration, and the kubelet's kubeconfig. */
+async function writeNodeFiles(cp: ControlPlane, token: string, nodeBin: string): Promise<void> {
+  await mkdir(join(NODE_DIR, 'cni/net.d'), { recursive: true });
+  await mkdir(join(NODE_DIR, 'containerd'), { recursive: true });
+  await writeFile(join(NODE_DIR, 'containerd.toml'), containerdConfig(nodeBin));
+  await writeFile(join(NODE_DIR, 'cni/net.d/10-sidecar-destruct.conflist'), cniConfig());
+  await writeFile(join(NODE_DIR, 'kubelet.yaml'), kubeletConfig());
+  await writeFile(join(NODE_DIR, 'kubelet.kubeconfig'), kubeletKubeconfig(cp, token), { mode: 0o600 });
+}
 
-  const stop = async (): Promise<void> => {
-    running.delete(stop);
-    await stopProcess(procs.kubelet);
-    // The node's logs outlive it (its directory goes), for a failure's post-mortem.
-    await mkdir(REAL_NODE_LOGS, { recursive: true });
-    for (const log of [containerdLog, kubeletLog]) {
-      await copyFile(log, join(REAL_NODE_LOGS, basename(log))).catch(() => {});
+function kubeletKubeconfig(cp: ControlPlane, token: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    `clusters: [{ name: local, cluster: { server: "${cp.server}", certificate-authority: "${cp.caFile}" } }]`,
+    `users: [{ name: kubelet, user: { token: "${token}" } }]`,
+    'contexts: [{ name: local, context: { cluster: local, user: kubelet } }]',
+    'current-context: local',
+    '',
+  ].join('\n');
+}
+
+/** Runs ctr against this node's containerd, in the k8s.io namespace. */
+async function runCtr(nodeBin: string, args: readonly string[]): Promise<string> {
+  const ctr = join(nodeBin, 'ctr');
+  const { stdout } = await run(ctr, ['--address', CONTAINERD_SOCKET, '--namespace', 'k8s.io', ...args], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+/** The node's processes and the Service relay, started one by one, and the teardown that undoes them all. */
+class NodeComponents {
+  private containerd: Proc | undefined;
+  private kubelet: Proc | undefined;
+  private relay: { close(): Promise<void> } | undefined;
+
+  constructor(private readonly build: RealNodeBuild) {}
+
+  async startRelay(server: string): Promise<void> {
+    this.relay = await startRelay(server);
+  }
+
+  /** Starts containerd, waits until it serves, and imports the images for this machine's platform. */
+  async startContainerd(): Promise<void> {
+    const { nodeBin, images } = this.build;
+    const config = join(NODE_DIR, 'containerd.toml');
+    this.containerd = startProcess(join(nodeBin, 'containerd'), ['--config', config], CONTAINERD_LOG);
+    const serving = async () => ((await runCtr(nodeBin, ['version'])) ? true : undefined);
+    await waitFor('containerd not serving', serving, 30_000, CONTAINERD_LOG);
+    const platform = `linux/${arch() === 'x64' ? 'amd64' : arch()}`;
+    for (const archive of images) {
+      await runCtr(nodeBin, ['images', 'import', '--platform', platform, archive]);
     }
-    await copyTree(join(NODE_DIR, 'pod-logs'), join(REAL_NODE_LOGS, 'pod-logs'), { recursive: true }).catch(
-      () => {},
-    );
-    await relay?.close();
-    // host.sh stops the containers, shims and containerd, unmounts, and restores the host.
-    await run('bash', [host, 'down'], { maxBuffer: 4 * 1024 * 1024 }).catch((e) => {
-      throw new Error(`infra/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
-    });
-    await stopProcess(procs.containerd, 2_000);
-  };
+  }
 
-  running.add(stop);
-  try {
-    await mkdir(join(NODE_DIR, 'cni/net.d'), { recursive: true });
-    await mkdir(join(NODE_DIR, 'containerd'), { recursive: true });
-    await writeFile(join(NODE_DIR, 'containerd.toml'), containerdConfig(build.nodeBin));
-    await writeFile(join(NODE_DIR, 'cni/net.d/10-sidecar-destruct.conflist'), cniConfig());
-    await writeFile(join(NODE_DIR, 'kubelet.yaml'), kubeletConfig());
-    await writeFile(
-      join(NODE_DIR, 'kubelet.kubeconfig'),
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters: [{ name: local, cluster: { server: "${cp.server}", certificate-authority: "${cp.caFile}" } }]`,
-        `users: [{ name: kubelet, user: { token: "${token}" } }]`,
-        'contexts: [{ name: local, context: { cluster: local, user: kubelet } }]',
-        'current-context: local',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
-    relay = await startRelay(cp.server);
-
-    procs.containerd = startProcess(
-      join(build.nodeBin, 'containerd'),
-      ['--config', join(NODE_DIR, 'containerd.toml')],
-      containerdLog,
-    );
-    await waitFor(
-      'containerd not serving',
-      async () => ((await ctr(['version'])) ? true : undefined),
-      30_000,
-      containerdLog,
-    );
-    for (const archive of build.images) {
-      await ctr(['images', 'import', '--platform', `linux/${arch() === 'x64' ? 'amd64' : arch()}`, archive]);
-    }
-
-    procs.kubelet = startProcess(
-      build.kubelet,
+  startKubelet(name: string): void {
+    this.kubelet = startProcess(
+      this.build.kubelet,
       [
         `--config=${join(NODE_DIR, 'kubelet.yaml')}`,
         `--kubeconfig=${join(NODE_DIR, 'kubelet.kubeconfig')}`,
         `--root-dir=${join(NODE_DIR, 'kubelet')}`,
         `--hostname-override=${name}`,
-        `--node-ip=${nodeIp}`,
+        `--node-ip=${REAL_NODE_NETWORK.nodeIp}`,
         '--v=2',
       ],
-      kubeletLog,
+      KUBELET_LOG,
     );
-    await waitFor(
-      `node ${name} not Ready`,
-      async () => {
-        if (procs.kubelet?.child.exitCode !== null) throw new Error('kubelet exited');
-        const got = await cp.rest('GET', `/api/v1/nodes/${name}`);
-        const node = got.body as V1Node;
-        return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-          ? true
-          : undefined;
-      },
-      120_000,
-      kubeletLog,
-    );
-    const patched = await cp.rest(
-      'PATCH',
-      `/api/v1/nodes/${name}`,
-      { metadata: { labels: options.labels ?? {} }, spec: { taints: null } },
-      { contentType: MERGE_PATCH },
-    );
-    if (patched.status !== 200) throw new Error(`cannot label node ${name}: ${JSON.stringify(patched.body)}`);
-  } catch (e) {
-    await stop().catch(() => {});
-    throw e;
   }
 
-  return {
-    name,
-    dir: NODE_DIR,
-    containerdLog,
-    kubeletLog,
-    sysctlsBefore,
-    ctr,
-    pids: () => ({
-      kubelet: procs.kubelet?.child.pid,
-      containerd: procs.containerd?.child.pid,
-      shims: shimPids(),
-    }),
-    containerPeakMemory: async (podUid, containerId) => {
-      // cgroup v1: memory/kubepods[/<qos>]/pod<uid>/<id>/memory.max_usage_in_bytes; v2: …/memory.peak
-      for (const base of ['/sys/fs/cgroup/memory/kubepods', '/sys/fs/cgroup/kubepods']) {
-        for (const qos of ['', 'burstable', 'besteffort']) {
-          const dir = join(base, qos, `pod${podUid}`, containerId);
-          for (const file of ['memory.max_usage_in_bytes', 'memory.peak']) {
-            const text = await readFile(join(dir, file), 'utf8').catch(() => undefined);
-            if (text !== undefined) return Number(text.trim());
-          }
-        }
-      }
-      return undefined;
+  kubeletRunning(): boolean {
+    return this.kubelet?.child.exitCode === null;
+  }
+
+  pids(): { kubelet?: number; containerd?: number; shims: number[] } {
+    return { kubelet: this.kubelet?.child.pid, containerd: this.containerd?.child.pid, shims: shimPids() };
+  }
+
+  /** The kubelet first; the logs kept; then host.sh stops the rest and restores the host; containerd last. */
+  async stop(): Promise<void> {
+    await stopProcess(this.kubelet);
+    await keepLogs();
+    await this.relay?.close();
+    // host.sh stops the containers, shims and containerd, unmounts, and restores the host.
+    await run('bash', [join(NODE_SCRIPTS, 'host.sh'), 'down'], { maxBuffer: 4 * 1024 * 1024 }).catch((e) => {
+      throw new Error(`infra/node/host.sh down failed: ${(e as { stderr?: string }).stderr ?? e}`);
+    });
+    await stopProcess(this.containerd, 2_000);
+  }
+}
+
+/** The node's logs outlive it (its directory goes), for a failure's post-mortem. */
+async function keepLogs(): Promise<void> {
+  await mkdir(REAL_NODE_LOGS, { recursive: true });
+  for (const log of [CONTAINERD_LOG, KUBELET_LOG]) {
+    await copyFile(log, join(REAL_NODE_LOGS, basename(log))).catch(() => {});
+  }
+  await copyTree(join(NODE_DIR, 'pod-logs'), join(REAL_NODE_LOGS, 'pod-logs'), { recursive: true }).catch(
+    () => {},
+  );
+}
+
+async function untilNodeReady(cp: ControlPlane, name: string, node: NodeComponents): Promise<void> {
+  await waitFor(
+    `node ${name} not Ready`,
+    async () => {
+      if (!node.kubeletRunning()) throw new Error('kubelet exited');
+      const got = await cp.rest('GET', `/api/v1/nodes/${name}`);
+      const ready = (got.body as V1Node).status?.conditions?.some(
+        (c) => c.type === 'Ready' && c.status === 'True',
+      );
+      return ready ? true : undefined;
     },
-    stop,
-  };
+    120_000,
+    KUBELET_LOG,
+  );
+}
+
+/** Puts the node's labels on and lifts its taints: admission marks a new node not-ready, and nothing else would. */
+async function admitNode(
+  cp: ControlPlane,
+  name: string,
+  labels: Readonly<Record<string, string>>,
+): Promise<void> {
+  const patched = await cp.rest(
+    'PATCH',
+    `/api/v1/nodes/${name}`,
+    { metadata: { labels }, spec: { taints: null } },
+    { contentType: MERGE_PATCH },
+  );
+  if (patched.status !== 200) throw new Error(`cannot label node ${name}: ${JSON.stringify(patched.body)}`);
+}
+
+/** Peak memory (bytes) of a container's cgroup, from the kernel's own counter; undefined once it is gone. */
+async function containerPeakMemory(podUid: string, containerId: string): Promise<number | undefined> {
+  // cgroup v1: memory/kubepods[/<qos>]/pod<uid>/<id>/memory.max_usage_in_bytes; v2: …/memory.peak
+  for (const base of ['/sys/fs/cgroup/memory/kubepods', '/sys/fs/cgroup/kubepods']) {
+    for (const qos of ['', 'burstable', 'besteffort']) {
+      const dir = join(base, qos, `pod${podUid}`, containerId);
+      for (const file of ['memory.max_usage_in_bytes', 'memory.peak']) {
+        const text = await readFile(join(dir, file), 'utf8').catch(() => undefined);
+        if (text !== undefined) return Number(text.trim());
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Anything of a real node still on this host (processes, cgroups, mounts, addresses); empty when clean. */

@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,10 +18,10 @@ import {
   SIDECAR_BUNDLE,
   SIDECAR_RUNTIME,
   sidecarRuntime,
+  USB_LABEL,
 } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 /** The node keeps its other NFD labels: the stick was unplugged, NFD did not restart. */
 const NFD = { 'feature.node.kubernetes.io/cpu-cpuid.AVX2': 'true' };
 const { ca, serving } = loopbackServingCertificate();
@@ -55,40 +55,67 @@ afterAll(async () => {
  * Starts a scripted server and the sidecar against it; resolves once `reached` has been seen by the server and,
  * when given, the sidecar has logged `logged` (the state it is in: a backoff, a grace period, a running watch).
  */
-async function sidecarIn(script: Script, grace: string, reached: string, logged?: string) {
+async function sidecarIn(script: Script, grace: string, reached: RequestKind, logged?: string) {
+  const api = await scriptedServer(script, reached);
+  const child = spawnSidecar(api.port, grace);
+  const log = follow(child, logged);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const state = Promise.all([api.reached, log.inState]).then(() => true);
+  const inTime = await Promise.race([state, new Promise<false>((r) => setTimeout(() => r(false), 10_000))]);
+  if (!inTime)
+    throw new Error(
+      `never reached ${reached} / ${logged}: saw ${api.seen.join(',')}; logs: ${log.logs.join('')}`,
+    );
+  return { child, exited, seen: api.seen, logs: log.logs };
+}
+
+type RequestKind = 'get' | 'watch' | 'delete' | 'event';
+
+function kindOf(req: IncomingMessage): RequestKind {
+  if (req.method === 'DELETE') return 'delete';
+  if (new URL(req.url ?? '/', 'https://x').searchParams.get('watch') === 'true') return 'watch';
+  return req.method === 'POST' ? 'event' : 'get';
+}
+
+/**
+ * An API server that answers as `script` says, holding the requests it never answers; `reached` resolves at the
+ * first request of that kind, and `seen` lists every request's kind in order.
+ */
+async function scriptedServer(script: Script, reached: RequestKind) {
   const held: ServerResponse[] = [];
-  const seen: string[] = [];
+  const seen: RequestKind[] = [];
   let notify: () => void = () => {};
   const reachedState = new Promise<void>((resolve) => {
     notify = resolve;
   });
   const server = createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'https://x');
-    const kind =
-      req.method === 'DELETE'
-        ? 'delete'
-        : url.searchParams.get('watch') === 'true'
-          ? 'watch'
-          : req.method === 'POST'
-            ? 'event'
-            : 'get';
+    const kind = kindOf(req);
     seen.push(kind);
     req.resume();
-    if (kind === 'event') res.writeHead(201).end('{}');
-    else if (kind === 'get' && script.get === 'fail')
-      res.writeHead(500).end('{"kind":"Status","message":"etcd"}');
-    else if (kind === 'get' && script.get !== 'hold')
-      res.writeHead(200).end(node(script.get === 'plugged' ? { [USB]: 'true', ...NFD } : NFD));
-    else if (kind === 'watch' && script.watch === 'stream') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '8' } } })}\n`);
-      held.push(res);
-    } else held.push(res);
+    answer(script, kind, res, held);
     if (kind === reached) notify();
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const rule = JSON.stringify({ source: 'pod', nodeSelector: { [USB]: 'true' } });
+  return { port: (server.address() as AddressInfo).port, seen, reached: reachedState };
+}
+
+function answer(script: Script, kind: RequestKind, res: ServerResponse, held: ServerResponse[]): void {
+  if (kind === 'event') res.writeHead(201).end('{}');
+  else if (kind === 'get' && script.get === 'fail')
+    res.writeHead(500).end('{"kind":"Status","message":"etcd"}');
+  else if (kind === 'get' && script.get !== 'hold')
+    res.writeHead(200).end(node(script.get === 'plugged' ? { [USB_LABEL]: 'true', ...NFD } : NFD));
+  else if (kind === 'watch' && script.watch === 'stream') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '8' } } })}\n`);
+    held.push(res);
+  } else held.push(res);
+}
+
+/** The shipped bundle as the kubelet would start it for pod home/z2m on node pi, pinned to the stick. */
+function spawnSidecar(port: number, grace: string): ChildProcess {
+  const rule = JSON.stringify({ source: 'pod', nodeSelector: { [USB_LABEL]: 'true' } });
   const child = spawn(
     sidecarRuntime(),
     [...SIDECAR_RUNTIME.flags, SIDECAR_BUNDLE, '--service-account-dir', dir],
@@ -97,7 +124,7 @@ async function sidecarIn(script: Script, grace: string, reached: string, logged?
         PATH: process.env.PATH,
         ...SIDECAR_RUNTIME.env,
         KUBERNETES_SERVICE_HOST: '127.0.0.1',
-        KUBERNETES_SERVICE_PORT: String((server.address() as AddressInfo).port),
+        KUBERNETES_SERVICE_PORT: String(port),
         [ENV.nodeName]: 'pi',
         [ENV.podName]: 'z2m',
         [ENV.podNamespace]: 'home',
@@ -109,6 +136,11 @@ async function sidecarIn(script: Script, grace: string, reached: string, logged?
     },
   );
   children.push(child);
+  return child;
+}
+
+/** The sidecar's stdout as it comes; `inState` resolves once it contains `logged` (at once without one). */
+function follow(child: ChildProcess, logged: string | undefined) {
   const logs: string[] = [];
   let onLog: () => void = () => {};
   child.stdout?.on('data', (d: Buffer) => {
@@ -121,12 +153,7 @@ async function sidecarIn(script: Script, grace: string, reached: string, logged?
     };
     onLog();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const state = Promise.all([reachedState, inState]).then(() => true);
-  const inTime = await Promise.race([state, new Promise<false>((r) => setTimeout(() => r(false), 10_000))]);
-  if (!inTime)
-    throw new Error(`never reached ${reached} / ${logged}: saw ${seen.join(',')}; logs: ${logs.join('')}`);
-  return { child, exited, seen, logs };
+  return { logs, inState };
 }
 
 async function timeToExit(s: Awaited<ReturnType<typeof sidecarIn>>): Promise<number> {

@@ -165,206 +165,301 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }
 }
 
+/** The files the API server and the controllers authenticate with, in the control plane's pki directory. */
+interface Credentials {
+  readonly certDir: string;
+  readonly adminToken: string;
+  /** The static tokens: the admin's and `options.tokens`. */
+  readonly tokenFile: string;
+  /** The service-account signing key pair, so that TokenRequest works. */
+  readonly saPub: string;
+  readonly saKey: string;
+}
+
+/** What kube-apiserver is started with (again, on a restart) and how to tell that it is ready. */
+interface ApiServerLaunch {
+  readonly args: readonly string[];
+  readonly server: string;
+  /** Written by kube-apiserver itself into the cert dir: its self-signed serving certificate. */
+  readonly caFile: string;
+  readonly adminToken: string;
+}
+
 async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const binDir = await controlPlaneBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'sidecar-destruct-cp-'));
-  const logDir = options.logDir ?? join(dir, 'logs');
-  const procs: Proc[] = [];
-  let apiserver: Proc | undefined;
-
-  const stopAll = async (): Promise<void> => {
-    running.delete(stopAll);
-    // Everything that talks to etcd first, together; etcd last.
-    const [etcd, ...others] = procs;
-    await Promise.all([stopProcess(apiserver), ...others.map(stopProcess)]);
-    await stopProcess(etcd);
-    if (!process.env.SIDECAR_DESTRUCT_KEEP_CONTROL_PLANE) await rm(dir, { recursive: true, force: true });
+  const components = new Components(binDir, dir, options.logDir ?? join(dir, 'logs'));
+  const stop = async (): Promise<void> => {
+    running.delete(stop);
+    await components.stop();
   };
-
-  running.add(stopAll);
+  running.add(stop);
   try {
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const adminToken = randomBytes(24).toString('hex');
-    const certDir = join(dir, 'pki');
-    await mkdir(certDir, { recursive: true });
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const saPub = join(certDir, 'sa.pub');
-    const saKey = join(certDir, 'sa.key');
-    await writeFile(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
-    await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    const tokens = join(certDir, 'tokens.csv');
-    const tokenLines = [
-      `${adminToken},admin,admin,system:masters`,
-      ...(options.tokens ?? []).map((t) => `${t.token},${t.user},${t.user},"${t.groups.join(',')}"`),
-    ];
-    await writeFile(tokens, `${tokenLines.join('\n')}\n`, { mode: 0o600 });
-
-    procs.push(
-      await startProcess(
-        'etcd',
-        join(binDir, 'etcd'),
-        [
-          '--name=default',
-          `--data-dir=${join(dir, 'etcd')}`,
-          `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-          `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-          `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
-          // Throwaway data: fsync only costs time here.
-          '--unsafe-no-fsync',
-          '--log-level=warn',
-        ],
-        logDir,
-      ),
-    );
-
-    const server = `https://127.0.0.1:${apiPort}`;
-    const apiserverArgs = [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      `--secure-port=${apiPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      // The kubernetes Service's endpoints may not point at loopback; nothing here needs them.
-      '--endpoint-reconciler-type=none',
-      // With no certificate given, kube-apiserver writes a self-signed CA and serving certificate here.
-      `--cert-dir=${certDir}`,
-      options.nodeAuthorization ? '--authorization-mode=Node,RBAC' : '--authorization-mode=RBAC',
-      `--token-auth-file=${tokens}`,
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      `--enable-admission-plugins=PodSecurity,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook${options.nodeAuthorization ? ',NodeRestriction' : ''}`,
-      '--allow-privileged=true',
-      '--v=1',
-      ...(options.nodeAuthorization ? ['--kubelet-preferred-address-types=InternalIP'] : []),
-      ...(options.apiServerArgs ?? []),
-    ];
-    const caFile = join(certDir, 'apiserver.crt');
-    const startApiServer = async (): Promise<void> => {
-      apiserver = await startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs, logDir);
-      const deadline = Date.now() + 90_000;
-      for (;;) {
-        const etcd = procs[0];
-        if (etcd && etcd.child.exitCode !== null) {
-          throw new Error(`etcd exited (${etcd.child.exitCode}):\n${await tail(join(logDir, 'etcd.log'))}`);
-        }
-        if (apiserver.child.exitCode !== null) {
-          throw new Error(
-            `kube-apiserver exited (${apiserver.child.exitCode}):\n${await tail(join(logDir, 'kube-apiserver.log'))}`,
-          );
-        }
-        const ca = await readFile(caFile).catch(() => undefined);
-        if (ca && (await probe(server, adminToken, ca, '/readyz')) === 200) return;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `kube-apiserver not ready after 90 s:\n${await tail(join(logDir, 'kube-apiserver.log'))}`,
-          );
-        }
-        await sleep(200);
-      }
-    };
-    await startApiServer();
-
-    const kubeconfig = join(dir, 'admin.kubeconfig');
-    await writeFile(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: local',
-        '  cluster:',
-        `    server: ${server}`,
-        `    certificate-authority: ${caFile}`,
-        'users:',
-        '- name: admin',
-        '  user:',
-        `    token: ${adminToken}`,
-        'contexts:',
-        '- name: local',
-        '  context: { cluster: local, user: admin }',
-        'current-context: local',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
-
-    if (options.scheduler) {
-      procs.push(
-        await startProcess(
-          'kube-scheduler',
-          join(binDir, 'kube-scheduler'),
-          [`--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--secure-port=0', '--v=1'],
-          logDir,
-        ),
-      );
-    }
-    if (options.controllerManager) {
-      procs.push(
-        await startProcess(
-          'kube-controller-manager',
-          join(binDir, 'kube-controller-manager'),
-          [
-            `--kubeconfig=${kubeconfig}`,
-            '--leader-elect=false',
-            '--secure-port=0',
-            `--service-account-private-key-file=${saKey}`,
-            `--root-ca-file=${caFile}`,
-            // No kubelet ever reports here: the node lifecycle controller would taint every node unreachable.
-            '--controllers=*,-nodelifecycle,-nodeipam',
-            '--v=1',
-          ],
-          logDir,
-        ),
-      );
-    }
-
-    const kubectl = (args: readonly string[], input?: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(join(binDir, 'kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], {
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let out = '';
-        let errText = '';
-        child.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-        });
-        child.stderr.on('data', (c: Buffer) => {
-          errText += c.toString();
-        });
-        // 'close', not 'exit': the output may still be on its way when the process has exited.
-        child.on('close', (code) =>
-          code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${errText.trim()}`)),
-        );
-        child.stdin.end(input ?? '');
-      });
-
-    const rest = restClient(server, await readFile(caFile), adminToken);
-    const version = await serverVersion(rest);
-
-    return {
-      server,
-      rest,
-      version,
-      kubeconfig,
-      caFile,
-      adminToken,
-      binDir,
-      dir,
-      kubectl,
-      stopApiServer: async () => {
-        await stopProcess(apiserver);
-        apiserver = undefined;
-      },
-      startApiServer,
-      pids: () =>
-        Object.fromEntries([...procs, ...(apiserver ? [apiserver] : [])].map((p) => [p.name, p.child.pid])),
-      stop: stopAll,
-    };
+    return await bringUp(components, options, stop);
   } catch (e) {
-    await stopAll();
+    await stop();
     throw e;
   }
+}
+
+/** etcd, kube-apiserver once ready, the admin kubeconfig, then the controllers asked for. */
+async function bringUp(
+  components: Components,
+  options: ControlPlaneOptions,
+  stop: () => Promise<void>,
+): Promise<ControlPlane> {
+  const { binDir, dir } = components;
+  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const credentials = await writeCredentials(join(dir, 'pki'), options.tokens ?? []);
+  await components.start('etcd', etcdFlags(join(dir, 'etcd'), etcdClient, etcdPeer));
+
+  const launch: ApiServerLaunch = {
+    args: apiServerFlags(options, etcdClient, apiPort, credentials),
+    server: `https://127.0.0.1:${apiPort}`,
+    caFile: join(credentials.certDir, 'apiserver.crt'),
+    adminToken: credentials.adminToken,
+  };
+  await components.startApiServer(launch);
+  const kubeconfig = await writeAdminKubeconfig(join(dir, 'admin.kubeconfig'), launch);
+  await startControllers(components, options, kubeconfig, credentials.saKey, launch.caFile);
+
+  const rest = restClient(launch.server, await readFile(launch.caFile), launch.adminToken);
+  const version = await serverVersion(rest);
+  return {
+    server: launch.server,
+    rest,
+    version,
+    kubeconfig,
+    caFile: launch.caFile,
+    adminToken: launch.adminToken,
+    binDir,
+    dir,
+    kubectl: (args, input) => runKubectl(join(binDir, 'kubectl'), kubeconfig, args, input),
+    stopApiServer: () => components.stopApiServer(),
+    startApiServer: () => components.startApiServer(launch),
+    pids: () => components.pids(),
+    stop,
+  };
+}
+
+/**
+ * The processes of one control plane, each run from the binary of its name, and its temporary directory. etcd
+ * is started first and stopped last; kube-apiserver can be stopped and started again with the same flags (the
+ * same port, the same data).
+ */
+class Components {
+  /** etcd first, then the controllers; kube-apiserver is apart, since it comes and goes. */
+  private readonly procs: Proc[] = [];
+  private apiserver: Proc | undefined;
+
+  constructor(
+    readonly binDir: string,
+    readonly dir: string,
+    private readonly logDir: string,
+  ) {}
+
+  async start(name: string, args: readonly string[]): Promise<void> {
+    this.procs.push(await startProcess(name, join(this.binDir, name), args, this.logDir));
+  }
+
+  /** Starts kube-apiserver and resolves once it is ready. */
+  async startApiServer(launch: ApiServerLaunch): Promise<void> {
+    const name = 'kube-apiserver';
+    this.apiserver = await startProcess(name, join(this.binDir, name), launch.args, this.logDir);
+    await untilReady(launch, this.apiserver, this.procs[0], this.logDir);
+  }
+
+  /** Stops kube-apiserver; etcd keeps the data. */
+  async stopApiServer(): Promise<void> {
+    await stopProcess(this.apiserver);
+    this.apiserver = undefined;
+  }
+
+  pids(): Readonly<Record<string, number | undefined>> {
+    const all = [...this.procs, ...(this.apiserver ? [this.apiserver] : [])];
+    return Object.fromEntries(all.map((p) => [p.name, p.child.pid]));
+  }
+
+  /** Everything that talks to etcd first, together; etcd last; then the directory, unless asked to keep it. */
+  async stop(): Promise<void> {
+    const [etcd, ...others] = this.procs;
+    await Promise.all([stopProcess(this.apiserver), ...others.map(stopProcess)]);
+    await stopProcess(etcd);
+    if (!process.env.SIDECAR_DESTRUCT_KEEP_CONTROL_PLANE)
+      await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A random admin token, the static-token file, and the service-account signing key pair. */
+async function writeCredentials(
+  certDir: string,
+  tokens: NonNullable<ControlPlaneOptions['tokens']>,
+): Promise<Credentials> {
+  const adminToken = randomBytes(24).toString('hex');
+  await mkdir(certDir, { recursive: true });
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const saPub = join(certDir, 'sa.pub');
+  const saKey = join(certDir, 'sa.key');
+  await writeFile(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
+  await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const tokenFile = join(certDir, 'tokens.csv');
+  const tokenLines = [
+    `${adminToken},admin,admin,system:masters`,
+    ...tokens.map((t) => `${t.token},${t.user},${t.user},"${t.groups.join(',')}"`),
+  ];
+  await writeFile(tokenFile, `${tokenLines.join('\n')}\n`, { mode: 0o600 });
+  return { certDir, adminToken, tokenFile, saPub, saKey };
+}
+
+function etcdFlags(dataDir: string, clientPort: number, peerPort: number): string[] {
+  return [
+    '--name=default',
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=http://127.0.0.1:${clientPort}`,
+    `--advertise-client-urls=http://127.0.0.1:${clientPort}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+    // Throwaway data: fsync only costs time here.
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+function apiServerFlags(
+  options: ControlPlaneOptions,
+  etcdPort: number,
+  port: number,
+  credentials: Credentials,
+): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    `--secure-port=${port}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    // The kubernetes Service's endpoints may not point at loopback; nothing here needs them.
+    '--endpoint-reconciler-type=none',
+    // With no certificate given, kube-apiserver writes a self-signed CA and serving certificate here.
+    `--cert-dir=${credentials.certDir}`,
+    options.nodeAuthorization ? '--authorization-mode=Node,RBAC' : '--authorization-mode=RBAC',
+    `--token-auth-file=${credentials.tokenFile}`,
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${credentials.saPub}`,
+    `--service-account-signing-key-file=${credentials.saKey}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    `--enable-admission-plugins=PodSecurity,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook${options.nodeAuthorization ? ',NodeRestriction' : ''}`,
+    '--allow-privileged=true',
+    '--v=1',
+    ...(options.nodeAuthorization ? ['--kubelet-preferred-address-types=InternalIP'] : []),
+    ...(options.apiServerArgs ?? []),
+  ];
+}
+
+/** Polls /readyz until it answers 200; fails at once, with the end of its log, when etcd or kube-apiserver exits. */
+async function untilReady(
+  launch: ApiServerLaunch,
+  apiserver: Proc,
+  etcd: Proc | undefined,
+  logDir: string,
+): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (etcd && etcd.child.exitCode !== null) {
+      throw new Error(`etcd exited (${etcd.child.exitCode}):\n${await tail(join(logDir, 'etcd.log'))}`);
+    }
+    if (apiserver.child.exitCode !== null) {
+      throw new Error(
+        `kube-apiserver exited (${apiserver.child.exitCode}):\n${await tail(join(logDir, 'kube-apiserver.log'))}`,
+      );
+    }
+    const ca = await readFile(launch.caFile).catch(() => undefined);
+    if (ca && (await probe(launch.server, launch.adminToken, ca, '/readyz')) === 200) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `kube-apiserver not ready after 90 s:\n${await tail(join(logDir, 'kube-apiserver.log'))}`,
+      );
+    }
+    await sleep(200);
+  }
+}
+
+/** An admin (system:masters) kubeconfig for kubectl and the controllers; returns its path. */
+async function writeAdminKubeconfig(path: string, launch: ApiServerLaunch): Promise<string> {
+  const lines = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: local',
+    '  cluster:',
+    `    server: ${launch.server}`,
+    `    certificate-authority: ${launch.caFile}`,
+    'users:',
+    '- name: admin',
+    '  user:',
+    `    token: ${launch.adminToken}`,
+    'contexts:',
+    '- name: local',
+    '  context: { cluster: local, user: admin }',
+    'current-context: local',
+    '',
+  ];
+  await writeFile(path, lines.join('\n'), { mode: 0o600 });
+  return path;
+}
+
+/** kube-scheduler and kube-controller-manager, each when the options ask for it. */
+async function startControllers(
+  components: Components,
+  options: ControlPlaneOptions,
+  kubeconfig: string,
+  saKey: string,
+  caFile: string,
+): Promise<void> {
+  if (options.scheduler) {
+    await components.start('kube-scheduler', [
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--v=1',
+    ]);
+  }
+  if (options.controllerManager) {
+    await components.start('kube-controller-manager', [
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      `--service-account-private-key-file=${saKey}`,
+      `--root-ca-file=${caFile}`,
+      // No kubelet ever reports here: the node lifecycle controller would taint every node unreachable.
+      '--controllers=*,-nodelifecycle,-nodeipam',
+      '--v=1',
+    ]);
+  }
+}
+
+/** Runs kubectl with a kubeconfig; resolves with stdout, rejects with stderr. */
+function runKubectl(
+  kubectl: string,
+  kubeconfig: string,
+  args: readonly string[],
+  input: string | undefined,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(kubectl, [`--kubeconfig=${kubeconfig}`, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let errText = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      errText += c.toString();
+    });
+    // 'close', not 'exit': the output may still be on its way when the process has exited.
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${errText.trim()}`)),
+    );
+    child.stdin.end(input ?? '');
+  });
 }

@@ -64,11 +64,57 @@ export function seededRandom(seed: number): () => number {
 const status = (code: number, reason: string, message: string) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
 
+/** The API server the proxy forwards to. */
+interface Upstream {
+  readonly url: URL;
+  readonly caPem: string;
+}
+
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const { ca, serving } = loopbackServingCertificate('sidecar-destruct fault proxy CA', options.alsoAt);
-  const random = seededRandom(options.seed);
-  const target = new URL(options.target.url);
-  const counts: Record<Fault | 'pass', number> = {
+  const dice = new Dice(options.mix, seededRandom(options.seed));
+  const upstream: Upstream = { url: new URL(options.target.url), caPem: options.target.caPem };
+  const byToken = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  const server: Server = createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+    const token = req.headers.authorization ?? '';
+    byToken.set(token, (byToken.get(token) ?? 0) + 1);
+    answer(req, res, dice, upstream, options.maxWatchMs);
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const dropConnections = (): void => {
+    for (const socket of sockets) socket.destroy();
+  };
+
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    caPem: ca.certPem,
+    setFaults: (on) => {
+      dice.faults = on;
+    },
+    dropConnections,
+    requestsByToken: () => byToken,
+    faultCounts: () => ({ ...dice.counts }),
+    stop: async () => {
+      dropConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * The seeded draw of each request's outcome, and the tally of outcomes. Every random number the proxy uses comes
+ * from it, in the order requests arrive, so that a seed replays the same run.
+ */
+class Dice {
+  faults = false;
+  readonly counts: Record<Fault | 'pass', number> = {
     pass: 0,
     reset: 0,
     stall: 0,
@@ -78,139 +124,150 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     truncate: 0,
     unauthorized401: 0,
   };
-  const byToken = new Map<string, number>();
-  const sockets = new Set<Socket>();
-  let faults = false;
 
-  const draw = (isWatch: boolean): Fault | 'pass' => {
-    if (!faults) return 'pass';
-    let r = random();
-    for (const [fault, share] of Object.entries(options.mix) as Array<[Fault, number]>) {
+  constructor(
+    private readonly mix: FaultMix,
+    readonly random: () => number,
+  ) {}
+
+  /** The outcome for one request, counted; a 410 only for a watch, and always a pass while faults are off. */
+  draw(isWatch: boolean): Fault | 'pass' {
+    const outcome = this.pick(isWatch);
+    this.counts[outcome]++;
+    return outcome;
+  }
+
+  private pick(isWatch: boolean): Fault | 'pass' {
+    if (!this.faults) return 'pass';
+    let r = this.random();
+    for (const [fault, share] of Object.entries(this.mix) as Array<[Fault, number]>) {
       if (fault === 'gone410' && !isWatch) continue;
       if (r < share) return fault;
       r -= share;
     }
     return 'pass';
-  };
+  }
+}
 
-  const forward = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    cutAfterMs: number | undefined,
-    truncate: boolean,
-  ) => {
-    const upstream = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: target.host },
-        ca: options.target.caPem,
-        agent: false,
-      },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        // As the API server does: a watch's headers go out at once, before any event.
-        res.flushHeaders();
-        if (truncate) {
-          // Half of the first chunk, then the connection goes.
-          up.once('data', (chunk: Buffer) => {
-            res.write(chunk.subarray(0, Math.max(1, Math.floor(chunk.length / 2))));
-            up.destroy();
-            res.socket?.destroy();
-          });
-          return;
-        }
-        up.pipe(res);
-        // The API server went away mid-stream (it was stopped): the client's connection goes too, as it would.
-        up.on('error', () => res.socket?.destroy());
-        up.on('close', () => {
-          if (!up.complete) res.socket?.destroy();
-        });
-        if (cutAfterMs !== undefined) {
-          const timer = setTimeout(() => {
-            up.destroy();
-            res.socket?.destroy();
-          }, cutAfterMs);
-          up.once('close', () => clearTimeout(timer));
-        }
-      },
-    );
-    // The API server is down or the connection dropped: the client sees its connection reset.
-    upstream.on('error', () => res.socket?.destroy());
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  };
+/** Answers one request with the outcome it draws: a fault made up here, or the API server's own answer. */
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  dice: Dice,
+  upstream: Upstream,
+  maxWatchMs: number,
+) {
+  const isWatch = new URL(req.url ?? '/', 'https://x').searchParams.get('watch') === 'true';
+  const fault = dice.draw(isWatch);
+  switch (fault) {
+    case 'reset':
+      req.socket.destroy();
+      return;
+    case 'stall':
+      // Never answer: the client must give up by itself.
+      req.resume();
+      return;
+    case 'truncate':
+      forward(req, res, upstream, { truncate: true });
+      return;
+    case 'pass':
+      forward(req, res, upstream, {
+        truncate: false,
+        cutAfterMs: isWatch && dice.faults ? Math.floor(dice.random() * maxWatchMs) : undefined,
+      });
+      return;
+    default:
+      answerWithStatus(fault, res, dice.random);
+  }
+}
 
-  const server: Server = createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
-    const token = req.headers.authorization ?? '';
-    byToken.set(token, (byToken.get(token) ?? 0) + 1);
-    const isWatch = new URL(req.url ?? '/', 'https://x').searchParams.get('watch') === 'true';
-    const fault = draw(isWatch);
-    counts[fault]++;
-    switch (fault) {
-      case 'reset':
-        req.socket.destroy();
-        return;
-      case 'stall':
-        // Never answer: the client must give up by itself.
-        req.resume();
-        return;
-      case 'error500':
-        res
-          .writeHead(500, { 'content-type': 'application/json' })
-          .end(status(500, 'InternalError', 'etcdserver: request timed out'));
-        return;
-      case 'throttle429':
-        res
-          .writeHead(429, {
-            'content-type': 'application/json',
-            'retry-after': String(1 + Math.floor(random() * 5)),
-          })
-          .end(status(429, 'TooManyRequests', 'the server has received too many requests'));
-        return;
-      case 'unauthorized401':
-        res
-          .writeHead(401, { 'content-type': 'application/json' })
-          .end(status(401, 'Unauthorized', 'Unauthorized'));
-        return;
-      case 'gone410':
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          `${JSON.stringify({ type: 'ERROR', object: JSON.parse(status(410, 'Expired', 'too old resource version')) })}\n`,
-        );
-        return;
-      case 'truncate':
-        forward(req, res, undefined, true);
-        return;
-      case 'pass':
-        forward(req, res, isWatch && faults ? Math.floor(random() * options.maxWatchMs) : undefined, false);
-        return;
-    }
+/** The faults the proxy answers by itself, as the API server words them. */
+function answerWithStatus(
+  fault: 'error500' | 'throttle429' | 'unauthorized401' | 'gone410',
+  res: ServerResponse,
+  random: () => number,
+): void {
+  switch (fault) {
+    case 'error500':
+      res
+        .writeHead(500, { 'content-type': 'application/json' })
+        .end(status(500, 'InternalError', 'etcdserver: request timed out'));
+      return;
+    case 'throttle429':
+      res
+        .writeHead(429, {
+          'content-type': 'application/json',
+          'retry-after': String(1 + Math.floor(random() * 5)),
+        })
+        .end(status(429, 'TooManyRequests', 'the server has received too many requests'));
+      return;
+    case 'unauthorized401':
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    case 'gone410':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: JSON.parse(status(410, 'Expired', 'too old resource version')) })}\n`,
+      );
+      return;
+  }
+}
+
+/** How a passing request's answer is spoilt: cut after a while (a watch), or truncated in its first chunk. */
+type Spoil =
+  | { readonly truncate: true }
+  | { readonly truncate: false; readonly cutAfterMs: number | undefined };
+
+/** Sends the request on to the API server and its answer back, spoilt as asked. */
+function forward(req: IncomingMessage, res: ServerResponse, upstream: Upstream, spoil: Spoil): void {
+  const outgoing = request(
+    {
+      host: upstream.url.hostname,
+      port: upstream.url.port,
+      method: req.method,
+      path: req.url,
+      headers: { ...req.headers, host: upstream.url.host },
+      ca: upstream.caPem,
+      agent: false,
+    },
+    (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      // As the API server does: a watch's headers go out at once, before any event.
+      res.flushHeaders();
+      if (spoil.truncate) truncateFirstChunk(up, res);
+      else relay(up, res, spoil.cutAfterMs);
+    },
+  );
+  // The API server is down or the connection dropped: the client sees its connection reset.
+  outgoing.on('error', () => res.socket?.destroy());
+  res.on('close', () => outgoing.destroy());
+  req.pipe(outgoing);
+}
+
+/** Half of the first chunk, then the connection goes. */
+function truncateFirstChunk(up: IncomingMessage, res: ServerResponse): void {
+  up.once('data', (chunk: Buffer) => {
+    res.write(chunk.subarray(0, Math.max(1, Math.floor(chunk.length / 2))));
+    up.destroy();
+    res.socket?.destroy();
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('tlsClientError', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+}
 
-  return {
-    host: '127.0.0.1',
-    port: (server.address() as AddressInfo).port,
-    caPem: ca.certPem,
-    setFaults: (on) => {
-      faults = on;
-    },
-    dropConnections: () => {
-      for (const socket of sockets) socket.destroy();
-    },
-    requestsByToken: () => byToken,
-    faultCounts: () => ({ ...counts }),
-    stop: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+/** The whole answer, streamed; the client's connection goes when the API server's does, or at `cutAfterMs`. */
+function relay(up: IncomingMessage, res: ServerResponse, cutAfterMs: number | undefined): void {
+  up.pipe(res);
+  // The API server went away mid-stream (it was stopped): the client's connection goes too, as it would.
+  up.on('error', () => res.socket?.destroy());
+  up.on('close', () => {
+    if (!up.complete) res.socket?.destroy();
+  });
+  if (cutAfterMs !== undefined) {
+    const timer = setTimeout(() => {
+      up.destroy();
+      res.socket?.destroy();
+    }, cutAfterMs);
+    up.once('close', () => clearTimeout(timer));
+  }
 }

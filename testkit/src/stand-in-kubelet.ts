@@ -93,43 +93,101 @@ export async function startSidecar(
   name: string,
   options: SidecarOptions = {},
 ): Promise<RunningSidecar> {
+  const pod = await readBoundPod(cp, namespace, name);
+  const container = sidecarContainer(pod);
+  const requestToken = () => requestPodToken(cp, pod, namespace, name);
+  const dir = await projectServiceAccount(
+    cp,
+    namespace,
+    name,
+    options.token ?? (await requestToken()),
+    options,
+  );
+  const child = spawnSidecar(cp, pod, container, dir, options);
+  const log = new SidecarLog(child);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    pod,
+    child,
+    logs: log.lines,
+    exited,
+    rotateToken: (token) => replaceToken(join(dir, 'token'), token),
+    freshToken: requestToken,
+    waitForLog: (predicate, timeoutMs = 10_000) => log.waitFor(predicate, timeoutMs),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function readBoundPod(cp: ControlPlane, namespace: string, name: string): Promise<V1Pod> {
   const got = await cp.rest('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
   if (got.status !== 200) throw new Error(`cannot read pod ${namespace}/${name}: ${got.status}`);
   const pod = got.body as V1Pod;
   if (!pod.spec?.nodeName) throw new Error(`pod ${namespace}/${name} is not bound to a node`);
-  const container = sidecarContainer(pod);
-  const serviceAccount = pod.spec.serviceAccountName ?? 'default';
-  // A token bound to the pod, for the pod's account: what the kubelet projects into the container.
-  const requestToken = async (): Promise<string> => {
-    const reply = await cp.rest(
-      'POST',
-      `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-      {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: {
-          expirationSeconds: 3600,
-          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid },
-        },
-      },
-    );
-    if (reply.status !== 201) {
-      throw new Error(`TokenRequest for ${serviceAccount}: ${reply.status} ${JSON.stringify(reply.body)}`);
-    }
-    return reply.body.status.token;
-  };
+  return pod;
+}
 
-  // The projected ServiceAccount volume and the service env the kubelet gives every container.
+/** A token bound to the pod, for the pod's account: what the kubelet projects into the container. */
+async function requestPodToken(
+  cp: ControlPlane,
+  pod: V1Pod,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  const serviceAccount = pod.spec?.serviceAccountName ?? 'default';
+  const reply = await cp.rest(
+    'POST',
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+    {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {
+        expirationSeconds: 3600,
+        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid },
+      },
+    },
+  );
+  if (reply.status !== 201) {
+    throw new Error(`TokenRequest for ${serviceAccount}: ${reply.status} ${JSON.stringify(reply.body)}`);
+  }
+  return reply.body.status.token;
+}
+
+/** The projected ServiceAccount volume (token, CA, namespace) in a directory of its own; returns the directory. */
+async function projectServiceAccount(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+  token: string,
+  options: SidecarOptions,
+): Promise<string> {
   const dir = await mkdtemp(join(cp.dir, `pod-${name}-`));
-  const tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, options.token ?? (await requestToken()), { mode: 0o600 });
+  await writeFile(join(dir, 'token'), token, { mode: 0o600 });
   if (options.apiServer) await writeFile(join(dir, 'ca.crt'), options.apiServer.caPem);
   else await copyFile(cp.caFile, join(dir, 'ca.crt'));
   await writeFile(join(dir, 'namespace'), namespace);
+  return dir;
+}
+
+/** Replaces the token file in one step, as the kubelet does when it rotates the token. */
+async function replaceToken(tokenFile: string, token: string): Promise<void> {
+  await writeFile(`${tokenFile}.new`, token, { mode: 0o600 });
+  await rename(`${tokenFile}.new`, tokenFile);
+}
+
+/** Starts the sidecar's process with the service env the kubelet gives every container and the container's env. */
+function spawnSidecar(
+  cp: ControlPlane,
+  pod: V1Pod,
+  container: V1Container,
+  serviceAccountDir: string,
+  options: SidecarOptions,
+): ChildProcess {
   const { hostname, port } = options.apiServer
     ? { hostname: options.apiServer.host, port: String(options.apiServer.port) }
     : new URL(cp.server);
-
   const env = resolveEnv(pod, container.env ?? []);
   const [program, ...args] = options.command ?? [
     options.executable ?? sidecarRuntime(),
@@ -137,7 +195,7 @@ export async function startSidecar(
     ...(options.runtimeOptions ?? []),
     SIDECAR_BUNDLE,
   ];
-  const child = spawn(program ?? sidecarRuntime(), [...args, '--service-account-dir', dir], {
+  return spawn(program ?? sidecarRuntime(), [...args, '--service-account-dir', serviceAccountDir], {
     env: {
       PATH: process.env.PATH ?? '',
       ...SIDECAR_RUNTIME.env,
@@ -147,73 +205,65 @@ export async function startSidecar(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const logs: LogLine[] = [];
-  const waiters: Array<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
-  let buffer = '';
-  const onLine = (text: string): void => {
+}
+
+/** The sidecar's output as log lines (JSON, or `raw` when not), and the waits for a line to come. */
+class SidecarLog {
+  readonly lines: LogLine[] = [];
+  private readonly waiters: Array<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  private buffer = '';
+
+  constructor(child: ChildProcess) {
+    child.stdout?.on('data', (chunk: Buffer) => this.read(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => this.add(chunk.toString().trim()));
+  }
+
+  /** Resolves with the first line (already seen or to come) that satisfies `predicate`. */
+  waitFor(predicate: (line: LogLine) => boolean, timeoutMs: number): Promise<LogLine> {
+    const seen = this.lines.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(this.timedOut(timeoutMs))), timeoutMs);
+      this.waiters.push({
+        predicate,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  private timedOut(timeoutMs: number): string {
+    return `no such log line within ${timeoutMs} ms; logs:\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}`;
+  }
+
+  /** stdout comes in chunks that need not end at a line's end. */
+  private read(chunk: Buffer): void {
+    this.buffer += chunk.toString();
+    let i = this.buffer.indexOf('\n');
+    while (i >= 0) {
+      this.add(this.buffer.slice(0, i));
+      this.buffer = this.buffer.slice(i + 1);
+      i = this.buffer.indexOf('\n');
+    }
+  }
+
+  private add(text: string): void {
     let line: LogLine;
     try {
       line = JSON.parse(text) as LogLine;
     } catch {
       line = { level: 'raw', msg: text };
     }
-    logs.push(line);
-    for (const w of [...waiters]) {
+    this.lines.push(line);
+    for (const w of [...this.waiters]) {
       if (w.predicate(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
+        this.waiters.splice(this.waiters.indexOf(w), 1);
         w.resolve(line);
       }
     }
-  };
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let i = buffer.indexOf('\n');
-    while (i >= 0) {
-      onLine(buffer.slice(0, i));
-      buffer = buffer.slice(i + 1);
-      i = buffer.indexOf('\n');
-    }
-  });
-  child.stderr?.on('data', (chunk: Buffer) => onLine(chunk.toString().trim()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-
-  return {
-    pod,
-    child,
-    logs,
-    exited,
-    rotateToken: async (token) => {
-      await writeFile(`${tokenFile}.new`, token, { mode: 0o600 });
-      await rename(`${tokenFile}.new`, tokenFile);
-    },
-    freshToken: requestToken,
-    waitForLog: (predicate, timeoutMs = 10_000) => {
-      const seen = logs.find(predicate);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `no such log line within ${timeoutMs} ms; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`,
-              ),
-            ),
-          timeoutMs,
-        );
-        waiters.push({
-          predicate,
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
-      });
-    },
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  }
 }
 
 /**
