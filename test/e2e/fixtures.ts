@@ -1,6 +1,6 @@
 /** Objects the e2e suites create, written as a user (or the webhook) would write them. */
 import { randomBytes } from 'node:crypto';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ClusterRoleBinding, V1Pod, V1RoleBinding } from '@kubernetes/client-node';
 import {
   type RealNode,
   type RealNodeBuild,
@@ -19,10 +19,11 @@ import {
   registerNode,
   StandInKubelet,
   startControlPlane,
+  USB_LABEL,
   until,
 } from '@sidecar-destruct/testkit';
 
-export const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
+export { USB_LABEL as USB } from '@sidecar-destruct/testkit';
 
 export async function expectStatus(promise: ReturnType<ControlPlane['rest']>, ...ok: number[]) {
   const reply = await promise;
@@ -79,6 +80,65 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000):
   return settled.value;
 }
 
+/** A namespace with `labels` and its `default` ServiceAccount, made at once rather than waited for. */
+export async function createNamespace(
+  cp: ControlPlane,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
+  await expectStatus(cp.rest('POST', '/api/v1/namespaces', { metadata: { name, labels } }), 201);
+  // kube-controller-manager, where it runs, may have made it first.
+  await expectStatus(
+    cp.rest('POST', `/api/v1/namespaces/${name}/serviceaccounts`, { metadata: { name: 'default' } }),
+    201,
+    409,
+  );
+}
+
+/** A pod pinned to the USB stick that passes Pod Security "restricted". */
+export function usbPod(
+  name: string,
+  options: { labels?: Record<string, string>; account?: string } = {},
+): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: options.labels ?? {} },
+    spec: {
+      ...(options.account ? { serviceAccountName: options.account } : {}),
+      nodeSelector: { [USB_LABEL]: 'true' },
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'app',
+          image: 'example/app:1',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  };
+}
+
+export const RBAC_API = '/apis/rbac.authorization.k8s.io/v1';
+/** The label selector of every account and binding the webhook makes. */
+export const MANAGED_BY_WEBHOOK = 'app.kubernetes.io/managed-by=sidecar-destruct-webhook';
+
+/** Every binding the webhook made: `RoleBinding ns/name` and `ClusterRoleBinding name`, sorted. */
+export async function managedBindings(cp: ControlPlane): Promise<string[]> {
+  const rbs = await expectStatus(
+    cp.rest('GET', `${RBAC_API}/rolebindings?labelSelector=${MANAGED_BY_WEBHOOK}`),
+    200,
+  );
+  const crbs = await expectStatus(
+    cp.rest('GET', `${RBAC_API}/clusterrolebindings?labelSelector=${MANAGED_BY_WEBHOOK}`),
+    200,
+  );
+  return [
+    ...rbs.items.map((b: V1RoleBinding) => `RoleBinding ${b.metadata?.namespace}/${b.metadata?.name}`),
+    ...crbs.items.map((b: V1ClusterRoleBinding) => `ClusterRoleBinding ${b.metadata?.name}`),
+  ].sort();
+}
+
 export async function eventsOf(
   cp: ControlPlane,
   namespace: string,
@@ -131,7 +191,7 @@ export async function installedCluster(
 ): Promise<InstalledCluster> {
   const cp = await startControlPlane(options);
   const webhook = await startWebhook(cp, webhookFlags);
-  await registerNode(cp, 'pi-a', { [USB]: 'true', 'kubernetes.io/arch': 'arm64' });
+  await registerNode(cp, 'pi-a', { [USB_LABEL]: 'true', 'kubernetes.io/arch': 'arm64' });
   await registerNode(cp, 'pi-b', { 'kubernetes.io/arch': 'arm64' });
   const kubelet = new StandInKubelet(cp, new Set(['pi-a', 'pi-b']));
   kubelet.start();

@@ -19,6 +19,7 @@ import {
 } from '@sidecar-destruct/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  createNamespace,
   eventsOf,
   eventually,
   expectStatus,
@@ -27,6 +28,7 @@ import {
   podGone,
   setNodeLabels,
   USB,
+  usbPod,
 } from './fixtures.js';
 
 let cluster: InstalledCluster;
@@ -41,45 +43,21 @@ beforeAll(async () => {
 
 afterAll(async () => cluster?.stop());
 
-/** A namespace with its `default` ServiceAccount, as kube-controller-manager would make it. */
-async function namespace(name: string, labels: Record<string, string>): Promise<void> {
-  await expectStatus(cp.rest('POST', '/api/v1/namespaces', { metadata: { name, labels } }), 201);
-  await expectStatus(
-    cp.rest('POST', `/api/v1/namespaces/${name}/serviceaccounts`, { metadata: { name: 'default' } }),
-    201,
-  );
-}
-
-/** A pod that passes Pod Security "restricted" on its own, pinned to the USB stick. */
+/** A pod that passes Pod Security "restricted" on its own, pinned to the USB stick, with `extra` in its spec. */
 function restrictedPod(
   name: string,
   labels: Record<string, string> = {},
   extra: Partial<V1Pod['spec']> = {},
 ): V1Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, labels },
-    spec: {
-      nodeSelector: { [USB]: 'true' },
-      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'app',
-          image: 'example/zigbee2mqtt:2',
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-        },
-      ],
-      ...extra,
-    },
-  };
+  const pod = usbPod(name, { labels });
+  return { ...pod, spec: { ...(pod.spec as NonNullable<V1Pod['spec']>), ...extra } };
 }
 
 const sidecarOf = (pod: V1Pod) => pod.spec?.initContainers?.find((c) => c.name === 'sidecar-destruct');
 
 describe('injection through the real admission chain', () => {
   it('persists a pod of an enabled namespace with the sidecar, its env and account, under PSS restricted', async () => {
-    await namespace('home', {
+    await createNamespace(cp, 'home', {
       'sidecar-destruct.io/injection': 'enabled',
       'pod-security.kubernetes.io/enforce': 'restricted',
     });
@@ -114,7 +92,7 @@ describe('injection through the real admission chain', () => {
     );
     expect(sidecarOf(optedOut)).toBeUndefined();
     expect(optedOut.metadata.annotations?.['sidecar-destruct.io/status']).toBeUndefined();
-    await namespace('other', {});
+    await createNamespace(cp, 'other');
     const elsewhere = await expectStatus(
       cp.rest('POST', '/api/v1/namespaces/other/pods', restrictedPod('plain')),
       201,
@@ -143,7 +121,7 @@ describe('injection through the real admission chain', () => {
   });
 
   it('shows the mutation on a server-side dry run without creating anything', async () => {
-    await namespace('dry', { 'sidecar-destruct.io/injection': 'enabled' });
+    await createNamespace(cp, 'dry', { 'sidecar-destruct.io/injection': 'enabled' });
     await expectStatus(
       cp.rest('POST', '/api/v1/namespaces/dry/serviceaccounts', { metadata: { name: 'radio' } }),
       201,
@@ -171,7 +149,7 @@ describe('injection through the real admission chain', () => {
 
 describe('a new sidecar image', () => {
   it('is injected and admitted as soon as sidecar-destruct-config names it, with no webhook restart', async () => {
-    await namespace('image-change', { 'sidecar-destruct.io/injection': 'enabled' });
+    await createNamespace(cp, 'image-change', { 'sidecar-destruct.io/injection': 'enabled' });
     const configMap = `/api/v1/namespaces/${WEBHOOK_NAMESPACE}/configmaps/sidecar-destruct-config`;
     const next = 'registry.example.com/sidecar-destruct/sidecar:0.2.0';
     const imageOf = (pod: V1Pod) =>
@@ -273,7 +251,7 @@ describe('deploy/examples', () => {
       201,
     );
     // off-peak.yaml names its own namespace, which its instructions create and label first.
-    await namespace('off-peak', { 'sidecar-destruct.io/injection': 'enabled' });
+    await createNamespace(cp, 'off-peak', { 'sidecar-destruct.io/injection': 'enabled' });
     for (const file of files) {
       const manifests = await readManifests(`examples/${file}`);
       const own = manifests.some((m) => m.metadata?.namespace);
@@ -309,7 +287,7 @@ describe('deploy/examples', () => {
 
 describe('zero edits and least privilege', () => {
   it('creates the account and bindings on demand, and the sidecar acts with exactly them', async () => {
-    await namespace('fresh', { 'sidecar-destruct.io/injection': 'enabled' });
+    await createNamespace(cp, 'fresh', { 'sidecar-destruct.io/injection': 'enabled' });
     const pod = await expectStatus(
       cp.rest('POST', '/api/v1/namespaces/fresh/pods', restrictedPod('radio', {}, { nodeName: 'pi-a' })),
       201,
@@ -411,7 +389,7 @@ describe('when the webhook is down', () => {
 
 describe('certificate rotation', () => {
   it('admits every pod while the serving certificate is rotated under load', async () => {
-    await namespace('rotation', { 'sidecar-destruct.io/injection': 'enabled' });
+    await createNamespace(cp, 'rotation', { 'sidecar-destruct.io/injection': 'enabled' });
     const statuses: number[] = [];
     const load = (async () => {
       for (let i = 0; i < 40; i++) {
