@@ -29,7 +29,8 @@ const named = (s: Setting): string => (s.env ? `--${s.flag} / ${s.env}` : `--${s
 
 /** The help of a command: its usage and description, then one line per setting, then -h. */
 export function settingsHelp(usage: string, description: string, settings: SettingsTable): string {
-  const flagOf = (s: Setting): string => `${s.short ? `-${s.short}, ` : ''}--${s.flag}${s.boolean ? '' : ' VALUE'}`;
+  const flagOf = (s: Setting): string =>
+    `${s.short ? `-${s.short}, ` : ''}--${s.flag}${s.boolean ? '' : ' VALUE'}`;
   const width = Math.max(...Object.values(settings).map((s) => flagOf(s).length));
   const envWidth = Math.max(0, ...Object.values(settings).map((s) => (s.env ?? '').length)) + 1;
   const lines = Object.values(settings).map((s) => {

@@ -184,7 +184,6 @@ describe('one place for the cache path', () => {
       (f) => f.endsWith('.sh') && /\$CACHE_ROOT|\$\{CACHE_ROOT/.test(readFileSync(join(ROOT, f), 'utf8')),
     );
     expect(users.length).toBeGreaterThan(8);
-    for (const f of users)
-      expect(readFileSync(join(ROOT, f), 'utf8'), f).toMatch(/^source .*cache\.sh"?$/m);
+    for (const f of users) expect(readFileSync(join(ROOT, f), 'utf8'), f).toMatch(/^source .*cache\.sh"?$/m);
   });
 });

@@ -14,7 +14,7 @@ import {
   ApiException,
   type ConfigurationOptions,
   CoreV1Api,
-  KubeConfig,
+  type KubeConfig,
   Observable,
   RbacAuthorizationV1Api,
   type V1ServiceAccount,
@@ -302,12 +302,4 @@ class AccountEnsurer {
 export function accountEnsurer(kubeConfig: KubeConfig, options: EnsurerOptions): EnsureAccount {
   const ensurer = new AccountEnsurer(kubeConfig, options);
   return (namespace, name, dedicated, deadline) => ensurer.ensure({ namespace, name }, dedicated, deadline);
-}
-
-/** The file `--kubeconfig` names; without one, the pod's in-cluster account (never ~/.kube/config). */
-export function kubeConfigOrInCluster(kubeconfig: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromCluster();
-  return kc;
 }

@@ -3,10 +3,13 @@
  * the certificate files, keep `auto` mode's view of the cluster fresh, and on SIGTERM stop taking new reviews,
  * finish the ones in flight and exit.
  */
+
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { err, ok, type Result } from '@sidecar-destruct/core';
-import { kubeConfigOrInCluster } from './accounts.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { err, kubeConfigSource, loadKubeConfig, ok, type Result } from '@sidecar-destruct/core';
 import { buildApp } from './app.js';
 import { ClusterWorkers } from './cluster-workers.js';
 import { type Config, parseConfig, WEBHOOK_HELP, wantsHelp } from './pure/config.js';
@@ -42,16 +45,19 @@ async function startup(
   }
 }
 
-/** The API client of --kubeconfig or the pod's account; without one the webhook still injects. */
-function connect(config: Config): ClusterWorkers {
-  let kubeConfig: KubeConfig | undefined;
-  let problem = '';
+/**
+ * The API client, found as every command finds it (core/src/kubeconfig.ts): --kubeconfig, KUBECONFIG,
+ * ~/.kube/config, then the pod's own account. Without one the webhook still injects, and says why it cannot watch.
+ */
+function connect(config: Config, env: NodeJS.ProcessEnv): ClusterWorkers {
+  const home = join(env.HOME ?? homedir(), '.kube', 'config');
+  const source = kubeConfigSource(config.kubeconfig || undefined, env, existsSync(home) ? home : undefined);
+  if (!source.ok) return new ClusterWorkers(config, undefined, source.error);
   try {
-    kubeConfig = kubeConfigOrInCluster(config.kubeconfig);
+    return new ClusterWorkers(config, loadKubeConfig(new KubeConfig(), source.value), '');
   } catch (e) {
-    problem = (e as Error).message;
+    return new ClusterWorkers(config, undefined, (e as Error).message);
   }
-  return new ClusterWorkers(config, kubeConfig, problem);
 }
 
 const signalled = (): Promise<NodeJS.Signals> =>
@@ -68,7 +74,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const started = await startup(argv, env);
   if (!started.ok) return started.error;
   const { config, pair } = started.value;
-  const cluster = connect(config);
+  const cluster = connect(config, env);
   let draining = false;
   const { fastify } = buildApp({
     config,

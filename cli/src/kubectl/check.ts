@@ -11,6 +11,7 @@ import {
   NAMESPACE_INJECTION_LABEL,
   POD_INJECT_LABEL,
   ruleOf,
+  SIDECAR_ACCOUNT,
   SIDECAR_CONTAINER,
   STATUS_ANNOTATION,
 } from '@sidecar-destruct/core';
@@ -127,6 +128,10 @@ async function probe(cluster: Cluster, probeNamespace: string | undefined): Prom
         what: `create pods in ${target} (dry run)`,
         message: (e as Error).message,
       };
+    // The webhook moves a pod on the default account to the dedicated one, which a dry run does not create: the
+    // ServiceAccount admission plugin refusing that account is the webhook's mutation, seen.
+    if (e.message.includes(`serviceaccount "${SIDECAR_ACCOUNT}" not found`))
+      return { ok: true, value: { kind: 'injected', namespace: target } };
     // RBAC's refusal names the verb; an admission refusal (a policy, the webhook) does not.
     if (e.code === 403 && /cannot create resource/.test(e.message))
       return {

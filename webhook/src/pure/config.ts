@@ -3,8 +3,16 @@
  * A bad setting is an error naming the flag, the variable and the accepted form. The README's table lists the
  * same settings with the same defaults.
  */
-import { parseArgs } from 'node:util';
-import { err, ok, type Result, SIDECAR_ACCOUNT } from '@sidecar-destruct/core';
+import {
+  err,
+  INSTALL_NAMESPACE,
+  ok,
+  type Result,
+  readCommandLine,
+  type SettingsTable,
+  SIDECAR_ACCOUNT,
+  settingsHelp,
+} from '@sidecar-destruct/core';
 
 export type SidecarMode = 'auto' | 'native' | 'container';
 
@@ -36,18 +44,11 @@ export interface Config {
   readonly resources: Resources;
   /** Largest AdmissionReview body accepted, in bytes. */
   readonly bodyLimit: number;
-  /** A kubeconfig for the API client; empty means in-cluster. */
+  /** A kubeconfig for the API client; empty: KUBECONFIG, ~/.kube/config, then in-cluster (core/src/kubeconfig.ts). */
   readonly kubeconfig: string;
   /** How often the reconciler makes the sidecar bindings equal the grants, in milliseconds. */
   readonly reconcileIntervalMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-}
-
-interface Setting {
-  readonly flag: string;
-  readonly env: string;
-  readonly default: string;
-  readonly help: string;
 }
 
 /** flag → environment variable → default; the single source of the README's settings table. */
@@ -105,7 +106,7 @@ export const SETTINGS = {
   namespace: {
     flag: 'namespace',
     env: 'POD_NAMESPACE',
-    default: 'sidecar-destruct-system',
+    default: INSTALL_NAMESPACE,
     help: "the webhook's own namespace (never injected)",
   },
   cpuRequest: {
@@ -142,7 +143,7 @@ export const SETTINGS = {
     flag: 'kubeconfig',
     env: 'KUBECONFIG',
     default: '',
-    help: 'kubeconfig for the API client; empty: in-cluster',
+    help: 'kubeconfig for the API client; empty: ~/.kube/config, else in-cluster',
   },
   reconcileInterval: {
     flag: 'reconcile-interval-seconds',
@@ -151,94 +152,24 @@ export const SETTINGS = {
     help: 'a full pass making the sidecar bindings match the grants, besides one on every watched change',
   },
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', default: 'info', help: 'debug, info, warn or error' },
-} as const satisfies Record<string, Setting>;
+} as const satisfies SettingsTable;
 
-type Key = keyof typeof SETTINGS;
-
-const QUANTITY = /^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
-
-export const WEBHOOK_HELP = `Usage: sidecar-destruct webhook [flags]
-
-The mutating admission webhook: injects the self-destruct sidecar into opted-in pods. HTTPS only.
-Every flag can also be set through its environment variable.
-
-${Object.values(SETTINGS)
-  .map(
-    (s) =>
-      `  --${s.flag.padEnd(26)} ${s.env.padEnd(26)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`,
-  )
-  .join('\n')}
-  -h, --help
-`;
-
-/** Reads settings from flags, then environment, then defaults, collecting every problem by flag and variable. */
-class SettingReader {
-  readonly errors: string[] = [];
-
-  constructor(
-    private readonly flags: Record<string, string | boolean | undefined>,
-    private readonly env: Readonly<Record<string, string | undefined>>,
-  ) {}
-
-  raw(key: Key): string {
-    const s = SETTINGS[key];
-    const value = this.flags[s.flag];
-    return typeof value === 'string' ? value : (this.env[s.env] ?? s.default);
-  }
-
-  oneOf<T extends string>(key: Key, values: readonly T[]): T {
-    const v = this.raw(key);
-    if ((values as readonly string[]).includes(v)) return v as T;
-    this.bad(key, values.join(', '));
-    return values[0] as T;
-  }
-
-  integer(key: Key, min: number, max: number): number {
-    const v = this.raw(key);
-    const n = /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
-    if (n >= min && n <= max) return n;
-    this.bad(key, `an integer from ${min} to ${max}`);
-    return min;
-  }
-
-  required(key: Key): string {
-    const v = this.raw(key);
-    if (v === '') this.errors.push(`--${SETTINGS[key].flag} / ${SETTINGS[key].env} is required`);
-    return v;
-  }
-
-  quantity(key: Key): string {
-    const v = this.raw(key);
-    if (!QUANTITY.test(v)) this.bad(key, 'a Kubernetes quantity such as 10m, 64Mi or 0.5');
-    return v;
-  }
-
-  private bad(key: Key, form: string): void {
-    this.errors.push(
-      `--${SETTINGS[key].flag} / ${SETTINGS[key].env}: "${this.raw(key)}" is not valid; use ${form}`,
-    );
-  }
-}
+export const WEBHOOK_HELP = settingsHelp(
+  'sidecar-destruct webhook [flags]',
+  `The mutating admission webhook: injects the self-destruct sidecar into opted-in pods. HTTPS only.
+Every flag can also be set through its environment variable.`,
+  SETTINGS,
+);
 
 /** Flags first, then environment, then defaults; every problem is reported, naming flag and variable. */
 export function parseConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): Result<Config, string[]> {
-  let flags: Record<string, string | boolean | undefined>;
-  try {
-    flags = parseArgs({
-      args: [...argv],
-      options: {
-        ...Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }])),
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    return err([(e as Error).message]);
-  }
-  const read = new SettingReader(flags, env);
+  const line = readCommandLine(SETTINGS, argv, env);
+  if (!line.ok) return err(line.error);
+  if (line.value.help) return err(['--help is answered before the config is read']);
+  const { read } = line.value;
   const config: Config = {
     host: read.raw('host'),
     port: read.integer('port', 1, 65_535),
