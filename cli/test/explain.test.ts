@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.js';
-import type { Io } from '../src/io.js';
+import { recordingIo } from './io.js';
 
 const POD = `
 apiVersion: v1
@@ -16,25 +16,9 @@ const NODE = (labels: string) =>
   `{"apiVersion":"v1","kind":"Node","metadata":{"name":"pi","labels":${labels}}}`;
 
 async function explain(files: Record<string, string>, ...flags: string[]) {
-  let stdout = '';
-  const errors: string[] = [];
-  const io: Io = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    fail: (message) => {
-      errors.push(message);
-      return 2;
-    },
-    env: {},
-    readText: async (path: string) => {
-      const text = files[path];
-      if (text === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
-      return text;
-    },
-  };
+  const { io, out, failures } = recordingIo(files);
   const status = await run(['explain', '--pod', 'pod.yaml', '--node', 'node.json', ...flags], io);
-  return { status, stdout, errors };
+  return { status, stdout: out(), errors: failures };
 }
 
 describe('sidecar-destruct explain', () => {

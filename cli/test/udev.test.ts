@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.js';
-import type { Io } from '../src/io.js';
 import { UDEV_HELP, UDEV_SETTINGS } from '../src/udev.js';
-
-function capture(): { io: Io; out: () => string; failures: string[] } {
-  let out = '';
-  const failures: string[] = [];
-  const io: Io = {
-    stdout: (t) => {
-      out += t;
-    },
-    fail: (m) => {
-      failures.push(m);
-      return 2;
-    },
-    env: {},
-    readText: () => Promise.reject(new Error('no files here')),
-  };
-  return { io, out: () => out, failures };
-}
+import { recordingIo } from './io.js';
 
 describe('sidecar-destruct udev', () => {
   it('prints the rules, or exits 2 with the problems', async () => {
-    const { io, out, failures } = capture();
+    const { io, out, failures } = recordingIo();
     expect(await run(['udev', '--vendor', '10c4', '--product', 'ea60', '--name', 'zigbee'], io)).toBe(0);
     expect(out()).toContain('/dev/zigbee');
     expect(await run(['udev', '--vendor', 'nope', '--product', 'ea60'], io)).toBe(2);
@@ -30,7 +13,7 @@ describe('sidecar-destruct udev', () => {
   });
 
   it('says which required flag is missing, and points to --help', async () => {
-    const { io, failures } = capture();
+    const { io, failures } = recordingIo();
     expect(await run(['udev', '--vendor', '10c4'], io)).toBe(2);
     expect(failures[0]).toMatch(/--product is required.*sidecar-destruct udev --help/);
   });

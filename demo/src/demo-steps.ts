@@ -5,11 +5,13 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { GRACE_PERIOD_ANNOTATION } from '@sidecar-destruct/core';
+import type { RunningWebhook } from '@sidecar-destruct/infra';
 import {
   apply,
   type ControlPlane,
   type Manifest,
   readManifests,
+  type StandInKubelet,
   setNodeLabels,
   USB_LABEL,
   until,
@@ -18,6 +20,15 @@ import {
 export { USB_LABEL } from '@sidecar-destruct/testkit';
 
 /** A line writer that stamps each line with the seconds since the narrator was made. */
+/** What every story holds while it runs, for its steps and its clean-up. */
+export interface BaseStage {
+  readonly cp: ControlPlane;
+  readonly say: (text: string) => void;
+  readonly write: (line: string) => void;
+  webhook?: RunningWebhook;
+  standIn?: StandInKubelet;
+}
+
 export function narrator(write: (line: string) => void): (text: string) => void {
   const t0 = performance.now();
   return (text) => write(`[${((performance.now() - t0) / 1_000).toFixed(2).padStart(6)}s] ${text}`);

@@ -11,9 +11,8 @@ import {
   SIDECAR_CONTAINER,
   TOKEN_VOLUME,
 } from '@sidecar-destruct/core';
-import { type RunningWebhook, startWebhook } from '@sidecar-destruct/infra';
+import { startWebhook } from '@sidecar-destruct/infra';
 import {
-  type ControlPlane,
   type RunningSidecar,
   registerNode,
   StandInKubelet,
@@ -21,6 +20,7 @@ import {
 } from '@sidecar-destruct/testkit';
 import {
   applyExample,
+  type BaseStage,
   createInjectedNamespace,
   livePod,
   moveStick,
@@ -69,13 +69,7 @@ export interface DemoResult {
 }
 
 /** What the story has started so far, for the next step and for the cleanup. */
-interface Stage {
-  readonly cp: ControlPlane;
-  readonly say: (text: string) => void;
-  readonly write: (line: string) => void;
-  webhook?: RunningWebhook;
-  kubelet?: StandInKubelet;
-}
+type Stage = BaseStage;
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const say = narrator(options.write);
@@ -92,7 +86,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     return result;
   } finally {
     say('Cleaning up: stopping the sidecars, the webhook and the control plane');
-    await stage.kubelet?.stop();
+    await stage.standIn?.stop();
     await stage.webhook?.stop();
     await cp.stop();
   }
@@ -116,9 +110,9 @@ async function startNodes(stage: Stage): Promise<StandInKubelet> {
   stage.say(
     `Nodes: ${NODE_A} has the Zigbee stick (${USB_LABEL}=true, the label node-feature-discovery gives it; no NFD runs in this demo: it labels the nodes itself, and --real-node runs a real one); ${NODE_B} has none`,
   );
-  stage.kubelet = new StandInKubelet(cp, new Set([NODE_A, NODE_B]));
-  stage.kubelet.start();
-  return stage.kubelet;
+  stage.standIn = new StandInKubelet(cp, new Set([NODE_A, NODE_B]));
+  stage.standIn.start();
+  return stage.standIn;
 }
 
 /** The example applied in an injected namespace; resolves once its pod's sidecar watches the node. */

@@ -19,7 +19,6 @@ import {
   prepareNfdHost,
   type RealNode,
   type RealNodeBuild,
-  type RunningWebhook,
   realNodeUnavailable,
   startRealNode,
   startWebhook,
@@ -28,7 +27,6 @@ import {
   ZIGBEE_STICK,
 } from '@sidecar-destruct/infra';
 import {
-  type ControlPlane,
   MERGE_PATCH,
   registerNode,
   SIDECAR_CONTAINER,
@@ -39,7 +37,14 @@ import {
   until,
 } from '@sidecar-destruct/testkit';
 import { deviceRules, NFD_HELPER } from '@sidecar-destruct/udev';
-import { applyExample, createInjectedNamespace, livePod, narrator, untilDeleting } from './demo-steps.js';
+import {
+  applyExample,
+  type BaseStage,
+  createInjectedNamespace,
+  livePod,
+  narrator,
+  untilDeleting,
+} from './demo-steps.js';
 
 export const REAL_NODE_DEMO_HELP = `
        npm run demo -- --real-node
@@ -60,14 +65,9 @@ export interface RealNodeDemoOptions {
   readonly write: (line: string) => void;
 }
 
-interface Stage {
-  readonly cp: ControlPlane;
-  readonly say: (text: string) => void;
-  readonly write: (line: string) => void;
-  webhook?: RunningWebhook;
+interface Stage extends BaseStage {
   node?: RealNode;
   host?: NfdHost;
-  standIn?: StandInKubelet;
 }
 
 /** The stick's udev event on pi-kitchen, through the rules' NFD helper (the /dev link is left alone). */

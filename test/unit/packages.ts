@@ -57,14 +57,13 @@ export function filesOf(dir: string, extensions: readonly string[]): string[] {
     .map((f) => join(dir, f));
 }
 
+/** A TypeScript file, parsed. */
+const parsed = (file: string): ts.SourceFile =>
+  ts.createSourceFile(file, readFileSync(join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest, true);
+
 /** The string literals of a TypeScript file (template pieces included), comments left out. */
 function literals(file: string): string[] {
-  const source = ts.createSourceFile(
-    file,
-    readFileSync(join(ROOT, file), 'utf8'),
-    ts.ScriptTarget.Latest,
-    true,
-  );
+  const source = parsed(file);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
     if (ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node)) found.push(node.text);
@@ -90,12 +89,7 @@ export interface Import {
 
 /** The modules a TypeScript file imports or re-exports, statically or by `import()` and `require()`. */
 export function importsOf(file: string): Import[] {
-  const source = ts.createSourceFile(
-    file,
-    readFileSync(join(ROOT, file), 'utf8'),
-    ts.ScriptTarget.Latest,
-    true,
-  );
+  const source = parsed(file);
   const found: Import[] = [];
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier))

@@ -38,6 +38,12 @@ export const unreadable = (check: string, seen: Seen<unknown> & { ok: false }): 
   ...(seen.why === 'forbidden' ? { fix: `ask for get/list on what this line reads (${seen.what})` } : {}),
 });
 
+/** The line for an install object that could not be read: missing (apply deploy/), or hidden. */
+const absent = (check: string, seen: Seen<unknown> & { ok: false }, what: string): CheckLine =>
+  seen.why === 'missing'
+    ? { check, status: 'fail', detail: `${what} is missing`, fix: APPLY }
+    : unreadable(check, seen);
+
 const minor = (version: string): readonly [number, number] | undefined => {
   const m = /^v?(\d+)\.(\d+)/.exec(version);
   return m ? [Number(m[1]), Number(m[2])] : undefined;
@@ -173,16 +179,7 @@ const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 /** The serving certificate's expiry against the renewal window of the certificate Job. */
 export function certificateLine(notAfter: Seen<Date>, renewal: Seen<string>, now: Date): CheckLine {
   const check = 'serving certificate';
-  if (!notAfter.ok) {
-    return notAfter.why === 'missing'
-      ? {
-          check,
-          status: 'fail',
-          detail: `Secret ${INSTALL.namespace}/${INSTALL.servingSecret} is missing`,
-          fix: APPLY,
-        }
-      : unreadable(check, notAfter);
-  }
+  if (!notAfter.ok) return absent(check, notAfter, `Secret ${INSTALL.namespace}/${INSTALL.servingSecret}`);
   const expires = notAfter.value.getTime();
   const left = Math.floor((expires - now.getTime()) / DAY_MS);
   const renews = day(expires - INSTALL.renewBeforeDays * DAY_MS);
@@ -219,15 +216,7 @@ export function certificateLine(notAfter: Seen<Date>, renewal: Seen<string>, now
 
 export function imageLine(configMap: Seen<Readonly<Record<string, string>>>): CheckLine {
   const check = 'sidecar image';
-  if (!configMap.ok)
-    return configMap.why === 'missing'
-      ? {
-          check,
-          status: 'fail',
-          detail: `ConfigMap ${INSTALL.namespace}/${INSTALL.configMap} is missing`,
-          fix: APPLY,
-        }
-      : unreadable(check, configMap);
+  if (!configMap.ok) return absent(check, configMap, `ConfigMap ${INSTALL.namespace}/${INSTALL.configMap}`);
   const image = configMap.value[INSTALL.imageKey];
   return image
     ? { check, status: 'ok', detail: image }
