@@ -1,6 +1,8 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ruleOf } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
+import { render } from '../src/kubectl/output.js';
+import { pluginCommand } from '../src/kubectl/plugin.js';
 import {
   certificateLine,
   checkStatus,
@@ -17,6 +19,7 @@ import {
 import { INSTALL } from '../src/kubectl/pure/install.js';
 import { placements, tolerates } from '../src/kubectl/pure/placement.js';
 import { holdsRoles, optedIn, statusRow } from '../src/kubectl/pure/status.js';
+import { recordingIo } from './io.js';
 
 const USB = 'feature.node.kubernetes.io/usb-ff_10c4_ea60.present';
 const yes = <T>(value: T): Seen<T> => ({ ok: true, value });
@@ -41,7 +44,11 @@ function installed(): PolicyFacts {
   return {
     api: yes(true),
     policies: new Map(Object.keys(INSTALL.policies).map((p) => [p, yes(true as const)])),
-    bindings: new Map(Object.entries(INSTALL.policies).flatMap(([p, bs]) => bs.map((b) => [b, yes(p)]))),
+    bindings: new Map(
+      Object.entries(INSTALL.policies).flatMap(([p, bs]) =>
+        bs.map((b) => [b, yes({ policy: p, deny: true })]),
+      ),
+    ),
     parameter: yes(true),
   };
 }
@@ -57,7 +64,10 @@ describe('check, line by line', () => {
   it('fails on exactly the missing binding, naming it', () => {
     expect(policiesLine(installed()).status).toBe('ok');
     const facts = installed();
-    (facts.bindings as Map<string, Seen<string>>).set('sidecar-destruct-grant', missing('get binding'));
+    (facts.bindings as Map<string, Seen<{ policy: string; deny: boolean }>>).set(
+      'sidecar-destruct-grant',
+      missing('get binding'),
+    );
     const line = policiesLine(facts);
     expect(line.status).toBe('fail');
     expect(line.detail).toBe('ValidatingAdmissionPolicyBinding sidecar-destruct-grant is missing');
@@ -111,9 +121,22 @@ describe('check, line by line', () => {
     expect(nativeLine(yes(new Map([['old', 'v1.28.3']])), 29).detail).toContain('old (v1.28.3)');
   });
 
-  it('exits 1 when any line failed, never for a warning or an unknown', () => {
-    expect(checkStatus([versionLine(yes('v1.33.0')), probeLine(forbidden('x'))])).toBe(0);
-    expect(checkStatus([endpointsLine(yes(0))])).toBe(1);
+  it('exits 1 when a line failed, 3 when one could not be verified, 0 for warnings alone', () => {
+    expect(checkStatus([versionLine(yes('v1.33.0'))])).toBe(0);
+    expect(checkStatus([versionLine(yes('v1.33.0')), probeLine(forbidden('x'))])).toBe(3);
+    expect(checkStatus([endpointsLine(yes(0)), probeLine(forbidden('x'))])).toBe(1);
+  });
+
+  it('fails a binding that only audits', () => {
+    const facts = installed();
+    (facts.bindings as Map<string, Seen<{ policy: string; deny: boolean }>>).set(
+      'sidecar-destruct-grant',
+      yes({ policy: 'sidecar-destruct-grant', deny: false }),
+    );
+    expect(policiesLine(facts)).toMatchObject({
+      status: 'fail',
+      detail: 'binding sidecar-destruct-grant does not deny (validationActions without Deny)',
+    });
   });
 });
 
@@ -229,6 +252,9 @@ describe('status rows', () => {
     expect(holdsRoles(p, rb, crb)).toBe(true);
     expect(holdsRoles(p, rb, undefined)).toBe(false);
     expect(holdsRoles(pod(), rb, crb)).toBe(false);
+    // A namespace admin's own Role of the same name, bound under the webhook's binding name, holds nothing.
+    const squatted = { ...rb, roleRef: { ...rb.roleRef, kind: 'Role' } };
+    expect(holdsRoles(p, squatted, crb)).toBe(false);
   });
 });
 
@@ -238,5 +264,33 @@ describe('check, one cause one failing line', () => {
       status: 'skip',
       detail: 'not tried: the webhook endpoints line failed',
     });
+  });
+});
+
+/** The control characters of a text (newline aside). */
+const controls = (text: string): string[] =>
+  [...text].filter((c) => {
+    const n = c.charCodeAt(0);
+    return (n < 32 && n !== 10) || (n >= 127 && n < 160);
+  });
+
+describe('what the plugin prints', () => {
+  it("never passes a pod author's control characters to the terminal, in a table or in JSON", () => {
+    const hostile = 'ok\u001b]52;c;cHduZWQ=\u0007 \u009b2J done';
+    expect(render('table', {}, () => `${hostile}\n`)).toBe('ok?]52;c;cHduZWQ=? ?2J done\n');
+    expect(controls(render('json', { m: hostile }, () => ''))).toEqual([]);
+    expect(JSON.parse(render('json', { m: hostile }, () => '')).m).toBe(hostile);
+    expect(controls(render('yaml', { m: hostile }, () => ''))).toEqual([]);
+  });
+
+  it('refuses a name that would reach another path before it connects', async () => {
+    const { io } = recordingIo();
+    for (const args of [
+      ['check', '--probe-namespace', 'ns/pods#'],
+      ['status', '-n', 'home/pods?x='],
+      ['explain', '../../nodes'],
+      ['explain', 'z2m', '--node', 'a/b'],
+    ])
+      await expect(pluginCommand(args, io)).rejects.toThrow(/is not a valid Kubernetes name/);
   });
 });

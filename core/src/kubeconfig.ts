@@ -1,6 +1,7 @@
 /**
  * How every command finds its API server, the way kubectl does: `--kubeconfig FILE`, else `$KUBECONFIG` (a list,
- * merged), else `~/.kube/config`, else the pod's own service account (in-cluster). When none of them exists the
+ * merged by client-node from the process environment), else `~/.kube/config`, else the pod's own service account
+ * (in-cluster). When none of them exists the
  * command says so instead of trying localhost:8080, as a bare client would.
  */
 import { err, ok, type Result } from './result.js';
@@ -13,13 +14,19 @@ export type KubeConfigSource =
 export const NO_KUBECONFIG =
   'no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, create ~/.kube/config, or run in a pod';
 
-/** The source to load, from the flag, the environment and whether `~/.kube/config` exists. */
+/**
+ * The source to load, from the flag, the environment and whether `~/.kube/config` exists. A server that runs in
+ * the cluster (the webhook) asks for `inClusterFirst`: inside a pod its own account wins over any kubeconfig
+ * that happens to be in its environment or its home, so that nothing but an explicit flag changes who it is.
+ */
 export function kubeConfigSource(
   flag: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
   homeConfig: string | undefined,
+  options: { readonly inClusterFirst?: boolean } = {},
 ): Result<KubeConfigSource> {
   if (flag) return ok({ kind: 'file', path: flag });
+  if (options.inClusterFirst && env.KUBERNETES_SERVICE_HOST) return ok({ kind: 'in-cluster' });
   if (env.KUBECONFIG) return ok({ kind: 'env' });
   if (homeConfig) return ok({ kind: 'file', path: homeConfig });
   if (env.KUBERNETES_SERVICE_HOST) return ok({ kind: 'in-cluster' });

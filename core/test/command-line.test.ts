@@ -92,3 +92,17 @@ describe('the kube config, found as kubectl finds it', () => {
     expect(calls).toEqual(['file /f', 'context lab', 'default', 'cluster']);
   });
 });
+
+describe('a server in the cluster', () => {
+  it('keeps its own account inside a pod, whatever kubeconfig its environment or home holds', () => {
+    const env = { KUBECONFIG: '/e', KUBERNETES_SERVICE_HOST: '10.0.0.1' };
+    expect(kubeConfigSource(undefined, env, '/home/x/.kube/config', { inClusterFirst: true })).toEqual({
+      ok: true,
+      value: { kind: 'in-cluster' },
+    });
+    expect(kubeConfigSource('/f', env, undefined, { inClusterFirst: true })).toEqual({
+      ok: true,
+      value: { kind: 'file', path: '/f' },
+    });
+  });
+});

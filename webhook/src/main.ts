@@ -46,12 +46,15 @@ async function startup(
 }
 
 /**
- * The API client, found as every command finds it (core/src/kubeconfig.ts): --kubeconfig, KUBECONFIG,
- * ~/.kube/config, then the pod's own account. Without one the webhook still injects, and says why it cannot watch.
+ * The API client, found as every command finds it (core/src/kubeconfig.ts), its own account first when it runs in a
+ * pod: --kubeconfig, the pod's account, KUBECONFIG, ~/.kube/config. Without one the webhook still injects, and says
+ * why it cannot watch.
  */
 function connect(config: Config, env: NodeJS.ProcessEnv): ClusterWorkers {
   const home = join(env.HOME ?? homedir(), '.kube', 'config');
-  const source = kubeConfigSource(config.kubeconfig || undefined, env, existsSync(home) ? home : undefined);
+  const source = kubeConfigSource(config.kubeconfig || undefined, env, existsSync(home) ? home : undefined, {
+    inClusterFirst: true,
+  });
   if (!source.ok) return new ClusterWorkers(config, undefined, source.error);
   try {
     return new ClusterWorkers(config, loadKubeConfig(new KubeConfig(), source.value), '');

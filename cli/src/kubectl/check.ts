@@ -48,7 +48,7 @@ async function policyFacts(cluster: Cluster): Promise<PolicyFacts> {
     return true as const;
   });
   const policies = new Map<string, Seen<true>>();
-  const bindings = new Map<string, Seen<string>>();
+  const bindings = new Map<string, Seen<{ policy: string; deny: boolean }>>();
   for (const [policy, names] of Object.entries(INSTALL.policies)) {
     const seen = await cluster.read(
       `get validatingadmissionpolicy ${policy}`,
@@ -56,11 +56,16 @@ async function policyFacts(cluster: Cluster): Promise<PolicyFacts> {
     );
     policies.set(policy, seen.ok ? { ok: true, value: true } : seen);
     for (const name of names) {
-      const binding = await cluster.read<{ spec?: { policyName?: string } }>(
+      const binding = await cluster.read<{ spec?: { policyName?: string; validationActions?: string[] } }>(
         `get validatingadmissionpolicybinding ${name}`,
         `${ADMISSION}/validatingadmissionpolicybindings/${name}`,
       );
-      bindings.set(name, binding.ok ? { ok: true, value: binding.value.spec?.policyName ?? '' } : binding);
+      const spec = binding.ok ? binding.value.spec : undefined;
+      const value = {
+        policy: spec?.policyName ?? '',
+        deny: spec?.validationActions?.includes('Deny') ?? false,
+      };
+      bindings.set(name, binding.ok ? { ok: true, value } : binding);
     }
   }
   const parameter = await cluster.read(
@@ -86,7 +91,11 @@ async function readyEndpoints(cluster: Cluster): Promise<Seen<number>> {
 const probePod = (ns: string): V1Pod => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: 'sidecar-destruct-check-probe', namespace: ns, labels: { [POD_INJECT_LABEL]: 'true' } },
+  metadata: {
+    generateName: 'sidecar-destruct-check-probe-',
+    namespace: ns,
+    labels: { [POD_INJECT_LABEL]: 'true' },
+  },
   spec: {
     nodeSelector: { 'kubernetes.io/os': 'linux' },
     containers: [{ name: 'probe', image: 'registry.k8s.io/pause:3.10' }],
@@ -114,7 +123,7 @@ async function probe(cluster: Cluster, probeNamespace: string | undefined): Prom
   try {
     const pod = await cluster.call<V1Pod>(
       'POST',
-      `/api/v1/namespaces/${target}/pods?dryRun=All`,
+      `/api/v1/namespaces/${encodeURIComponent(target)}/pods?${new URLSearchParams({ dryRun: 'All' })}`,
       probePod(target),
     );
     const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];

@@ -20,39 +20,63 @@ export class ApiError extends Error {
   }
 }
 
-const TIMEOUT_MS = 30_000;
+/** One request's whole life, connect to last byte; and the most a response may hold. */
+const DEADLINE_MS = 30_000;
+const MAX_BYTES = 64 * 1024 * 1024;
+
+/** The server's URL for messages: no user or password that a URL may carry. */
+const shown = (server: string): string => {
+  try {
+    const url = new URL(server);
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return server;
+  }
+};
 
 export class Cluster {
   /** The API server's URL, for messages. */
   readonly server: string;
 
+  private readonly base: string;
+
   constructor(private readonly kubeConfig: KubeConfig) {
-    this.server = kubeConfig.getCurrentCluster()?.server ?? '';
+    this.base = (kubeConfig.getCurrentCluster()?.server ?? '').replace(/\/+$/, '');
+    this.server = shown(this.base);
   }
 
-  /** One request; resolves with the decoded body of a 2xx answer, rejects with ApiError otherwise. */
+  /**
+   * One request; resolves with the decoded body of a 2xx answer, rejects with ApiError otherwise. `path` is
+   * appended to the server's URL, whose own path (a proxy's `/k8s/clusters/x`) is kept.
+   */
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    if (!this.server) throw new Error('the kubeconfig names no cluster');
-    const url = new URL(path, this.server);
+    if (!this.base) throw new Error('the kubeconfig names no cluster');
+    const url = new URL(`${this.base}${path}`);
     const options: Parameters<typeof request>[1] = { method, headers: { Accept: 'application/json' } };
     await this.kubeConfig.applyToHTTPSOptions(options);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload) Object.assign(options.headers ?? {}, { 'Content-Type': 'application/json' });
     return new Promise<T>((resolve, reject) => {
-      const req = request(url, { ...options, timeout: TIMEOUT_MS }, (res) => {
+      const req = request(url, options, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(JSON.parse(text) as T);
-          else reject(new ApiError(status, messageOf(text)));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BYTES) req.destroy(new Error(`an answer of more than ${MAX_BYTES / 1_048_576} MiB`));
+          else chunks.push(c);
         });
+        res.on('end', () =>
+          settle(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), resolve, reject),
+        );
         res.on('error', reject);
       });
-      req.on('timeout', () =>
-        req.destroy(new Error(`no answer from ${this.server} within ${TIMEOUT_MS / 1000} s`)),
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`no whole answer from ${this.server} within ${DEADLINE_MS / 1000} s`)),
+        DEADLINE_MS,
       );
+      req.on('close', () => clearTimeout(deadline));
       req.on('error', reject);
       req.end(payload);
     });
@@ -67,7 +91,10 @@ export class Cluster {
     } catch (e) {
       if (e instanceof ApiError && e.code === 401)
         return `the API server at ${this.server} refused the credentials (HTTP 401)`;
-      if (e instanceof ApiError) return undefined;
+      // 403: it answered and knows who asks; anything else from /version is not a working API server.
+      if (e instanceof ApiError && e.code === 403) return undefined;
+      if (e instanceof ApiError)
+        return `${this.server} is not a working API server: /version gave HTTP ${e.code}`;
       return `cannot reach the API server at ${this.server}: ${(e as Error).message}`;
     }
   }
@@ -124,6 +151,19 @@ export class Cluster {
     return namespace
       ? this.list(`list events in ${namespace}`, `/api/v1/namespaces/${namespace}/events`)
       : this.list('list events in all namespaces', '/api/v1/events');
+  }
+}
+
+/** Ends a request: a 2xx body decoded (a body that is not JSON is an error, not a crash), else an ApiError. */
+function settle<T>(status: number, text: string, resolve: (v: T) => void, reject: (e: Error) => void): void {
+  if (status < 200 || status >= 300) {
+    reject(new ApiError(status, messageOf(text)));
+    return;
+  }
+  try {
+    resolve(JSON.parse(text) as T);
+  } catch {
+    reject(new Error(`HTTP ${status} with a body that is not JSON: ${text.slice(0, 80)}`));
   }
 }
 

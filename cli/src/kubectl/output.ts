@@ -16,9 +16,20 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return `${[line(headers.map((h) => h.toUpperCase())), ...rows.map(line)].join('\n')}\n`;
 }
 
-/** The report as the format asks: `human` renders it for people, json and yaml print it whole. */
+/**
+ * Text from the cluster made safe for a terminal: what a pod's author writes (an Event's message, an annotation)
+ * must not move the cursor, retitle the window or write the clipboard. Control characters (C0 but newline, DEL,
+ * C1) become `?`.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+export const printable = (text: string): string => text.replace(CONTROL, '?');
+
+/** The report as the format asks: `human` renders it for people, json and yaml print it whole, escaped. */
 export function render(format: Format, report: unknown, human: () => string): string {
-  if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
-  if (format === 'yaml') return stringify(report);
-  return human();
+  if (format === 'json')
+    // JSON.stringify escapes C0 but leaves DEL and C1 (U+009B is a terminal's CSI) as they are.
+    return `${JSON.stringify(report, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+  if (format === 'yaml') return printable(stringify(report));
+  return printable(human());
 }

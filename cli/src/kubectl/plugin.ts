@@ -55,47 +55,72 @@ export const PLUGIN_HELP = settingsHelp(
                 replacement has somewhere to go, 1 it would stay Pending)
   status        one row per opted-in pod: node, rule, verdict, grace, injection, last Event, roles
                 (exit 1 when a pod is not protected)
-  check         the install's health, line by line, with the fix (exit 1 when something is broken)
+  check         the install's health, line by line, with the fix (exit 1 something is broken, 3 something
+                could not be verified)
 
 Every command reads only (check also makes one server-side dry run, which stores nothing). Exit 2: bad
 flags, or the cluster could not be read; what RBAC hid is said, never skipped silently.`,
   PLUGIN_SETTINGS,
 );
 
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A name from the command line, checked before it goes into a request's path (no `/`, `?` or `#` in it). */
+function named(what: string, value: string | undefined, form: RegExp, max: number): string | undefined {
+  if (value !== undefined && (!form.test(value) || value.length > max))
+    throw new UsageError(`${what} "${value}" is not a valid Kubernetes name`);
+  return value;
+}
+
 type Read = Extract<ReturnType<typeof readCommandLine<typeof PLUGIN_SETTINGS>>, { ok: true }>['value'] & {
   help: false;
 };
 
-async function dispatch(line: Read, io: Io): Promise<Answer> {
+/** The command and its own arguments, checked before anything connects: a typo is a usage error, not a network one. */
+function commandOf(line: Read): { run: 'explain'; pod: string; node?: string } | { run: 'status' | 'check' } {
   const { read, positionals } = line;
   const [command, ...rest] = positionals;
+  if (command === 'explain') {
+    const [pod] = rest;
+    if (!pod || rest.length > 1) throw new UsageError('explain needs exactly one POD');
+    const node = named('--node', read.optional('node'), SUBDOMAIN, 253);
+    if (node && read.on('nodes')) throw new UsageError('--nodes and --node exclude each other');
+    return { run: 'explain', pod: named('pod', pod, SUBDOMAIN, 253) ?? pod, ...(node ? { node } : {}) };
+  }
+  if (command !== 'status' && command !== 'check')
+    throw new UsageError(
+      command ? `unknown command "${command}"` : 'a command is needed: explain, status or check',
+    );
+  if (rest.length > 0) throw new UsageError(`${command} takes no arguments`);
+  return { run: command };
+}
+
+async function dispatch(line: Read, io: Io): Promise<Answer> {
+  const { read } = line;
+  const command = commandOf(line);
   const format = read.oneOf('output', FORMATS) as Format;
+  const probeNamespace = named('--probe-namespace', read.optional('probeNamespace'), LABEL, 63);
+  const flagNamespace = named('namespace', read.optional('namespace'), LABEL, 63);
   const kubeConfig = kubeConfigFor(read.optional('kubeconfig'), io.env, read.optional('context'));
   if (read.errors.length > 0) throw new UsageError(read.errors.join('; '));
   if (!kubeConfig.ok) return { text: kubeConfig.error, status: 2 };
   const context = kubeConfig.value.getContextObject(kubeConfig.value.getCurrentContext());
-  const namespace = read.optional('namespace') ?? context?.namespace ?? 'default';
+  const namespace = named('namespace', flagNamespace ?? context?.namespace ?? 'default', LABEL, 63) ?? '';
   const cluster = new Cluster(kubeConfig.value);
   const unusable = await cluster.unusable();
   if (unusable) return { text: unusable, status: 2 };
-  if (command === 'explain') {
-    const [pod] = rest;
-    if (!pod || rest.length > 1) throw new UsageError('explain needs exactly one POD');
-    const node = read.optional('node');
-    if (node && read.on('nodes')) throw new UsageError('--nodes and --node exclude each other');
+  if (command.run === 'explain') {
+    const { pod, node } = command;
     return explainLive(
       cluster,
       { namespace, pod, nodes: read.on('nodes'), ...(node ? { node } : {}) },
       format,
     );
   }
-  if (rest.length > 0) throw new UsageError(`${command} takes no arguments`);
-  if (command === 'status')
+  if (command.run === 'status')
     return statusOf(cluster, read.on('allNamespaces') ? undefined : namespace, format);
-  if (command === 'check') return checkInstall(cluster, read.optional('probeNamespace'), new Date(), format);
-  throw new UsageError(
-    command ? `unknown command "${command}"` : 'a command is needed: explain, status or check',
-  );
+  return checkInstall(cluster, probeNamespace, new Date(), format);
 }
 
 /** The plugin's entry: prints the answer, or one line saying what went wrong; never a stack trace. */

@@ -44,7 +44,7 @@ export interface Config {
   readonly resources: Resources;
   /** Largest AdmissionReview body accepted, in bytes. */
   readonly bodyLimit: number;
-  /** A kubeconfig for the API client; empty: KUBECONFIG, ~/.kube/config, then in-cluster (core/src/kubeconfig.ts). */
+  /** A kubeconfig for the API client; empty: in a pod its own account, else KUBECONFIG or ~/.kube/config. */
   readonly kubeconfig: string;
   /** How often the reconciler makes the sidecar bindings equal the grants, in milliseconds. */
   readonly reconcileIntervalMs: number;
@@ -141,9 +141,8 @@ export const SETTINGS = {
   },
   kubeconfig: {
     flag: 'kubeconfig',
-    env: 'KUBECONFIG',
     default: '',
-    help: 'kubeconfig for the API client; empty: ~/.kube/config, else in-cluster',
+    help: "kubeconfig for the API client; without it the pod's own account, else KUBECONFIG or ~/.kube/config",
   },
   reconcileInterval: {
     flag: 'reconcile-interval-seconds',

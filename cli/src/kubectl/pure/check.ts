@@ -66,7 +66,8 @@ export interface PolicyFacts {
   /** The ValidatingAdmissionPolicy API answered (it is off on a server without it). */
   readonly api: Seen<true>;
   readonly policies: ReadonlyMap<string, Seen<true>>;
-  readonly bindings: ReadonlyMap<string, Seen<string>>;
+  /** Each binding's policy, and whether it denies (`validationActions` has Deny; Audit or Warn alone do not). */
+  readonly bindings: ReadonlyMap<string, Seen<{ readonly policy: string; readonly deny: boolean }>>;
   /** The ConfigMap the bindings name as their parameter. */
   readonly parameter: Seen<true>;
 }
@@ -96,8 +97,10 @@ export function policiesLine(facts: PolicyFacts): CheckLine {
     for (const binding of bindings) {
       const seen = facts.bindings.get(binding);
       look('ValidatingAdmissionPolicyBinding', binding, seen);
-      if (seen?.ok && seen.value !== policy)
-        problems.push(`binding ${binding} names policy ${seen.value}, not ${policy}`);
+      if (seen?.ok && seen.value.policy !== policy)
+        problems.push(`binding ${binding} names policy ${seen.value.policy}, not ${policy}`);
+      if (seen?.ok && !seen.value.deny)
+        problems.push(`binding ${binding} does not deny (validationActions without Deny)`);
     }
   }
   look('ConfigMap', `${INSTALL.namespace}/${INSTALL.configMap} (the policies' parameter)`, facts.parameter);
@@ -265,6 +268,8 @@ export function nativeLine(kubelets: Seen<ReadonlyMap<string, string>>, nativeMi
   };
 }
 
-/** The exit status of `check`: 1 when any line failed. */
-export const checkStatus = (lines: readonly CheckLine[]): number =>
-  lines.some((l) => l.status === 'fail') ? 1 : 0;
+/** The exit status of `check`: 1 when a line failed, else 3 when a line could not be verified, else 0. */
+export const checkStatus = (lines: readonly CheckLine[]): number => {
+  if (lines.some((l) => l.status === 'fail')) return 1;
+  return lines.some((l) => l.status === 'unknown') ? 3 : 0;
+};

@@ -86,7 +86,8 @@ export function holdsRoles(
 ): boolean {
   const account = pod.spec?.serviceAccountName ?? 'default';
   const names = (b: V1RoleBinding | undefined, role: string) =>
-    b?.roleRef.name === role &&
+    b?.roleRef.kind === 'ClusterRole' &&
+    b.roleRef.name === role &&
     (b.subjects ?? []).some(
       (s) => s.kind === 'ServiceAccount' && s.name === account && s.namespace === pod.metadata?.namespace,
     );
