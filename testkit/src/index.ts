@@ -1,8 +1,9 @@
 /**
  * The test kit: a control plane of real binaries (kube-apiserver, etcd, kube-scheduler, kube-controller-manager)
  * built from source, a stand-in kubelet that runs the sidecar bundle for each pod, admin REST calls, the loopback
- * test CA, the fault proxy, the webhook as a local process, and udev's way of running rules. Tests, benchmarks and
- * demos use it; nothing a user runs in a cluster does.
+ * test CA, the fault proxy, deploy/'s manifests and a watch on a Node's labels. Tests, benchmarks and demos use
+ * it; nothing a user runs in a cluster does. The product run as it ships (the webhook process, the images, a real
+ * node, udev's rules run as udevd runs them) is in infra/.
  */
 export { controlPlaneBinaries } from './binaries.js';
 export {

@@ -172,7 +172,7 @@ export function probeLine(probe: Seen<Probe> | undefined, blockedBy?: string): C
     check,
     status: 'fail',
     detail: `the API server refused a dry-run pod in ${p.namespace}: ${p.message}`,
-    fix: 'see the webhook endpoints and certificate lines; kubectl get mutatingwebhookconfiguration sidecar-destruct',
+    fix: `see the webhook endpoints and certificate lines; kubectl get mutatingwebhookconfiguration ${INSTALL.webhookConfiguration}`,
   };
 }
 

@@ -2,7 +2,7 @@
  * What an install from deploy/ consists of, by name: what `check` looks for. cli/test/install.test.ts
  * holds these names to deploy/base, which cannot import them.
  */
-import { CERTS_SETTINGS } from '@sidecar-destruct/certs';
+import { CERTS_SETTINGS } from '@sidecar-destruct/certs/options';
 import { INSTALL_NAMESPACE } from '@sidecar-destruct/core';
 
 export const INSTALL = Object.freeze({
