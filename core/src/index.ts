@@ -31,25 +31,20 @@ export {
   loadKubeConfig,
   NO_KUBECONFIG,
 } from './kubeconfig.js';
-export { labelKeyProblem, labelValueProblem } from './labels.js';
+export { labelKeyProblem } from './labels.js';
 export type { Log, LogFields } from './log.js';
 export { match, type TermsVerdict, type Unmet, type Verdict } from './match.js';
 export * from './names.js';
-export { dependsOnNfd, NFD_LABEL_NAMESPACES, nfdOutage } from './nfd.js';
-export { isObject, parseNode, parsePod, parseRule } from './objects.js';
+export { dependsOnNfd, nfdOutage } from './nfd.js';
+export { isObject, parsePod } from './objects.js';
 export { err, ok, type Result } from './result.js';
 export { describeRule, isEmptyRule, type Rule, ruleOf } from './rule.js';
-export { formatRequirement, parseSelector, SELECTOR_FORM } from './selector.js';
+export { formatRequirement, parseSelector } from './selector.js';
 export {
   type Action,
   type Annotations,
   DEFAULT_SETTINGS,
   describeSettings,
-  parseAction,
-  parseDryRun,
-  parseGracePeriod,
-  parseNfdOutageGracePeriod,
-  SETTING_FORMS,
   type Settings,
   settingsOf,
 } from './settings.js';
