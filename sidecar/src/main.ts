@@ -2,18 +2,21 @@
  * Entry point of the sidecar container (bundled into dist/sidecar.cjs) and of `sidecar-destruct sidecar`.
  * Reads the env contract, finds the API server, and runs until SIGTERM or SIGINT.
  */
-import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import {
   backoffDelay,
   DEFAULT_SETTINGS,
   ENV,
-  err,
   formatDuration,
+  kubeConfigSource,
   type Log,
-  ok,
   parseSidecarEnv,
   type Result,
+  readCommandLine,
   SERVICE_ACCOUNT_DIR,
+  settingsHelp,
 } from '@sidecar-destruct/core';
 import { Api } from './api.js';
 import { type Connection, fromKubeconfig, inCluster } from './credentials.js';
@@ -43,23 +46,33 @@ const envHelp = (): string => {
     .join('\n');
 };
 
-export const SIDECAR_HELP = `Usage: sidecar-destruct sidecar [--kubeconfig FILE]
+/** The sidecar's own flags; its configuration is the env contract above. */
+export const SIDECAR_SETTINGS = {
+  kubeconfig: {
+    flag: 'kubeconfig',
+    default: '',
+    help: "a kubeconfig (token, tokenFile or client certificate) instead of the pod's own account",
+  },
+  serviceAccountDir: {
+    flag: 'service-account-dir',
+    default: SERVICE_ACCOUNT_DIR,
+    help: 'where the in-cluster token and ca.crt are; for tests that play the kubelet',
+  },
+} as const;
 
-Watches this pod's node and deletes (or evicts) this pod when the node stops matching the pod's rule.
+export const SIDECAR_HELP = settingsHelp(
+  'sidecar-destruct sidecar [--kubeconfig FILE]',
+  `Watches this pod's node and deletes (or evicts) this pod when the node stops matching the pod's rule.
 Injected by the webhook; run by hand only for tests and demos.
 
 Configuration comes from the environment the webhook writes:
 ${envHelp()}
 
-Credentials: in a cluster, the mounted ServiceAccount token (re-read as the kubelet rotates it) and CA;
-otherwise --kubeconfig FILE or $KUBECONFIG (token, tokenFile or client certificate).
-
-Options:
-  --kubeconfig FILE            use this kubeconfig instead of the in-cluster ServiceAccount
-  --service-account-dir DIR    where the in-cluster token and ca.crt are (default ${SERVICE_ACCOUNT_DIR});
-                               for tests that play the kubelet
-  -h, --help                   show this help
-`;
+Credentials, as every command finds them (core/src/kubeconfig.ts), its own account first: --kubeconfig FILE,
+else in a pod the mounted ServiceAccount token (re-read as the kubelet rotates it) and CA, else $KUBECONFIG or
+~/.kube/config.`,
+  SIDECAR_SETTINGS,
+);
 
 /**
  * How every sidecar process runs the bundle: the container image (images/build.sh), the e2e harness, the
@@ -80,30 +93,6 @@ export const SIDECAR_RUNTIME: {
 const MIN_WATCH_TIMEOUT_SECONDS = 300;
 /** A request (not a watch) that has not answered in this time is abandoned. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-interface Args {
-  readonly kubeconfig?: string | undefined;
-  readonly 'service-account-dir'?: string | undefined;
-  readonly help?: boolean | undefined;
-}
-
-function parseCommandLine(argv: string[]): Result<Args> {
-  try {
-    return ok(
-      parseArgs({
-        args: argv,
-        options: {
-          kubeconfig: { type: 'string' },
-          'service-account-dir': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        strict: true,
-      }).values,
-    );
-  } catch (e) {
-    return err((e as Error).message);
-  }
-}
 
 /** Time as the decision needs it. Monotonic: a wall-clock step (NTP fixing a Pi's clock at boot) ends no grace period. */
 const CLOCK: Clock = {
@@ -145,16 +134,33 @@ function terminationSignal(log: Log): AbortSignal {
   return controller.signal;
 }
 
+/** The API server, found as every command finds it, the pod's own account first (core/src/kubeconfig.ts). */
+async function connect(
+  flag: string | undefined,
+  serviceAccountDir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Result<Connection>> {
+  const home = join(env.HOME ?? homedir(), '.kube', 'config');
+  const source = kubeConfigSource(flag, env, existsSync(home) ? home : undefined, { inClusterFirst: true });
+  if (!source.ok) return source;
+  if (source.value.kind === 'in-cluster') return inCluster(env, serviceAccountDir);
+  // The sidecar's own client reads one file: the first of a KUBECONFIG list, as kubectl takes its current context.
+  return fromKubeconfig(
+    source.value.kind === 'file' ? source.value.path : ((env.KUBECONFIG ?? '').split(delimiter)[0] ?? ''),
+  );
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const args = parseCommandLine(argv);
-  if (!args.ok) {
-    process.stderr.write(`sidecar-destruct sidecar: ${args.error}\n`);
+  const line = readCommandLine(SIDECAR_SETTINGS, argv, env);
+  if (!line.ok) {
+    process.stderr.write(`sidecar-destruct sidecar: ${line.error.join('; ')}\n`);
     return 2;
   }
-  if (args.value.help) {
+  if (line.value.help) {
     process.stdout.write(SIDECAR_HELP);
     return 0;
   }
+  const { read } = line.value;
   const contract = parseSidecarEnv(env);
   if (!contract.ok) {
     createLogger({}).error(
@@ -165,10 +171,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const { identity } = contract.value;
   const log = createLogger({ pod: `${identity.podNamespace}/${identity.podName}`, node: identity.nodeName });
-  const kubeconfig = args.value.kubeconfig ?? (env.KUBERNETES_SERVICE_HOST ? undefined : env.KUBECONFIG);
-  const connection = kubeconfig
-    ? await fromKubeconfig(kubeconfig)
-    : await inCluster(env, args.value['service-account-dir'] ?? SERVICE_ACCOUNT_DIR);
+  const connection = await connect(read.optional('kubeconfig'), read.raw('serviceAccountDir'), env);
   if (!connection.ok) {
     log.error({ error: connection.error }, 'no credentials for the API server');
     return 2;
