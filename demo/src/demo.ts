@@ -29,27 +29,6 @@ import {
   untilDeleting,
 } from './demo-steps.js';
 
-export const DEMO_HELP = `Usage: npm run demo [-- --keep]
-       npm run demo -- --kubeconfig FILE --node-a NODE --node-b NODE [--image IMAGE]
-
-Starts a local control plane (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, built from the Go
-module proxy on first use), installs sidecar-destruct from deploy/, runs deploy/examples/zigbee2mqtt.yaml on a
-node with a USB stick, unplugs the stick and narrates what happens. Cleans up and exits 0.
-
-With --kubeconfig (or $KUBECONFIG and the node flags): the same story on an existing cluster where
-sidecar-destruct is installed. It puts a label of its own (sidecar-destruct.io/demo-device) on the two nodes,
-runs a Deployment in a namespace of its own, moves the label, and removes both at the end. Nothing else is
-touched.
-
-Options:
-  --keep             leave the local control plane running, print its kubeconfig and wait for Ctrl-C
-  --kubeconfig FILE  run against this cluster instead of a local control plane
-  --node-a NODE      the node the workload starts on (with --kubeconfig)
-  --node-b NODE      the node the label moves to (with --kubeconfig)
-  --image IMAGE      the workload's image (default busybox:1.37)
-  -h, --help         show this help
-`;
-
 const NAMESPACE = 'home';
 const NODE_A = 'pi-kitchen';
 const NODE_B = 'pi-garage';

@@ -1,5 +1,5 @@
 /** The narrated demos `npm run demo` tells: on a local control plane, on a real node, or on your cluster. */
 export { type ClusterDemoOptions, runClusterDemo } from './cluster-demo.js';
-export { DEMO_HELP, type DemoOptions, type DemoResult, runDemo } from './demo.js';
-export { REAL_NODE_DEMO_HELP, runRealNodeDemo } from './real-node-demo.js';
+export { type DemoOptions, type DemoResult, runDemo } from './demo.js';
+export { runRealNodeDemo } from './real-node-demo.js';
 export { stopEverything } from './stop.js';

@@ -46,15 +46,6 @@ import {
   untilDeleting,
 } from './demo-steps.js';
 
-export const REAL_NODE_DEMO_HELP = `
-       npm run demo -- --real-node
-
-  --real-node        the story on real containers: kubelet, containerd and runc on this machine (built from the
-                     Go module proxy on first use, about 11 minutes) run the sidecar from the image we ship, and
-                     a real node-feature-discovery labels the node (built on first use, about 5 minutes);
-                     needs root on Linux; the host is restored at the end
-`;
-
 const NAMESPACE = 'home';
 const REAL = 'pi-kitchen';
 const STAND_IN = 'pi-garage';
