@@ -10,7 +10,7 @@ export function kubeConfigFor(flag: string | undefined, env: Env, context?: stri
   const source = kubeConfigSource(flag, env, existsSync(home) ? home : undefined);
   if (!source.ok) return source;
   try {
-    const config = loadKubeConfig(new KubeConfig(), source.value, context);
+    const config = loadKubeConfig(() => new KubeConfig(), source.value, context, existsSync);
     if (context && !config.getContextObject(context))
       return { ok: false, error: `no context "${context}" in the kubeconfig` };
     return ok(config);

@@ -1,7 +1,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ruleOf } from '@sidecar-destruct/core';
 import { describe, expect, it } from 'vitest';
-import { render } from '../src/kubectl/output.js';
+import { render, table } from '../src/kubectl/output.js';
 import { pluginCommand } from '../src/kubectl/plugin.js';
 import {
   certificateLine,
@@ -292,5 +292,31 @@ describe('what the plugin prints', () => {
       ['explain', 'z2m', '--node', 'a/b'],
     ])
       await expect(pluginCommand(args, io)).rejects.toThrow(/is not a valid Kubernetes name/);
+  });
+});
+
+describe('check and status on what they cannot see or what is not there', () => {
+  it('does not blame the Service when the webhook is called by URL', () => {
+    expect(endpointsLine(yes(0), 'https://10.0.0.1:8443/mutate')).toMatchObject({ status: 'skip' });
+  });
+
+  it('flags a pod no node fits, and says a pod without the sidecar is not protected', () => {
+    const pending: V1Pod = {
+      ...pod({ nodeName: undefined }),
+      status: {
+        conditions: [
+          { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes' },
+        ],
+      },
+    };
+    const row = statusRow({ pod: pending, node: undefined, events: [], roles: true });
+    expect(row.verdict).toBe('Pending: no node fits');
+    expect(row.problems).toContain('Pending, no node fits (0/2 nodes)');
+  });
+
+  it('keeps every table row on one line, whatever a cell holds', () => {
+    expect(render('table', {}, () => table(['a', 'b'], [['x', 'forged\r\nROW']]))).toBe(
+      'A   B\nx   forged ROW\n',
+    );
   });
 });

@@ -62,7 +62,7 @@ describe('the kube config, found as kubectl finds it', () => {
     });
     expect(kubeConfigSource(undefined, { KUBECONFIG: '/e', ...cluster }, home)).toEqual({
       ok: true,
-      value: { kind: 'env' },
+      value: { kind: 'files', paths: ['/e'] },
     });
     expect(kubeConfigSource(undefined, cluster, home)).toEqual({
       ok: true,
@@ -80,16 +80,73 @@ describe('the kube config, found as kubectl finds it', () => {
 
   it('loads the source it found and switches context when asked', () => {
     const calls: string[] = [];
-    const loader = {
-      loadFromFile: (f: string) => calls.push(`file ${f}`),
-      loadFromDefault: () => calls.push('default'),
+    const make = () => ({
+      clusters: [] as { name: string }[],
+      users: [] as { name: string }[],
+      contexts: [] as { name: string }[],
+      currentContext: '',
+      loadFromFile(f: string) {
+        calls.push(`file ${f}`);
+      },
       loadFromCluster: () => calls.push('cluster'),
+      loadFromOptions: () => calls.push('options'),
       setCurrentContext: (c: string) => calls.push(`context ${c}`),
+    });
+    loadKubeConfig(make, { kind: 'file', path: '/f' }, 'lab');
+    loadKubeConfig(make, { kind: 'in-cluster' });
+    expect(calls).toEqual(['file /f', 'context lab', 'cluster']);
+  });
+
+  it('merges a KUBECONFIG list as kubectl does: the first file to name a thing wins, missing files skipped', () => {
+    const files: Record<string, { clusters: string[]; contexts: string[]; current: string }> = {
+      '/viewer': { clusters: ['local'], contexts: ['viewer'], current: 'viewer' },
+      '/admin': { clusters: ['local', 'other'], contexts: ['admin'], current: 'admin' },
     };
-    loadKubeConfig(loader, { kind: 'file', path: '/f' }, 'lab');
-    loadKubeConfig(loader, { kind: 'env' });
-    loadKubeConfig(loader, { kind: 'in-cluster' });
-    expect(calls).toEqual(['file /f', 'context lab', 'default', 'cluster']);
+    const make = () => {
+      const c = {
+        clusters: [] as { name: string; from?: string }[],
+        users: [] as { name: string }[],
+        contexts: [] as { name: string }[],
+        currentContext: '',
+        loadFromFile(f: string) {
+          const file = files[f];
+          if (!file) throw new Error(`no ${f}`);
+          c.clusters = file.clusters.map((name) => ({ name, from: f }));
+          c.contexts = file.contexts.map((name) => ({ name }));
+          c.currentContext = file.current;
+        },
+        loadFromCluster() {},
+        loadFromOptions(o: {
+          clusters: readonly { name: string }[];
+          contexts: readonly { name: string }[];
+          currentContext: string;
+        }) {
+          c.clusters = [...o.clusters];
+          c.contexts = [...o.contexts];
+          c.currentContext = o.currentContext;
+        },
+        setCurrentContext(name: string) {
+          c.currentContext = name;
+        },
+      };
+      return c;
+    };
+    expect(kubeConfigSource(undefined, { KUBECONFIG: '/viewer:/gone:/admin' }, undefined)).toEqual({
+      ok: true,
+      value: { kind: 'files', paths: ['/viewer', '/gone', '/admin'] },
+    });
+    const merged = loadKubeConfig(
+      make,
+      { kind: 'files', paths: ['/viewer', '/gone', '/admin'] },
+      undefined,
+      (f) => f in files,
+    );
+    expect(merged.currentContext).toBe('viewer');
+    expect(merged.clusters).toEqual([
+      { name: 'local', from: '/viewer' },
+      { name: 'other', from: '/admin' },
+    ]);
+    expect(merged.contexts.map((c) => c.name)).toEqual(['viewer', 'admin']);
   });
 });
 

@@ -57,7 +57,11 @@ function connect(config: Config, env: NodeJS.ProcessEnv): ClusterWorkers {
   });
   if (!source.ok) return new ClusterWorkers(config, undefined, source.error);
   try {
-    return new ClusterWorkers(config, loadKubeConfig(new KubeConfig(), source.value), '');
+    return new ClusterWorkers(
+      config,
+      loadKubeConfig(() => new KubeConfig(), source.value, undefined, existsSync),
+      '',
+    );
   } catch (e) {
     return new ClusterWorkers(config, undefined, (e as Error).message);
   }

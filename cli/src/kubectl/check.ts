@@ -98,7 +98,15 @@ const probePod = (ns: string): V1Pod => ({
   },
   spec: {
     nodeSelector: { 'kubernetes.io/os': 'linux' },
-    containers: [{ name: 'probe', image: 'registry.k8s.io/pause:3.10' }],
+    // Pod Security "restricted" admits it, so a namespace that enforces it does not refuse the probe itself.
+    securityContext: { runAsNonRoot: true, runAsUser: 65_535, seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [
+      {
+        name: 'probe',
+        image: 'registry.k8s.io/pause:3.10',
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      },
+    ],
   },
 });
 
@@ -238,7 +246,14 @@ export async function checkInstall(
   format: Format,
 ): Promise<Answer> {
   const facts = await installFacts(cluster);
-  const endpoints = endpointsLine(await readyEndpoints(cluster));
+  const configuration = await cluster.read<{ webhooks?: { clientConfig?: { url?: string } }[] }>(
+    `get mutatingwebhookconfiguration ${INSTALL.webhookConfiguration}`,
+    `${ADMISSION}/mutatingwebhookconfigurations/${INSTALL.webhookConfiguration}`,
+  );
+  const url = configuration.ok
+    ? configuration.value.webhooks?.find((w) => w.clientConfig?.url)?.clientConfig?.url
+    : undefined;
+  const endpoints = endpointsLine(await readyEndpoints(cluster), url);
   const cert = certificateLine(await certificate(cluster), facts.renewal, now);
   const blockedBy = [endpoints, cert].find((l) => l.status === 'fail');
   const lines: CheckLine[] = [

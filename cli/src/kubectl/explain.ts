@@ -4,7 +4,13 @@
  * 1 it does not (none fits), 2 the pod or the nodes could not be read.
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { type Explanation, explain, formatExplanation, ruleOf } from '@sidecar-destruct/core';
+import {
+  type Explanation,
+  explain,
+  formatExplanation,
+  ruleOf,
+  SIDECAR_CONTAINER,
+} from '@sidecar-destruct/core';
 import type { Cluster } from './cluster.js';
 import { type Format, render, table } from './output.js';
 import type { Seen } from './pure/check.js';
@@ -18,7 +24,7 @@ export interface Answer {
 const UNREADABLE = 2;
 
 const cannot = (seen: Seen<unknown> & { ok: false }): Answer => ({
-  text: `cannot ${seen.what}: ${seen.why === 'forbidden' ? 'forbidden by RBAC (this command needs get on it)' : seen.message}`,
+  text: `cannot ${seen.what}: ${seen.why === 'forbidden' ? 'forbidden by RBAC (this command needs get and list on it)' : seen.message}`,
   status: UNREADABLE,
 });
 
@@ -40,13 +46,25 @@ function placementText(pod: V1Pod, rows: readonly Placement[]): string {
   return `${body}\n${verdict}\n(Free CPU and memory are not weighed.)\n`;
 }
 
-/** One node's explanation, as `sidecar-destruct explain` gives it from files. */
+const protectedBy = (pod: V1Pod): boolean =>
+  [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some(
+    (c) => c.name === SIDECAR_CONTAINER,
+  );
+
+/** One node's explanation, as `sidecar-destruct explain` gives it from files; a pod without the sidecar never goes. */
 function onNode(pod: V1Pod, node: V1Node, format: Format): Answer {
   const e = explain(pod, node);
   if (!e.ok) return { text: e.error, status: UNREADABLE };
+  const injected = protectedBy(pod);
+  const note =
+    'NOT PROTECTED: this pod has no sidecar-destruct sidecar, so nothing deletes it; the verdict is what it would be.\n\n';
   return {
-    text: render(format, e.value, () => formatExplanation(e.value)),
-    status: e.value.verdict.matches ? 0 : 1,
+    text: render(
+      format,
+      { ...e.value, injected },
+      () => `${injected ? '' : note}${formatExplanation(e.value)}`,
+    ),
+    status: e.value.verdict.matches || !injected ? 0 : 1,
   };
 }
 

@@ -7,13 +7,15 @@ export const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
 
 /** Columns padded to their widest cell, headers in capitals, as kubectl prints. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // One line a row: a cell's own line breaks (an Event's message) cannot forge a row.
+  const cells = rows.map((r) => r.map((cell) => cell.replace(/[\r\n]+/g, ' ')));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
       .join('   ')
       .trimEnd();
-  return `${[line(headers.map((h) => h.toUpperCase())), ...rows.map(line)].join('\n')}\n`;
+  return `${[line(headers.map((h) => h.toUpperCase())), ...cells.map(line)].join('\n')}\n`;
 }
 
 /**

@@ -90,6 +90,13 @@ function human(rows: readonly StatusRow[], unread: readonly string[], allNamespa
   );
 }
 
+/** 1 when a row shows a problem; else 3 when something could not be read (a verdict, roles, events); else 0. */
+function statusExit(rows: readonly StatusRow[], unread: readonly string[]): number {
+  if (rows.some((r) => r.problems.length > 0)) return 1;
+  const unknown = rows.some((r) => r.verdict.startsWith('unknown') || r.roles === 'unknown');
+  return unknown || unread.length > 0 ? 3 : 0;
+}
+
 export async function statusOf(
   cluster: Cluster,
   namespace: string | undefined,
@@ -116,6 +123,6 @@ export async function statusOf(
   ];
   return {
     text: render(format, { pods: rows, unread }, () => human(rows, unread, namespace === undefined)),
-    status: rows.some((r) => r.problems.length > 0) ? 1 : 0,
+    status: statusExit(rows, unread),
   };
 }

@@ -115,8 +115,15 @@ export function policiesLine(facts: PolicyFacts): CheckLine {
 }
 
 /** The webhook Service's ready endpoints (from its EndpointSlices). */
-export function endpointsLine(ready: Seen<number>): CheckLine {
+export function endpointsLine(ready: Seen<number>, url?: string): CheckLine {
   const check = 'webhook endpoints';
+  // A configuration that calls the webhook by URL does not go through the Service at all.
+  if (url)
+    return {
+      check,
+      status: 'skip',
+      detail: `the webhook is called by URL (${url}), not through the Service`,
+    };
   if (!ready.ok) return unreadable(check, ready);
   if (ready.value === 0)
     return {

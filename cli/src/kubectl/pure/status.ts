@@ -107,7 +107,14 @@ export interface PodFacts {
 function verdictOf(rule: Rule, facts: PodFacts): { verdict: string; wrong?: string } {
   if (!facts.node) {
     if (facts.nodeUnread) return { verdict: `unknown (${facts.nodeUnread})` };
-    return { verdict: facts.pod.spec?.nodeName ? 'unknown (node gone)' : 'not scheduled' };
+    if (facts.pod.spec?.nodeName) return { verdict: 'unknown (node gone)' };
+    const scheduled = facts.pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    return scheduled?.reason === 'Unschedulable'
+      ? {
+          verdict: 'Pending: no node fits',
+          wrong: `Pending, no node fits (${scheduled.message ?? 'Unschedulable'})`,
+        }
+      : { verdict: 'not scheduled' };
   }
   const verdict = match(rule, facts.node);
   if (verdict.matches) return { verdict: 'matches' };
