@@ -13,7 +13,7 @@ import {
 } from '@sidecar-destruct/core';
 import type { Cluster } from './cluster.js';
 import { type Format, render, table } from './output.js';
-import type { Seen } from './pure/check.js';
+import { cannotRead, type Seen } from './pure/check.js';
 import { type Placement, placements } from './pure/placement.js';
 
 export interface Answer {
@@ -24,7 +24,7 @@ export interface Answer {
 const UNREADABLE = 2;
 
 const cannot = (seen: Seen<unknown> & { ok: false }): Answer => ({
-  text: `cannot ${seen.what}: ${seen.why === 'forbidden' ? 'forbidden by RBAC (this command needs get and list on it)' : seen.message}`,
+  text: `${cannotRead(seen)}${seen.why === 'forbidden' ? ' (this command needs get and list on it)' : ''}`,
   status: UNREADABLE,
 });
 

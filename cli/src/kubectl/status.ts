@@ -7,13 +7,12 @@ import { bindingNames } from '@sidecar-destruct/webhook/grants';
 import type { Cluster } from './cluster.js';
 import type { Answer } from './explain.js';
 import { type Format, render, table } from './output.js';
-import type { Seen } from './pure/check.js';
+import { cannotRead, type Seen } from './pure/check.js';
 import { holdsRoles, optedIn, type StatusRow, statusRow } from './pure/status.js';
 
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 
-const hidden = (seen: Seen<unknown>): string[] =>
-  seen.ok ? [] : [`cannot ${seen.what}: ${seen.why === 'forbidden' ? 'forbidden by RBAC' : seen.message}`];
+const hidden = (seen: Seen<unknown>): string[] => (seen.ok ? [] : [cannotRead(seen)]);
 
 /** Whether each account (namespace/name) holds the sidecar roles; undefined where its bindings were hidden. */
 async function rolesOf(cluster: Cluster, pods: readonly V1Pod[]): Promise<Map<string, boolean | undefined>> {

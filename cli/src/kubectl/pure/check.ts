@@ -28,13 +28,14 @@ export type Seen<T> =
 const APPLY = 'kubectl apply -k deploy/ (from the release you installed)';
 
 /** A line for a read that failed for a reason other than "not there". */
+/** What a failed read says, in every command: `cannot list nodes: forbidden by RBAC`. */
+export const cannotRead = (seen: Seen<unknown> & { ok: false }): string =>
+  `cannot ${seen.what}: ${seen.why === 'forbidden' ? 'forbidden by RBAC' : seen.message}`;
+
 export const unreadable = (check: string, seen: Seen<unknown> & { ok: false }): CheckLine => ({
   check,
   status: 'unknown',
-  detail:
-    seen.why === 'forbidden'
-      ? `cannot ${seen.what}: forbidden by RBAC`
-      : `cannot ${seen.what}: ${seen.message}`,
+  detail: cannotRead(seen),
   ...(seen.why === 'forbidden' ? { fix: `ask for get/list on what this line reads (${seen.what})` } : {}),
 });
 
